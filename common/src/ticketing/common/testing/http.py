@@ -1,0 +1,55 @@
+"""Talking to a service app in tests: run it (lifespan included), sign in, wait for things."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+from uuid import uuid4
+
+import httpx
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from ticketing.common.auth import SESSION_COOKIE, CurrentUser, KeyPair, sign_session_token
+
+T = TypeVar("T")
+
+
+@asynccontextmanager
+async def running_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Start ``app`` (migrations, bus, consumers) and yield a client talking to it in-process."""
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+def new_client_like(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """A second browser on the same app: same transport, its own cookies."""
+    return httpx.AsyncClient(transport=client._transport, base_url=client.base_url)
+
+
+def sign_in_as(
+    client: httpx.AsyncClient, keys: KeyPair, user: CurrentUser | None = None
+) -> CurrentUser:
+    """Give ``client`` a valid session cookie, as the auth service would; returns the user."""
+    user = user or CurrentUser(id=uuid4(), email=f"user-{uuid4().hex[:8]}@example.com")
+    client.cookies.set(SESSION_COOKIE, sign_session_token(user, keys.private_pem))
+    return user
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T]], *, timeout: float = 10.0, interval: float = 0.05
+) -> T:
+    """Await ``check`` until it stops raising AssertionError, or fail with its last error."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await check()
+        except AssertionError:
+            if time.monotonic() >= deadline:
+                raise
+        await asyncio.sleep(interval)

@@ -1,0 +1,75 @@
+"""The unit of work: one database transaction that carries state changes *and* their events.
+
+``publish()`` stages an event; ``commit()`` writes the staged events to the outbox table in the
+same transaction as the state change, commits, and wakes the relay. An event of a rolled-back
+transaction is therefore never published, and one of a committed transaction never lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ticketing.common.db import outbox, processed_events
+from ticketing.common.events import Event
+
+
+class UnitOfWork:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        namespace: str,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.session = sessionmaker()
+        self._namespace = namespace
+        self._on_commit = on_commit
+        self._staged: list[Event] = []
+
+    async def __aenter__(self) -> UnitOfWork:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.rollback()
+        await self.session.close()
+
+    def publish(self, event: Event) -> None:
+        """Stage an event: it reaches the outbox only if this unit of work commits."""
+        self._staged.append(event)
+
+    async def commit(self) -> None:
+        staged, self._staged = self._staged, []
+        if staged:
+            rows = [
+                {"event_id": e.id, "subject": e.subject(self._namespace), "payload": e.to_bytes()}
+                for e in staged
+            ]
+            await self.session.execute(sa.insert(outbox), rows)
+        await self.session.commit()
+        if staged and self._on_commit is not None:
+            self._on_commit()
+
+    async def rollback(self) -> None:
+        self._staged.clear()
+        await self.session.rollback()
+
+    async def already_processed(self, event_id: UUID) -> bool:
+        found = await self.session.scalar(
+            sa.select(processed_events.c.event_id).where(processed_events.c.event_id == event_id)
+        )
+        return found is not None
+
+    async def mark_processed(self, event: Event) -> None:
+        await self.session.execute(
+            sa.insert(processed_events).values(event_id=event.id, event_type=event.type)
+        )
