@@ -31,6 +31,8 @@ logger = logging.getLogger("ticketing.consumer")
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
 Subscriptions = Mapping[type[Event], Handler]
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+"""Services without a database (the expiration worker) pass None: their handlers must be
+idempotent on their own (e.g. an arq job id derived from the event) and receive None."""
 
 
 class EventOutOfOrder(Exception):  # noqa: N818 - it is a signal, not a failure
@@ -44,7 +46,7 @@ class EventConsumer:
         durable: str,
         bus: Bus,
         subscriptions: Subscriptions,
-        unit_of_work: UnitOfWorkFactory,
+        unit_of_work: UnitOfWorkFactory | None,
         max_deliver: int = 8,
         backoff_seconds: list[float] | None = None,
         ack_wait_seconds: float = 30,
@@ -56,10 +58,11 @@ class EventConsumer:
         self._max_deliver = max_deliver
         self._backoff = backoff_seconds or [0.2, 0.5, 1, 2, 5]
         self._ack_wait = ack_wait_seconds
+        self._subscription: Any = None
 
     async def run(self) -> None:
         """Fetch and handle messages until cancelled."""
-        subscription = await self._subscribe()
+        subscription = self._subscription or await self.subscribe()
         try:
             while True:
                 try:
@@ -73,9 +76,11 @@ class EventConsumer:
                 for message in messages:
                     await self.handle(message)
         finally:
+            self._subscription = None
             await subscription.unsubscribe()
 
-    async def _subscribe(self) -> Any:
+    async def subscribe(self) -> Any:
+        """Create (or update) the durable consumer and bind to it; ``run`` does it if needed."""
         names = self._bus.names
         config = ConsumerConfig(
             durable_name=self.durable,
@@ -87,7 +92,10 @@ class EventConsumer:
             max_ack_pending=1000,
         )
         await self._bus.js.add_consumer(names.stream, config=config)
-        return await self._bus.js.pull_subscribe_bind(durable=self.durable, stream=names.stream)
+        self._subscription = await self._bus.js.pull_subscribe_bind(
+            durable=self.durable, stream=names.stream
+        )
+        return self._subscription
 
     async def handle(self, message: Msg) -> None:
         delivery = message.metadata.num_delivered or 1
@@ -108,6 +116,9 @@ class EventConsumer:
 
     async def _apply(self, event: Event) -> None:
         handler = self._handlers[event.type]
+        if self._unit_of_work is None:
+            await handler(event, None)
+            return
         async with self._unit_of_work() as uow:
             if await uow.already_processed(event.id):
                 return

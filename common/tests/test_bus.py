@@ -1,0 +1,267 @@
+"""Delivery rules of DESIGN §4 against real PostgreSQL and NATS JetStream."""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ticketing.common.bus import Bus
+from ticketing.common.consumer import EventConsumer
+from ticketing.common.db import outbox
+from ticketing.common.dlq import list_dead_letters, replay_dead_letters
+from ticketing.common.embedded import EmbeddedNats
+from ticketing.common.events import UserBanned, UserBannedData, UserCreated, UserCreatedData
+from ticketing.common.outbox import OutboxRelay
+from ticketing.common.testing.http import eventually
+from ticketing.common.uow import UnitOfWork
+
+applications = sa.Table(
+    "applications",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("event_id", sa.Uuid, nullable=False),
+)
+
+
+@pytest.fixture(autouse=True)
+async def applications_table(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """What a handler changes, so a test can count how often it really applied an event."""
+    async with sessionmaker() as session, session.begin():
+        await session.run_sync(lambda s: applications.metadata.create_all(s.connection()))
+
+
+def user_created() -> UserCreated:
+    return UserCreated(data=UserCreatedData(id=uuid4(), email="someone@example.com"))
+
+
+async def stream_messages(bus: Bus) -> int:
+    return (await bus.js.stream_info(bus.names.stream)).state.messages
+
+
+async def publish_raw(bus: Bus, event: UserCreated | UserBanned, msg_id: str | None = None) -> bool:
+    return await bus.publish(
+        bus.names.subject(event.type), event.to_bytes(), msg_id=msg_id or str(event.id)
+    )
+
+
+@asynccontextmanager
+async def consuming(consumer: EventConsumer) -> AsyncIterator[None]:
+    await consumer.subscribe()
+    task = asyncio.create_task(consumer.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def count_applications(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    async with sessionmaker() as session:
+        return int(await session.scalar(sa.select(sa.func.count()).select_from(applications)) or 0)
+
+
+async def record_application(event: UserCreated, uow: UnitOfWork) -> None:
+    await uow.session.execute(sa.insert(applications).values(event_id=event.id))
+
+
+async def test_an_event_of_a_rolled_back_transaction_is_never_published(
+    unit_of_work: Callable[[], UnitOfWork], relay: OutboxRelay, bus: Bus
+) -> None:
+    async with unit_of_work() as uow:
+        uow.publish(user_created())
+        await uow.rollback()
+
+    published = await relay.publish_pending()
+
+    assert published == 0
+    assert await stream_messages(bus) == 0
+
+
+async def test_a_committed_event_is_published_once_with_its_id(
+    unit_of_work: Callable[[], UnitOfWork], relay: OutboxRelay, bus: Bus
+) -> None:
+    event = user_created()
+    async with unit_of_work() as uow:
+        uow.publish(event)
+        await uow.commit()
+
+    assert await relay.publish_pending() == 1
+    assert await relay.publish_pending() == 0
+    message = await bus.js.get_last_msg(bus.names.stream, bus.names.subject("user.created"))
+    assert message.headers is not None and message.headers["Nats-Msg-Id"] == str(event.id)
+    assert UserCreated.model_validate_json(message.data or b"") == event
+
+
+async def test_an_event_committed_while_nats_is_down_is_published_when_it_is_back(
+    tmp_path: Path,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    bus_namespace: str,
+) -> None:
+    nats = EmbeddedNats(tmp_path / "nats").start()
+    bus = Bus(nats.url, bus_namespace)
+    await bus.connect()
+    relay = OutboxRelay(sessionmaker, bus, poll_seconds=0.1)
+    relay_task = asyncio.create_task(relay.run())
+    try:
+        nats.stop()
+        async with UnitOfWork(sessionmaker, namespace=bus_namespace, on_commit=relay.notify) as uow:
+            uow.publish(user_created())
+            await uow.commit()
+
+        nats.start()  # same port, same store dir
+
+        async def published() -> None:
+            async with sessionmaker() as session:
+                pending = await session.scalar(
+                    sa.select(sa.func.count()).where(outbox.c.published_at.is_(None))
+                )
+            assert pending == 0
+
+        await eventually(published, timeout=30)
+        assert await stream_messages(bus) == 1
+    finally:
+        relay_task.cancel()
+        await asyncio.gather(relay_task, return_exceptions=True)
+        await bus.close()
+        nats.stop()
+
+
+async def test_an_event_published_twice_with_the_same_id_is_stored_once(bus: Bus) -> None:
+    event = user_created()
+
+    first = await publish_raw(bus, event)
+    second = await publish_raw(bus, event)
+
+    assert (first, second) == (False, True)
+    assert await stream_messages(bus) == 1
+
+
+async def test_the_same_event_delivered_twice_is_applied_once(
+    bus: Bus,
+    unit_of_work: Callable[[], UnitOfWork],
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    event = user_created()
+    consumer = EventConsumer(
+        durable="applier",
+        bus=bus,
+        subscriptions={UserCreated: record_application},
+        unit_of_work=unit_of_work,
+    )
+    # Two stream messages carrying one event: what a redelivery or a replay looks like.
+    await publish_raw(bus, event, msg_id="first")
+    await publish_raw(bus, event, msg_id="second")
+
+    async with consuming(consumer):
+
+        async def both_acked() -> None:
+            info = await bus.js.consumer_info(bus.names.stream, "applier")
+            assert info.num_ack_pending == 0 and info.num_pending == 0
+
+        await eventually(both_acked)
+
+    assert await count_applications(sessionmaker) == 1
+
+
+async def test_a_failing_handler_is_retried_then_dead_lettered_without_blocking_others(
+    bus: Bus,
+    unit_of_work: Callable[[], UnitOfWork],
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    attempts: list[int] = []
+
+    async def always_fails(event: UserBanned, uow: UnitOfWork) -> None:
+        attempts.append(1)
+        raise RuntimeError("handler bug")
+
+    consumer = EventConsumer(
+        durable="fragile",
+        bus=bus,
+        subscriptions={UserBanned: always_fails, UserCreated: record_application},
+        unit_of_work=unit_of_work,
+        max_deliver=3,
+        backoff_seconds=[0.05],
+    )
+    poison = UserBanned(data=UserBannedData(user_id=uuid4()))
+    await publish_raw(bus, poison)
+    await publish_raw(bus, user_created())
+
+    async with consuming(consumer):
+
+        async def dead_lettered() -> None:
+            letters = await list_dead_letters(bus)
+            assert [letter.consumer for letter in letters] == ["fragile"]
+            assert "handler bug" in letters[0].error
+            assert letters[0].deliveries == 3
+
+        await eventually(dead_lettered)
+        assert await count_applications(sessionmaker) == 1  # the later message went through
+        assert len(attempts) == 3
+
+    # And it stays there: no further retries once dead-lettered.
+    info = await bus.js.consumer_info(bus.names.stream, "fragile")
+    assert (info.num_ack_pending == 0 and info.num_redelivered == 0) or len(attempts) == 3
+
+
+async def test_a_dead_letter_can_be_replayed_once_the_handler_is_fixed(
+    bus: Bus,
+    unit_of_work: Callable[[], UnitOfWork],
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    healthy = False
+
+    async def flaky(event: UserCreated, uow: UnitOfWork) -> None:
+        if not healthy:
+            raise RuntimeError("downstream bug")
+        await record_application(event, uow)
+
+    consumer = EventConsumer(
+        durable="replayer",
+        bus=bus,
+        subscriptions={UserCreated: flaky},
+        unit_of_work=unit_of_work,
+        max_deliver=2,
+        backoff_seconds=[0.05],
+    )
+    await publish_raw(bus, user_created())
+    async with consuming(consumer):
+
+        async def one_dead_letter() -> None:
+            assert len(await list_dead_letters(bus)) == 1
+
+        await eventually(one_dead_letter)
+        healthy = True
+
+        replayed = await replay_dead_letters(bus)
+
+        async def applied() -> None:
+            assert await count_applications(sessionmaker) == 1
+
+        await eventually(applied)
+    assert len(replayed) == 1
+    assert await list_dead_letters(bus) == []
+
+
+async def test_an_unparseable_message_is_dead_lettered_at_once(
+    bus: Bus, unit_of_work: Callable[[], UnitOfWork]
+) -> None:
+    consumer = EventConsumer(
+        durable="strict",
+        bus=bus,
+        subscriptions={UserCreated: record_application},
+        unit_of_work=unit_of_work,
+    )
+    await bus.publish(bus.names.subject("user.created"), b"{not json", msg_id="garbage")
+
+    async with consuming(consumer):
+
+        async def dead_lettered() -> None:
+            letters = await list_dead_letters(bus)
+            assert len(letters) == 1 and letters[0].deliveries == 1
+
+        await eventually(dead_lettered)
