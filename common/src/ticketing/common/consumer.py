@@ -28,7 +28,7 @@ from ticketing.common.uow import UnitOfWork
 
 logger = logging.getLogger("ticketing.consumer")
 
-Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
+Handler = Callable[[Any, Any], Awaitable[None]]
 Subscriptions = Mapping[type[Event], Handler]
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 """Services without a database (the expiration worker) pass None: their handlers must be
