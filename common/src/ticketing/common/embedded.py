@@ -108,6 +108,7 @@ class EmbeddedNats:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches the services first; stop() ends this last
         )
         wait_for_port(self.port, process=self._process)
         return self
@@ -148,6 +149,7 @@ class EmbeddedRedis:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches the services first; stop() ends this last
         )
         wait_for_port(self.port, process=self._process)
         return self

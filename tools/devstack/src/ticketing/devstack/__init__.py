@@ -1,0 +1,1 @@
+"""``make dev``: the whole platform on one machine, no Docker, no Kubernetes."""

@@ -1,0 +1,62 @@
+# Ticketing — the commands of the README. Every target installs what it needs:
+# uv (bootstrapped with pip into .tools/ when it is not on PATH), then the locked workspace.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON_PREFERENCE := only-system
+RUN := $(UV) run --all-packages --locked
+SRC := common/src $(wildcard services/*/src) $(wildcard tools/*/src)
+
+TICKETING_PORT ?= 8080
+TICKETING_DATA_DIR ?= .dev
+EXPIRATION_WINDOW_SECONDS ?= 900
+export TICKETING_PORT TICKETING_DATA_DIR EXPIRATION_WINDOW_SECONDS
+
+.PHONY: help install dev dev-reset dev-seed test test-unit test-browser lint fmt bench screenshots clean
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet "uv>=0.13,<0.14"
+
+install: $(UV) ## install the locked workspace into .venv
+	$(UV) sync --all-packages --locked --quiet
+
+dev: install ## run the whole platform on http://localhost:$(TICKETING_PORT)
+	$(RUN) python -m ticketing.devstack up
+
+dev-seed: install ## create demo users and tickets in a running `make dev`
+	$(RUN) python -m ticketing.devstack seed
+
+dev-reset: ## wipe the data of `make dev`
+	rm -rf "$(TICKETING_DATA_DIR)"
+
+lint: install ## ruff (lint + format check) and mypy
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy $(SRC)
+
+fmt: install ## format and autofix
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+test: lint test-unit test-browser ## every test (lint included)
+
+test-unit: install ## every test except the browser ones
+	$(RUN) pytest -q -p no:randomly --ignore=tests/browser
+
+test-browser: install ## the browser tests (Chromium driven by Playwright)
+	$(RUN) pytest -q tests/browser
+
+bench: install ## benchmarks; results go to docs/benchmarks.md
+	$(RUN) python -m tests.bench.run
+
+screenshots: install ## regenerate docs/screenshots/*.png
+	SCREENSHOTS=1 $(RUN) pytest -q tests/browser
+
+clean: ## remove caches and the local venvs
+	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache
