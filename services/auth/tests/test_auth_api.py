@@ -16,7 +16,9 @@ def new_email() -> str:
     return f"buyer-{uuid4().hex[:8]}@example.com"
 
 
-async def sign_up(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
+async def sign_up(
+    client: httpx.AsyncClient, email: str, password: str = PASSWORD
+) -> httpx.Response:
     return await client.post("/api/users/signup", json={"email": email, "password": password})
 
 
@@ -127,9 +129,11 @@ async def test_signin_with_a_wrong_password_and_an_unknown_email_look_the_same(
     )
 
     assert wrong_password.status_code == unknown_email.status_code == 400
-    assert wrong_password.json() == unknown_email.json() == {
-        "errors": [{"message": "Invalid credentials"}]
-    }
+    assert (
+        wrong_password.json()
+        == unknown_email.json()
+        == {"errors": [{"message": "Invalid credentials"}]}
+    )
     assert "set-cookie" not in wrong_password.headers
     assert await current_user(client) is None
 
@@ -141,9 +145,10 @@ async def test_signout_clears_the_cookie(client: httpx.AsyncClient) -> None:
 
     assert response.status_code == 200
     assert response.json() == {}
-    assert 'session=""' in response.headers["set-cookie"] or "max-age=0" in response.headers[
-        "set-cookie"
-    ].lower()
+    assert (
+        'session=""' in response.headers["set-cookie"]
+        or "max-age=0" in response.headers["set-cookie"].lower()
+    )
     assert await current_user(client) is None
 
 
@@ -155,7 +160,7 @@ async def test_currentuser_with_a_tampered_token_is_null(
     client: httpx.AsyncClient, jwt_keys: KeyPair
 ) -> None:
     token = sign_session_token(CurrentUser(id=uuid4(), email="a@example.com"), jwt_keys.private_pem)
-    header, payload, signature = token.split(".")
+    header, _payload, signature = token.split(".")
     forged_payload = jwt.utils.base64url_encode(
         b'{"sub": "%s", "email": "evil@example.com", "exp": 9999999999}' % str(uuid4()).encode()
     ).decode()
