@@ -6,7 +6,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from ticketing.common.bus import Bus
 from ticketing.common.db import create_engine, create_sessionmaker, infrastructure
 from ticketing.common.outbox import OutboxRelay
-from ticketing.common.testing.fixtures import Infrastructure
 from ticketing.common.uow import UnitOfWork
 
 
@@ -22,14 +21,6 @@ async def engine(new_database: Callable[[str], Awaitable[str]]) -> AsyncIterator
 @pytest.fixture
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_sessionmaker(engine)
-
-
-@pytest.fixture
-async def bus(infrastructure: Infrastructure, bus_namespace: str) -> AsyncIterator[Bus]:
-    bus = Bus(infrastructure.nats_url, bus_namespace)
-    await bus.connect()
-    yield bus
-    await bus.close()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from ticketing.common.dlq import list_dead_letters, replay_dead_letters
 from ticketing.common.embedded import EmbeddedNats
 from ticketing.common.events import UserBanned, UserBannedData, UserCreated, UserCreatedData
 from ticketing.common.outbox import OutboxRelay
+from ticketing.common.testing.events import events_of, last_event, publish_event
 from ticketing.common.testing.http import eventually
 from ticketing.common.uow import UnitOfWork
 
@@ -265,3 +266,13 @@ async def test_an_unparseable_message_is_dead_lettered_at_once(
             assert len(letters) == 1 and letters[0].deliveries == 1
 
         await eventually(dead_lettered)
+
+
+async def test_the_test_helpers_read_back_what_was_published(bus: Bus) -> None:
+    first, second = user_created(), user_created()
+    await publish_event(bus, first)
+    await publish_event(bus, second)
+
+    assert await events_of(bus, UserCreated) == [first, second]
+    assert await last_event(bus, UserCreated) == second
+    assert await events_of(bus, UserBanned) == []

@@ -19,6 +19,7 @@ import asyncpg
 import pytest
 
 from ticketing.common.auth import KeyPair, generate_key_pair
+from ticketing.common.bus import Bus
 from ticketing.common.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis
 
 DatabaseFactory = Callable[[str], Awaitable[str]]
@@ -133,3 +134,12 @@ async def service_settings(
         }
 
     return make
+
+
+@pytest.fixture
+async def bus(infrastructure: Infrastructure, bus_namespace: str) -> AsyncIterator[Bus]:
+    """A connection to this test's bus namespace (the same one ``service_settings`` uses)."""
+    connection = Bus(infrastructure.nats_url, bus_namespace)
+    await connection.connect()
+    yield connection
+    await connection.close()
