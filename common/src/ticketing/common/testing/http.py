@@ -12,6 +12,7 @@ from uuid import uuid4
 import httpx
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from ticketing.common.auth import SESSION_COOKIE, CurrentUser, KeyPair, sign_session_token
 
@@ -53,3 +54,22 @@ async def eventually(
             if time.monotonic() >= deadline:
                 raise
         await asyncio.sleep(interval)
+
+
+class RoutedTransport(httpx.AsyncBaseTransport):
+    """One transport in front of several in-process apps, routed by path prefix like the
+    ingress: lets a test talk to "the platform" (or the SSR client talk to its upstreams)."""
+
+    def __init__(self, apps_by_prefix: dict[str, ASGIApp]) -> None:
+        by_length = sorted(apps_by_prefix.items(), key=lambda item: len(item[0]), reverse=True)
+        self._routes = [
+            (prefix, httpx.ASGITransport(app=app, raise_app_exceptions=False))
+            for prefix, app in by_length
+        ]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        for prefix, transport in self._routes:
+            if prefix == "/" or path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                return await transport.handle_async_request(request)
+        return httpx.Response(404, json={"errors": [{"message": "Not found"}]})
