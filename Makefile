@@ -53,7 +53,7 @@ test-browser: install ## the browser tests (Chromium driven by Playwright)
 	$(RUN) pytest -q tests/browser
 
 bench: install ## benchmarks; results go to docs/benchmarks.md
-	$(RUN) python -m tests.bench.run
+	$(RUN) python -m benchmarks.run
 
 screenshots: install ## regenerate docs/screenshots/*.png
 	SCREENSHOTS=1 $(RUN) pytest -q tests/browser
