@@ -1,0 +1,80 @@
+"""Scheduling an order's expiry and the arq job that announces it.
+
+``Scheduler.on_order_created`` enqueues one job per order, deferred until ``expiresAt``; the job
+id is derived from the order id, so a redelivered ``order.created`` schedules nothing new (arq
+refuses a job id that is queued or has a kept result). ``publish_expiration`` runs when the
+order is due and publishes ``expiration.complete`` straight to JetStream with an event id derived
+from the order id too: a job that runs twice publishes one message (Nats-Msg-Id dedupe). A
+failed publish asks arq to retry with backoff; if every try fails, orders' own sweep still
+cancels the overdue order.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from uuid import UUID, uuid5
+
+from arq import Retry
+from arq.connections import ArqRedis
+
+from ticketing.common.bus import Bus
+from ticketing.common.events import ExpirationComplete, ExpirationCompleteData, OrderCreated
+
+logger = logging.getLogger("ticketing.expiration")
+
+JOB_FUNCTION = "publish_expiration"
+_EVENT_IDS = UUID("5b0c3f51-7d2e-4f55-9a2e-3f1d8c9b6a10")  # uuid5 namespace of our event ids
+MAX_RETRY_DELAY_SECONDS = 30
+
+
+def queue_name(namespace: str) -> str:
+    """arq's queue (a sorted set): one per bus namespace, so tests never share jobs."""
+    return f"{namespace}:expiration"
+
+
+def job_id(namespace: str, order_id: UUID) -> str:
+    return f"{namespace}:order-expiry:{order_id}"
+
+
+def expiration_event_id(order_id: UUID) -> UUID:
+    """The same id every time for one order: JetStream drops a second publish."""
+    return uuid5(_EVENT_IDS, f"expiration.complete:{order_id}")
+
+
+class Scheduler:
+    """The ``order.created`` handler: it owns the Redis connection jobs are enqueued on."""
+
+    def __init__(self, redis: ArqRedis, namespace: str) -> None:
+        self._redis = redis
+        self._namespace = namespace
+
+    async def on_order_created(self, event: OrderCreated, _: None) -> None:
+        order_id = event.data.id
+        job = await self._redis.enqueue_job(
+            JOB_FUNCTION,
+            str(order_id),
+            _job_id=job_id(self._namespace, order_id),
+            _queue_name=queue_name(self._namespace),
+            _defer_until=event.data.expires_at,
+        )
+        if job is None:
+            logger.info("Expiry of order %s is already scheduled", order_id)
+        else:
+            logger.info("Order %s expires at %s", order_id, event.data.expires_at.isoformat())
+
+
+async def publish_expiration(ctx: dict[str, Any], order_id: str) -> None:
+    """The arq job: tell the platform the order's reservation window is over."""
+    bus: Bus = ctx["bus"]
+    order = UUID(order_id)
+    event = ExpirationComplete(
+        id=expiration_event_id(order), data=ExpirationCompleteData(order_id=order)
+    )
+    try:
+        await bus.publish(bus.names.subject(event.type), event.to_bytes(), msg_id=str(event.id))
+    except Exception as exc:
+        attempt: int = ctx.get("job_try", 1)
+        logger.warning("Publishing expiry of order %s failed (try %d): %s", order, attempt, exc)
+        raise Retry(defer=min(2**attempt * 0.25, MAX_RETRY_DELAY_SECONDS)) from exc
+    logger.info("Order %s expired", order)

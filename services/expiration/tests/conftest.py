@@ -1,0 +1,18 @@
+import pytest
+
+from ticketing.common.testing.fixtures import Infrastructure
+from ticketing.expiration.config import ExpirationSettings
+
+
+@pytest.fixture
+def expiration_settings(infrastructure: Infrastructure, bus_namespace: str) -> ExpirationSettings:
+    return ExpirationSettings(
+        environment="test",
+        redis_url=infrastructure.redis_url,
+        nats_url=infrastructure.nats_url,
+        bus_namespace=bus_namespace,
+        health_host="127.0.0.1",
+        health_port=0,
+        poll_delay_seconds=0.1,
+        consumer_backoff_seconds=[0.05, 0.1, 0.2, 0.3, 0.5],
+    )

@@ -1,0 +1,142 @@
+"""The expiration worker: order.created in, expiration.complete out when the order is due."""
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from decimal import Decimal
+from uuid import uuid4
+
+import httpx
+import pytest
+
+from ticketing.common.bus import Bus
+from ticketing.common.contracts import utcnow
+from ticketing.common.embedded import EmbeddedRedis
+from ticketing.common.events import (
+    ExpirationComplete,
+    OrderCreated,
+    OrderCreatedData,
+    OrderCreatedTicket,
+)
+from ticketing.common.testing.events import events_of, publish_event
+from ticketing.common.testing.fixtures import Infrastructure
+from ticketing.common.testing.http import eventually
+from ticketing.expiration.config import ExpirationSettings
+from ticketing.expiration.jobs import expiration_event_id
+from ticketing.expiration.worker import RunningWorker, running_worker
+
+
+def order_created(expires_at: datetime) -> OrderCreated:
+    return OrderCreated(
+        data=OrderCreatedData(
+            id=uuid4(),
+            status="created",
+            user_id=uuid4(),
+            expires_at=expires_at,
+            version=0,
+            ticket=OrderCreatedTicket(id=uuid4(), price=Decimal("20")),
+        )
+    )
+
+
+@pytest.fixture
+async def worker(expiration_settings: ExpirationSettings) -> AsyncIterator[RunningWorker]:
+    async with running_worker(expiration_settings) as running:
+        yield running
+
+
+async def expirations(bus: Bus) -> list[ExpirationComplete]:
+    found = await events_of(bus, ExpirationComplete)
+    assert found, "no expiration.complete yet"
+    return found
+
+
+async def scheduled_jobs(worker: RunningWorker, count: int) -> None:
+    assert await worker.redis.zcard(worker.queue_name) == count
+
+
+async def test_an_order_expires_at_its_expiry_time_not_before(
+    worker: RunningWorker, bus: Bus
+) -> None:
+    expires_at = utcnow() + timedelta(seconds=1.5)
+    event = order_created(expires_at)
+
+    await publish_event(bus, event)
+
+    published = await eventually(lambda: expirations(bus), timeout=10)
+    assert [e.data.order_id for e in published] == [event.data.id]
+    assert published[0].id == expiration_event_id(event.data.id)
+    assert published[0].occurred_at >= expires_at
+
+
+async def test_a_redelivered_order_created_schedules_one_expiry(
+    worker: RunningWorker, bus: Bus
+) -> None:
+    event = order_created(utcnow() + timedelta(seconds=2))
+    await publish_event(bus, event)
+    await eventually(lambda: scheduled_jobs(worker, 1))
+
+    await publish_event(bus, event, msg_id=str(uuid4()))  # the same event, delivered again
+
+    async def both_deliveries_handled() -> None:
+        info = await bus.js.consumer_info(bus.names.stream, "expiration")
+        assert info.ack_floor.stream_seq >= 2
+        assert info.num_ack_pending == 0
+
+    await eventually(both_deliveries_handled)
+    await scheduled_jobs(worker, 1)
+    published = await eventually(lambda: expirations(bus), timeout=10)
+    assert [e.data.order_id for e in published] == [event.data.id]
+
+
+async def test_a_scheduled_expiry_survives_a_worker_restart(
+    expiration_settings: ExpirationSettings, bus: Bus
+) -> None:
+    event = order_created(utcnow() + timedelta(seconds=1.5))
+    async with running_worker(expiration_settings) as first:
+        await publish_event(bus, event)
+        await eventually(lambda: scheduled_jobs(first, 1))
+    assert await events_of(bus, ExpirationComplete) == []
+
+    async with running_worker(expiration_settings):
+        published = await eventually(lambda: expirations(bus), timeout=10)
+
+    assert [e.data.order_id for e in published] == [event.data.id]
+
+
+async def test_an_overdue_order_expires_at_once(worker: RunningWorker, bus: Bus) -> None:
+    event = order_created(utcnow() - timedelta(minutes=1))
+
+    await publish_event(bus, event)
+
+    published = await eventually(lambda: expirations(bus), timeout=5)
+    assert [e.data.order_id for e in published] == [event.data.id]
+
+
+async def test_probes_report_alive_and_ready(worker: RunningWorker) -> None:
+    async with httpx.AsyncClient(base_url=worker.health_url) as client:
+        alive = await client.get("/healthz")
+        ready = await client.get("/readyz")
+        unknown = await client.get("/nope")
+
+    assert alive.status_code == 200
+    assert ready.status_code == 200
+    assert unknown.status_code == 404
+    assert unknown.json() == {"errors": [{"message": "Not found"}]}
+
+
+async def test_readiness_fails_in_the_contract_shape_when_redis_is_gone(
+    expiration_settings: ExpirationSettings, infrastructure: Infrastructure
+) -> None:
+    redis = EmbeddedRedis(infrastructure.tmp_dir / f"redis-{uuid4().hex[:8]}").start()
+    settings = expiration_settings.model_copy(update={"redis_url": redis.url})
+    try:
+        async with running_worker(settings) as worker:
+            redis.stop()
+
+            async with httpx.AsyncClient(base_url=worker.health_url) as client:
+                ready = await client.get("/readyz")
+    finally:
+        redis.stop()
+
+    assert ready.status_code == 503
+    assert ready.json() == {"errors": [{"message": "Redis is not reachable"}]}
