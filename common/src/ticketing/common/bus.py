@@ -44,8 +44,9 @@ class BusNames:
 class Bus:
     """One NATS connection per process; reconnects forever once connected."""
 
-    def __init__(self, url: str, namespace: str) -> None:
+    def __init__(self, url: str, namespace: str, *, stream_replicas: int = 1) -> None:
         self.url = url
+        self.stream_replicas = stream_replicas
         self.names = BusNames(namespace)
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
@@ -91,6 +92,7 @@ class Bus:
                 subjects=[f"{self.names.namespace}.>"],
                 storage=StorageType.FILE,
                 duplicate_window=DEDUPE_WINDOW_SECONDS,
+                num_replicas=self.stream_replicas,
             )
         )
         await self._ensure_stream(
@@ -99,6 +101,7 @@ class Bus:
                 subjects=[f"{self.names.namespace}-dlq.>"],
                 storage=StorageType.FILE,
                 duplicate_window=DEDUPE_WINDOW_SECONDS,
+                num_replicas=self.stream_replicas,
             )
         )
 

@@ -59,7 +59,11 @@ class ServiceRuntime:
         self.extras = definition.extras
         self.engine: AsyncEngine = create_engine(self.settings.database_url)
         self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)
-        self.bus = Bus(self.settings.nats_url, self.settings.bus_namespace)
+        self.bus = Bus(
+            self.settings.nats_url,
+            self.settings.bus_namespace,
+            stream_replicas=self.settings.bus_stream_replicas,
+        )
         self.relay = OutboxRelay(
             self.sessionmaker, self.bus, poll_seconds=self.settings.outbox_poll_seconds
         )

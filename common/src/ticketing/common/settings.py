@@ -30,6 +30,9 @@ class ServiceSettings(BaseSettings):
         pattern=r"^[a-z][a-z0-9_]*$",
         description="Subject prefix and stream name of the event bus (tests isolate with it)",
     )
+    bus_stream_replicas: int = Field(
+        default=1, ge=1, le=5, description="JetStream stream replicas (3 on a 3-node cluster)"
+    )
     jwt_public_key: str = Field(description="PEM public key that verifies session tokens")
     cookie_secure: bool = Field(default=False, description="Mark the session cookie Secure")
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
