@@ -1,0 +1,74 @@
+"""What payments learns from the bus: the orders it may charge for, and banned users.
+
+The order replica follows the orders service's versions: ``order.created`` inserts version 0,
+``order.cancelled`` / ``order.completed`` apply version n+1 only on top of n.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.dialects.postgresql import insert
+
+from ticketing.common.consumer import EventOutOfOrder, Subscriptions
+from ticketing.common.events import OrderCancelled, OrderCompleted, OrderCreated, UserBanned
+from ticketing.common.service import record_ban
+from ticketing.common.uow import UnitOfWork
+from ticketing.payments import domain
+from ticketing.payments.domain import Replication
+from ticketing.payments.models import Order
+from ticketing.payments.settlement import recorded_payment
+
+logger = logging.getLogger("ticketing.payments")
+
+
+async def on_order_created(event: OrderCreated, uow: UnitOfWork) -> None:
+    data = event.data
+    stmt = insert(Order).values(
+        id=data.id,
+        user_id=data.user_id,
+        status=data.status,
+        price=data.ticket.price,
+        version=data.version,
+    )
+    await uow.session.execute(stmt.on_conflict_do_nothing(index_elements=[Order.id]))
+
+
+async def _next_version_of(event: OrderCancelled | OrderCompleted, uow: UnitOfWork) -> Order | None:
+    """The order to change, locked; None when this version is already applied."""
+    order = await uow.session.get(Order, event.data.id, with_for_update=True)
+    if order is None:
+        raise EventOutOfOrder()  # order.created has not arrived yet
+    step = domain.replication_step(order.version, event.data.version)
+    if step is Replication.EARLY:
+        raise EventOutOfOrder()
+    return order if step is Replication.APPLY else None
+
+
+async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:
+    order = await _next_version_of(event, uow)
+    if order is None:
+        return
+    order.status, order.version = domain.CANCELLED, event.data.version
+    if (payment := await recorded_payment(uow, order.id)) is not None:
+        # Orders refuses to cancel a paid order; if it did anyway, a human must look.
+        logger.error(
+            "Order %s was cancelled although payment %s (%s) is recorded for it",
+            order.id,
+            payment.id,
+            payment.stripe_id,
+        )
+
+
+async def on_order_completed(event: OrderCompleted, uow: UnitOfWork) -> None:
+    order = await _next_version_of(event, uow)
+    if order is not None:
+        order.status, order.version = domain.COMPLETE, event.data.version
+
+
+SUBSCRIPTIONS: Subscriptions = {
+    OrderCreated: on_order_created,
+    OrderCancelled: on_order_cancelled,
+    OrderCompleted: on_order_completed,
+    UserBanned: record_ban,
+}

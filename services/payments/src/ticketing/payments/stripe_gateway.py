@@ -1,0 +1,107 @@
+"""Stripe, as payments uses it: charge an order (a confirmed PaymentIntent) and refund one.
+
+Always the real ``stripe`` SDK, async. With ``stripe_api_base`` set it talks to that
+Stripe-compatible server (the local sandbox) without network retries; otherwise to Stripe,
+retrying network failures (safe: every POST carries an idempotency key derived from the order).
+Stripe's errors become contract errors here: a decline is a 400 with Stripe's own message.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+import stripe
+from fastapi import Depends, Request
+
+from ticketing.common.contracts import to_cents
+from ticketing.common.errors import (
+    BadRequestError,
+    ConflictError,
+    FieldError,
+    ServiceUnavailableError,
+)
+from ticketing.common.service import get_runtime
+from ticketing.payments import domain
+from ticketing.payments.config import PaymentsSettings
+
+logger = logging.getLogger("ticketing.payments.stripe")
+
+stripe.enable_telemetry = False  # no request-timing header to Stripe
+
+PAYMENT_METHOD_PREFIX = "pm_"
+TOKEN_PARAMS = ("payment_method", "payment_method_data", "token")
+
+
+def payment_method_params(token: str) -> dict[str, Any]:
+    """A PaymentMethod id (``pm_card_visa``) is used as is; a legacy card token (``tok_visa``)
+    becomes an inline card PaymentMethod, as Stripe expects."""
+    if token.startswith(PAYMENT_METHOD_PREFIX):
+        return {"payment_method": token}
+    return {"payment_method_data": {"type": "card", "card": {"token": token}}}
+
+
+class StripeGateway:
+    def __init__(self, settings: PaymentsSettings) -> None:
+        self._http = stripe.HTTPXClient(timeout=settings.stripe_timeout_seconds)
+        sandbox = settings.stripe_api_base is not None
+        self._client = stripe.StripeClient(
+            settings.stripe_secret_key,
+            base_addresses={"api": settings.stripe_api_base} if sandbox else None,
+            max_network_retries=0 if sandbox else 2,
+            http_client=self._http,
+        )
+        self._currency = settings.currency
+
+    async def charge(self, *, order_id: UUID, price: Decimal, token: str) -> str:
+        """Charge ``price`` for the order now; returns the succeeded PaymentIntent's id."""
+        params: dict[str, Any] = {
+            "amount": to_cents(price),
+            "currency": self._currency,
+            "confirm": True,
+            "payment_method_types": ["card"],
+            "metadata": {"orderId": str(order_id)},
+            **payment_method_params(token),
+        }
+        try:
+            intent = await self._client.v1.payment_intents.create_async(
+                params=params,  # type: ignore[arg-type]  # the TypedDict omits card tokens
+                options={"idempotency_key": domain.charge_idempotency_key(order_id, token)},
+            )
+        except stripe.CardError as exc:
+            raise BadRequestError(exc.user_message or "Your card was declined.") from exc
+        except stripe.InvalidRequestError as exc:
+            if exc.param and exc.param.startswith(TOKEN_PARAMS):
+                raise FieldError("token", exc.user_message or "Invalid card token") from exc
+            raise
+        except stripe.IdempotencyError as exc:
+            raise ConflictError("A payment for this order is already in progress") from exc
+        except stripe.APIConnectionError as exc:
+            raise ServiceUnavailableError("The payment provider is not reachable") from exc
+        return intent.id
+
+    async def refund(self, intent_id: str) -> None:
+        """Give the money back; refunding an already refunded intent is a no-op."""
+        try:
+            await self._client.v1.refunds.create_async(
+                params={"payment_intent": intent_id},
+                options={"idempotency_key": domain.refund_idempotency_key(intent_id)},
+            )
+        except stripe.InvalidRequestError as exc:
+            if exc.code != "charge_already_refunded":
+                raise
+        logger.warning("Refunded PaymentIntent %s", intent_id)
+
+    async def close(self) -> None:
+        await self._http.close_async()  # type: ignore[no-untyped-call]
+
+
+def _running_gateway(request: Request) -> StripeGateway:
+    gateway: StripeGateway = get_runtime(request).extras["stripe"]
+    return gateway
+
+
+Gateway = Annotated[StripeGateway, Depends(_running_gateway)]
+"""The running service's Stripe gateway, as a route dependency."""
