@@ -1,0 +1,25 @@
+"""The orders service, assembled: what it serves, what it listens to, what it runs."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from ticketing.common.service import ServiceDefinition, create_service_app
+from ticketing.orders.api import router
+from ticketing.orders.config import OrdersSettings
+from ticketing.orders.consumer_guard import stop_consumer_on_shutdown
+from ticketing.orders.listeners import SUBSCRIPTIONS
+from ticketing.orders.sweep import sweep_overdue_orders
+
+
+def create_app(settings: OrdersSettings | None = None) -> FastAPI:
+    return create_service_app(
+        ServiceDefinition(
+            name="orders",
+            settings=settings or OrdersSettings(),  # from the environment
+            migrations_dir=Path(__file__).parent / "migrations",
+            routers=[router],
+            subscriptions=SUBSCRIPTIONS,
+            background=[sweep_overdue_orders, stop_consumer_on_shutdown],
+        )
+    )

@@ -1,0 +1,63 @@
+"""Orders request and response bodies, and the events built from an order."""
+
+from datetime import datetime
+from uuid import UUID
+
+from ticketing.common.contracts import ApiModel, Price
+from ticketing.common.events import (
+    OrderCancelled,
+    OrderChangedData,
+    OrderCompleted,
+    OrderCreated,
+    OrderCreatedData,
+    OrderCreatedTicket,
+    OrderStatus,
+    OrderTicketRef,
+)
+from ticketing.orders.models import Order
+
+
+class OrderIn(ApiModel):
+    ticket_id: UUID
+
+
+class OrderTicketOut(ApiModel):
+    id: UUID
+    title: str
+    price: Price
+
+
+class OrderOut(ApiModel):
+    id: UUID
+    user_id: UUID
+    status: OrderStatus
+    expires_at: datetime
+    version: int
+    ticket: OrderTicketOut
+
+
+def order_created(order: Order) -> OrderCreated:
+    return OrderCreated(
+        data=OrderCreatedData(
+            id=order.id,
+            status=order.status,
+            user_id=order.user_id,
+            expires_at=order.expires_at,
+            version=order.version,
+            ticket=OrderCreatedTicket(id=order.ticket.id, price=order.ticket.price),
+        )
+    )
+
+
+def _changed(order: Order) -> OrderChangedData:
+    return OrderChangedData(
+        id=order.id, version=order.version, ticket=OrderTicketRef(id=order.ticket_id)
+    )
+
+
+def order_cancelled(order: Order) -> OrderCancelled:
+    return OrderCancelled(data=_changed(order))
+
+
+def order_completed(order: Order) -> OrderCompleted:
+    return OrderCompleted(data=_changed(order))

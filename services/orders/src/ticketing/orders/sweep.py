@@ -1,0 +1,38 @@
+"""The safety net behind the expiration worker: a periodic sweep cancels orders still
+``created`` well past their ``expiresAt`` (if Redis lost the job, no ticket stays reserved
+forever). The grace period leaves the normal path, ``expiration.complete``, to act first."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from ticketing.common.contracts import utcnow
+from ticketing.common.service import ServiceRuntime
+from ticketing.orders import use_cases
+from ticketing.orders.config import OrdersSettings
+
+logger = logging.getLogger("ticketing.orders.sweep")
+
+
+async def sweep_overdue_orders(runtime: ServiceRuntime) -> None:
+    """Background loop: cancel overdue orders every ``sweep_interval_seconds``."""
+    settings = runtime.settings
+    assert isinstance(settings, OrdersSettings)
+    grace = timedelta(seconds=settings.sweep_grace_seconds)
+    while True:
+        cancelled = await cancel_overdue_orders(runtime, grace)
+        if cancelled:
+            logger.info("Sweep cancelled %d overdue orders", cancelled)
+        await asyncio.sleep(settings.sweep_interval_seconds)
+
+
+async def cancel_overdue_orders(runtime: ServiceRuntime, grace: timedelta) -> int:
+    """One pass, one transaction: lock what no other replica holds, cancel it, publish."""
+    async with runtime.unit_of_work() as uow:
+        overdue = await use_cases.lock_overdue_orders(uow, now=utcnow(), grace=grace)
+        for order in overdue:
+            await use_cases.cancel_order(uow, order)
+        await uow.commit()
+    return len(overdue)
