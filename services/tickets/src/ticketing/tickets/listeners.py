@@ -1,0 +1,47 @@
+"""How tickets reacts to other services' events: orders reserve and free tickets; bans.
+
+Each handler runs in the consumer's unit of work (which records the event id, commits and
+acks); handlers never commit. They are idempotent on their own too: reserving for the order
+that already holds the ticket, or freeing it for an order that no longer holds it, changes
+nothing and publishes nothing.
+
+A ticket unknown here raises ``NotFoundError`` (retried, then dead-lettered), not
+``EventOutOfOrder``: tickets is the *owner* of tickets, and orders only learns of a ticket
+from the ``ticket.created`` this service publishes after committing it, so an order for an
+unknown ticket can never be early; it is a real fault (lost data, a foreign namespace) that
+an operator must see in the dead letters.
+
+A version conflict with a concurrent edit raises ``StaleDataError``: the message is
+redelivered and applied on the fresh state, never overwriting the edit.
+"""
+
+from ticketing.common.consumer import EventOutOfOrder, Subscriptions
+from ticketing.common.events import OrderCancelled, OrderCreated, UserBanned
+from ticketing.common.service import record_ban
+from ticketing.common.uow import UnitOfWork
+from ticketing.tickets import domain, repository
+from ticketing.tickets.schemas import ticket_updated
+
+
+async def on_order_created(event: OrderCreated, uow: UnitOfWork) -> None:
+    ticket = await repository.get(uow.session, event.data.ticket.id)
+    try:
+        changed = domain.reserve(ticket, order_id=event.data.id)
+    except domain.HeldByAnotherOrder as exc:
+        # The previous order's order.cancelled is still on its way (e.g. being retried).
+        raise EventOutOfOrder(str(exc)) from exc
+    if changed:
+        uow.publish(ticket_updated(ticket))
+
+
+async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:
+    ticket = await repository.get(uow.session, event.data.ticket.id)
+    if domain.release(ticket, order_id=event.data.id):
+        uow.publish(ticket_updated(ticket))
+
+
+SUBSCRIPTIONS: Subscriptions = {
+    OrderCreated: on_order_created,
+    OrderCancelled: on_order_cancelled,
+    UserBanned: record_ban,
+}

@@ -1,0 +1,44 @@
+"""tickets, plus the infrastructure tables every service has
+
+Revision ID: 0001
+Revises:
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from ticketing.common.db import infrastructure
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    infrastructure.create_all(op.get_bind())
+    op.create_table(
+        "tickets",
+        sa.Column("id", sa.Uuid, primary_key=True),
+        sa.Column("title", sa.String(200), nullable=False),
+        sa.Column("price", sa.Numeric(10, 2), nullable=False),
+        sa.Column("user_id", sa.Uuid, nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("order_id", sa.Uuid),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.CheckConstraint("price > 0", name="tickets_price_positive"),
+        sa.CheckConstraint("version >= 0", name="tickets_version_not_negative"),
+    )
+    op.create_index(
+        "tickets_available",
+        "tickets",
+        ["created_at"],
+        postgresql_where=sa.text("order_id IS NULL"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("tickets")
+    infrastructure.drop_all(op.get_bind())

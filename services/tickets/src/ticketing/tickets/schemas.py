@@ -1,0 +1,41 @@
+"""What tickets looks like from outside: request/response bodies and the events it publishes."""
+
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import StringConstraints
+
+from ticketing.common.contracts import ApiModel, Price
+from ticketing.common.events import (
+    TicketCreated,
+    TicketCreatedData,
+    TicketUpdated,
+    TicketUpdatedData,
+)
+from ticketing.tickets.models import TITLE_MAX_LENGTH, Ticket
+
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH)
+]
+
+
+class TicketIn(ApiModel):
+    title: Title
+    price: Price
+
+
+class TicketOut(ApiModel):
+    id: UUID
+    title: str
+    price: Price
+    user_id: UUID
+    version: int
+    order_id: UUID | None
+
+
+def ticket_created(ticket: Ticket) -> TicketCreated:
+    return TicketCreated(data=TicketCreatedData.model_validate(ticket))
+
+
+def ticket_updated(ticket: Ticket) -> TicketUpdated:
+    return TicketUpdated(data=TicketUpdatedData.model_validate(ticket))
