@@ -1,0 +1,44 @@
+"""The sweep: the safety net that cancels overdue orders when no expiration.complete comes."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from ticketing.common.auth import KeyPair
+from ticketing.common.bus import Bus
+from ticketing.common.events import OrderCancelled, TicketCreatedData
+from ticketing.common.testing.events import last_event
+from ticketing.common.testing.http import eventually, sign_in_as
+from ticketing.orders.config import OrdersSettings
+
+
+@pytest.fixture
+async def orders_settings(
+    service_settings: Callable[[str], Awaitable[dict[str, Any]]],
+) -> OrdersSettings:
+    """Orders expire almost at once and are swept often; no expiration worker runs at all."""
+    return OrdersSettings(
+        **await service_settings("orders"),
+        expiration_window_seconds=0.2,
+        sweep_grace_seconds=0.1,
+        sweep_interval_seconds=0.1,
+    )
+
+
+async def test_the_sweep_cancels_an_overdue_order_and_publishes_it(
+    client: httpx.AsyncClient, jwt_keys: KeyPair, ticket: TicketCreatedData, bus: Bus
+) -> None:
+    sign_in_as(client, jwt_keys)
+    order = (await client.post("/api/orders", json={"ticketId": str(ticket.id)})).json()
+
+    event = await eventually(lambda: last_event(bus, OrderCancelled))
+
+    assert event.to_json()["data"] == {
+        "id": order["id"],
+        "version": 1,
+        "ticket": {"id": str(ticket.id)},
+    }
+    cancelled = (await client.get(f"/api/orders/{order['id']}")).json()
+    assert (cancelled["status"], cancelled["version"]) == ("cancelled", 1)
