@@ -132,7 +132,14 @@ class World:
 
     async def an_order(self, user_id: UUID, price: Decimal = Decimal("19.99")) -> OrderCreated:
         """An order.created as the orders service would publish it, once payments has it."""
-        event = OrderCreated(
+        event = self.order_created(user_id, price)
+        await publish_event(self.bus, event)
+        await eventually(lambda: self.order_is(event.data.id, "created", 0))
+        return event
+
+    @staticmethod
+    def order_created(user_id: UUID, price: Decimal = Decimal("19.99")) -> OrderCreated:
+        return OrderCreated(
             data=OrderCreatedData(
                 id=uuid4(),
                 status="created",
@@ -142,9 +149,6 @@ class World:
                 ticket=OrderCreatedTicket(id=uuid4(), price=price),
             )
         )
-        await publish_event(self.bus, event)
-        await eventually(lambda: self.order_is(event.data.id, "created", 0))
-        return event
 
     async def cancel(self, order: OrderCreated) -> None:
         await publish_event(self.bus, self.cancellation(order))

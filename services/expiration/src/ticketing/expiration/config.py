@@ -24,6 +24,9 @@ class ExpirationSettings(BaseSettings):
         pattern=r"^[a-z][a-z0-9_]*$",
         description="Subject prefix and stream name of the event bus; also prefixes the queue",
     )
+    bus_stream_replicas: int = Field(
+        default=1, ge=1, le=5, description="JetStream stream replicas (3 on a 3-node cluster)"
+    )
     health_host: str = Field(default="0.0.0.0", description="Where the probe server listens")
     health_port: int = Field(default=8000, ge=0, le=65535, description="0 picks a free port")
     poll_delay_seconds: float = Field(

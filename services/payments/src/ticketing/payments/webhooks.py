@@ -30,18 +30,21 @@ router = APIRouter(prefix="/api/payments", tags=["payments"])
 PAYMENT_SUCCEEDED = "payment_intent.succeeded"
 
 
-def verified_event(payload: bytes, signature: str | None, secret: str | None) -> Any:
+def verified_event(payload: bytes, signature: str | None, secret: str | None) -> dict[str, Any]:
+    """The event Stripe signed, as plain JSON data; a 400 unless the signature is valid."""
     if not secret:
         raise ServiceUnavailableError("Stripe webhooks are not configured")
     if not signature:
         raise BadRequestError("Missing Stripe-Signature header")
     try:
-        return stripe.Webhook.construct_event(payload.decode(), signature, secret)
+        event = stripe.Webhook.construct_event(payload.decode(), signature, secret)
     except (stripe.SignatureVerificationError, ValueError) as exc:
         raise BadRequestError("Invalid Stripe webhook signature") from exc
+    data: dict[str, Any] = event.to_dict()
+    return data
 
 
-def _order_id(intent: Any) -> UUID | None:
+def _order_id(intent: dict[str, Any]) -> UUID | None:
     try:
         return UUID(str((intent.get("metadata") or {}).get("orderId")))
     except ValueError:

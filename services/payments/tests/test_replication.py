@@ -1,0 +1,49 @@
+"""Payments' replica of orders follows order.* events in version order; bans are recorded."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from uuid import uuid4
+
+import httpx
+
+from ticketing.common.events import OrderChangedData, OrderCompleted
+from ticketing.common.testing.events import publish_event
+from ticketing.common.testing.http import eventually
+
+if TYPE_CHECKING:
+    from conftest import World
+
+
+async def test_a_cancellation_arriving_before_its_order_is_applied_once_the_order_arrives(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    order = world.order_created(uuid4())
+
+    await publish_event(world.bus, world.cancellation(order))
+    await publish_event(world.bus, order)
+
+    await eventually(lambda: world.order_is(order.data.id, "cancelled", 1))
+
+
+async def test_a_completed_order_is_no_longer_payable_and_a_stale_event_changes_nothing(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    order = await world.an_order(uuid4())
+    completed = OrderCompleted(
+        data=OrderChangedData(id=order.data.id, version=1, ticket={"id": order.data.ticket.id})
+    )
+    await publish_event(world.bus, completed)
+    await eventually(lambda: world.order_is(order.data.id, "complete", 1))
+
+    await publish_event(world.bus, world.cancellation(order))  # version 1 again: a stale event
+    await publish_event(world.bus, order, msg_id=str(uuid4()))  # order.created redelivered
+    await publish_event(world.bus, completed, msg_id=str(uuid4()))  # a marker behind them
+
+    async def all_handled() -> None:
+        info = await world.bus.js.consumer_info(world.bus.names.stream, "payments")
+        assert info.num_pending == 0
+        assert info.num_ack_pending == 0
+
+    await eventually(all_handled)
+    await world.order_is(order.data.id, "complete", 1)
