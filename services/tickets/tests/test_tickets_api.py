@@ -209,3 +209,13 @@ async def test_an_invalid_edit_is_refused_naming_the_field(
     assert response.status_code == 400
     assert [e["field"] for e in response.json()["errors"]] == [field]
     assert (await client.get(f"/api/tickets/{ticket['id']}")).json() == ticket
+
+
+async def test_the_service_reports_ready_and_documents_its_routes(
+    client: httpx.AsyncClient,
+) -> None:
+    ready = await client.get("/readyz")
+    document = await client.get("/openapi.json")
+
+    assert ready.status_code == 200
+    assert {"/api/tickets", "/api/tickets/{ticket_id}"} <= set(document.json()["paths"])

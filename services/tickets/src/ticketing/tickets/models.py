@@ -25,6 +25,8 @@ class Base(DeclarativeBase):
 class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
+        sa.CheckConstraint("price > 0", name="tickets_price_positive"),
+        sa.CheckConstraint("version >= 0", name="tickets_version_not_negative"),
         sa.Index("tickets_available", "created_at", postgresql_where=sa.text("order_id IS NULL")),
     )
 

@@ -1,0 +1,137 @@
+"""Optimistic concurrency: two changes made from the same version never both win, and the
+loser is told (a 409 for the API, a retry for a listener) instead of overwriting."""
+
+import asyncio
+from datetime import timedelta
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm.exc import StaleDataError
+
+from ticketing.common.auth import CurrentUser
+from ticketing.common.contracts import utcnow
+from ticketing.common.db import outbox
+from ticketing.common.errors import ConflictError
+from ticketing.common.events import OrderCreated, OrderCreatedData, OrderCreatedTicket
+from ticketing.common.service import ServiceRuntime
+from ticketing.tickets import domain, repository
+from ticketing.tickets.api import commit_checked
+from ticketing.tickets.listeners import on_order_created
+from ticketing.tickets.schemas import TicketOut, ticket_updated
+
+
+async def sell(client: httpx.AsyncClient) -> UUID:
+    response = await client.post("/api/tickets", json={"title": "Concert", "price": 20})
+    assert response.status_code == 201, response.text
+    return UUID(response.json()["id"])
+
+
+def order_for(ticket_id: UUID) -> OrderCreated:
+    return OrderCreated(
+        data=OrderCreatedData(
+            id=uuid4(),
+            status="created",
+            user_id=uuid4(),
+            expires_at=utcnow() + timedelta(minutes=15),
+            version=0,
+            ticket=OrderCreatedTicket(id=ticket_id, price=Decimal("20")),
+        )
+    )
+
+
+async def stored(runtime: ServiceRuntime, ticket_id: UUID) -> TicketOut:
+    async with runtime.unit_of_work() as uow:
+        return TicketOut.model_validate(await repository.get(uow.session, ticket_id))
+
+
+async def updates_in_outbox(runtime: ServiceRuntime) -> int:
+    async with runtime.unit_of_work() as uow:
+        query = sa.select(sa.func.count()).where(outbox.c.subject.like("%.ticket.updated"))
+        return int(await uow.session.scalar(query) or 0)
+
+
+async def test_two_edits_from_the_same_version_one_wins_the_other_conflicts(
+    client: httpx.AsyncClient, seller: CurrentUser, runtime: ServiceRuntime
+) -> None:
+    ticket_id = await sell(client)
+    async with runtime.unit_of_work() as first, runtime.unit_of_work() as second:
+        mine = await repository.get(first.session, ticket_id)
+        theirs = await repository.get(second.session, ticket_id)
+        for uow, ticket, title in ((first, mine, "First"), (second, theirs, "Second")):
+            domain.edit(ticket, title=title, price=Decimal("30"), by=seller.id)
+            uow.publish(ticket_updated(ticket))
+
+        await commit_checked(first)
+        with pytest.raises(ConflictError, match="Ticket was changed concurrently, retry"):
+            await commit_checked(second)
+
+    final = await stored(runtime, ticket_id)
+    assert (final.title, final.version) == ("First", 1)
+    assert await updates_in_outbox(runtime) == 1  # the loser's event went nowhere
+
+
+async def test_an_edit_racing_a_reservation_never_frees_the_ticket(
+    client: httpx.AsyncClient, seller: CurrentUser, runtime: ServiceRuntime
+) -> None:
+    ticket_id = await sell(client)
+    order = order_for(ticket_id)
+    async with runtime.unit_of_work() as edit, runtime.unit_of_work() as reservation:
+        ticket = await repository.get(edit.session, ticket_id)
+        domain.edit(ticket, title="Cheaper", price=Decimal("5"), by=seller.id)  # still free here
+
+        await on_order_created(order, reservation)
+        await reservation.commit()
+        with pytest.raises(ConflictError):
+            await commit_checked(edit)
+
+    final = await stored(runtime, ticket_id)
+    assert (final.order_id, final.title, final.version) == (order.data.id, "Concert", 1)
+
+
+async def test_a_reservation_racing_an_edit_fails_and_applies_on_retry(
+    client: httpx.AsyncClient, seller: CurrentUser, runtime: ServiceRuntime
+) -> None:
+    ticket_id = await sell(client)
+    order = order_for(ticket_id)
+    async with runtime.unit_of_work() as reservation:
+        await on_order_created(order, reservation)  # loaded version 0
+        edited = await client.put(f"/api/tickets/{ticket_id}", json={"title": "Opera", "price": 35})
+        assert edited.status_code == 200
+
+        with pytest.raises(StaleDataError):  # the consumer naks: the event comes back
+            await reservation.commit()
+
+    async with runtime.unit_of_work() as redelivery:
+        await on_order_created(order, redelivery)
+        await redelivery.commit()
+
+    ticket = await stored(runtime, ticket_id)
+    assert (ticket.title, ticket.order_id, ticket.version) == ("Opera", order.data.id, 2)
+
+
+async def test_concurrent_edits_over_http_never_lose_an_update(
+    client: httpx.AsyncClient, seller: CurrentUser, runtime: ServiceRuntime
+) -> None:
+    ticket_id = await sell(client)
+    titles = [f"Title {n}" for n in range(8)]
+
+    responses = await asyncio.gather(
+        *(
+            client.put(f"/api/tickets/{ticket_id}", json={"title": title, "price": 20 + n})
+            for n, title in enumerate(titles)
+        )
+    )
+
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {200, 409}
+    winners = [r.json() for r in responses if r.status_code == 200]
+    assert winners, "at least one edit must win"
+    for loser in (r for r in responses if r.status_code == 409):
+        assert loser.json() == {"errors": [{"message": "Ticket was changed concurrently, retry"}]}
+    final = await stored(runtime, ticket_id)
+    assert final.version == len(winners) == await updates_in_outbox(runtime)
+    assert sorted(w["version"] for w in winners) == list(range(1, len(winners) + 1))
+    assert final.title == next(w["title"] for w in winners if w["version"] == final.version)
