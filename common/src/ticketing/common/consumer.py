@@ -65,6 +65,11 @@ class EventConsumer:
         subscription = self._subscription or await self.subscribe()
         try:
             while True:
+                # Python 3.11's wait_for (inside nats-py's fetch) can swallow a cancellation
+                # that lands in the same loop turn as a message; the task still records it.
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError()
                 try:
                     messages = await subscription.fetch(batch=20, timeout=1)
                 except (NatsTimeoutError, TimeoutError):

@@ -9,6 +9,8 @@ other's rows or events and nothing needs wiping.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,9 +46,11 @@ def _with_database(admin_url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def infrastructure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrastructure]:
-    root = tmp_path_factory.mktemp("infra")
-    stoppers: list[Callable[[], None]] = []
+def infrastructure() -> Iterator[Infrastructure]:
+    # Not tmp_path_factory: pytest prunes old numbered temp dirs when another session starts,
+    # which would pull the data dir from under a server that a parallel session still runs.
+    root = Path(tempfile.mkdtemp(prefix="ticketing-test-"))
+    stoppers: list[Callable[[], None]] = [lambda: shutil.rmtree(root, ignore_errors=True)]
     try:
         database_url = os.environ.get("TEST_DATABASE_URL")
         if not database_url:

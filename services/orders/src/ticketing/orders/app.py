@@ -7,7 +7,6 @@ from fastapi import FastAPI
 from ticketing.common.service import ServiceDefinition, create_service_app
 from ticketing.orders.api import router
 from ticketing.orders.config import OrdersSettings
-from ticketing.orders.consumer_guard import stop_consumer_on_shutdown
 from ticketing.orders.listeners import SUBSCRIPTIONS
 from ticketing.orders.sweep import sweep_overdue_orders
 
@@ -20,6 +19,6 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
             migrations_dir=Path(__file__).parent / "migrations",
             routers=[router],
             subscriptions=SUBSCRIPTIONS,
-            background=[sweep_overdue_orders, stop_consumer_on_shutdown],
+            background=[sweep_overdue_orders],
         )
     )
