@@ -1,0 +1,192 @@
+"""How each event shapes the read model: one small handler per event type, all of them.
+
+Rules every handler follows:
+- It first takes the read model's write lock (one advisory transaction lock): a listing's
+  status reads rows of several aggregates, so two replicas applying events of one ticket at
+  once could each miss the other's uncommitted row; the lock also keeps live handlers out
+  while a rebuild (``rebuild.py``) replaces the tables.
+- Versions order each aggregate: ticket versions come from ``ticket.*`` events, order
+  versions from ``order.*`` events. An early event raises ``EventOutOfOrder`` (redelivered
+  later); an applied version is a no-op.
+- Events of *different* aggregates may arrive in any order: each table holds one aggregate's
+  facts, and the listing's derived status is recomputed from all of them after every change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.common.consumer import EventOutOfOrder, Subscriptions
+from ticketing.common.events import (
+    ExpirationComplete,
+    OrderCancelled,
+    OrderCompleted,
+    OrderCreated,
+    OrderStatus,
+    PaymentCreated,
+    TicketCreated,
+    TicketUpdated,
+    UserBanned,
+    UserCreated,
+)
+from ticketing.common.service import record_ban
+from ticketing.common.uow import UnitOfWork
+from ticketing.query import domain
+from ticketing.query.models import Listing, Order, Payment, User
+
+READ_MODEL_LOCK = 7_240_201  # any constant: serialises writes to this read model
+
+
+async def lock_read_model(session: AsyncSession) -> None:
+    """Wait for, then hold until the transaction ends, the read model's write lock."""
+    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(READ_MODEL_LOCK)))
+
+
+async def on_ticket_created(event: TicketCreated, uow: UnitOfWork) -> None:
+    await lock_read_model(uow.session)
+    data = event.data
+    if await uow.session.get(Listing, data.id) is not None:
+        return  # a ticket is created once: any row means this version is applied
+    listing = Listing(
+        id=data.id,
+        title=data.title,
+        price=data.price,
+        user_id=data.user_id,
+        version=data.version,
+        order_id=None,
+        status="available",
+        created_at=event.occurred_at,
+        ticket_changed_at=event.occurred_at,
+        updated_at=event.occurred_at,
+    )
+    uow.session.add(listing)
+    await derive_listing_state(uow.session, listing)
+
+
+async def on_ticket_updated(event: TicketUpdated, uow: UnitOfWork) -> None:
+    await lock_read_model(uow.session)
+    data = event.data
+    listing = await uow.session.get(Listing, data.id)
+    if not _should_apply(listing.version if listing else None, data.version):
+        return
+    assert listing is not None
+    listing.title, listing.price, listing.user_id = data.title, data.price, data.user_id
+    listing.version, listing.order_id = data.version, data.order_id
+    listing.ticket_changed_at = event.occurred_at
+    await derive_listing_state(uow.session, listing)
+
+
+async def on_order_created(event: OrderCreated, uow: UnitOfWork) -> None:
+    await lock_read_model(uow.session)
+    data = event.data
+    if await uow.session.get(Order, data.id) is not None:
+        return  # an order is created once: any row means this version is applied
+    uow.session.add(
+        Order(
+            id=data.id,
+            user_id=data.user_id,
+            status=data.status,
+            expires_at=data.expires_at,
+            version=data.version,
+            ticket_id=data.ticket.id,
+            ticket_price=data.ticket.price,
+            created_at=event.occurred_at,
+            changed_at=event.occurred_at,
+        )
+    )
+    await refresh_listing(uow.session, data.ticket.id)
+
+
+async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:
+    await _advance_order(uow, event.data.id, event.data.version, "cancelled", event.occurred_at)
+
+
+async def on_order_completed(event: OrderCompleted, uow: UnitOfWork) -> None:
+    await _advance_order(uow, event.data.id, event.data.version, "complete", event.occurred_at)
+
+
+async def on_payment_created(event: PaymentCreated, uow: UnitOfWork) -> None:
+    await lock_read_model(uow.session)
+    data = event.data
+    row = {"id": data.id, "order_id": data.order_id, "stripe_id": data.stripe_id}
+    stmt = insert(Payment).values(**row, created_at=event.occurred_at).on_conflict_do_nothing()
+    await uow.session.execute(stmt)
+    order = await uow.session.get(Order, data.order_id)
+    if order is not None:  # otherwise order.created will find the payment when it comes
+        await refresh_listing(uow.session, order.ticket_id)
+
+
+async def on_expiration_complete(event: ExpirationComplete, uow: UnitOfWork) -> None:
+    """Nothing to show yet: the orders service decides (it may be paid already) and its
+    ``order.cancelled`` is what changes the order and the listing."""
+
+
+async def on_user_created(event: UserCreated, uow: UnitOfWork) -> None:
+    await lock_read_model(uow.session)
+    stmt = insert(User).values(id=event.data.id, email=event.data.email)
+    await uow.session.execute(stmt.on_conflict_do_nothing())
+
+
+async def on_user_banned(event: UserBanned, uow: UnitOfWork) -> None:
+    await lock_read_model(uow.session)
+    await record_ban(event, uow)
+
+
+async def _advance_order(
+    uow: UnitOfWork, order_id: UUID, version: int, status: OrderStatus, at: datetime
+) -> None:
+    await lock_read_model(uow.session)
+    order = await uow.session.get(Order, order_id)
+    if not _should_apply(order.version if order else None, version):
+        return
+    assert order is not None
+    order.status, order.version, order.changed_at = status, version, at
+    await refresh_listing(uow.session, order.ticket_id)
+
+
+def _should_apply(local_version: int | None, event_version: int) -> bool:
+    step = domain.version_step(local_version, event_version)
+    if step == "early":
+        raise EventOutOfOrder()
+    return step == "apply"
+
+
+async def refresh_listing(session: AsyncSession, ticket_id: UUID) -> None:
+    listing = await session.get(Listing, ticket_id)
+    if listing is not None:  # else ticket.created has not arrived; it derives the state itself
+        await derive_listing_state(session, listing)
+
+
+async def derive_listing_state(session: AsyncSession, listing: Listing) -> None:
+    """Recompute a listing's status and ``updatedAt`` from everything known of its ticket."""
+    rows = (
+        await session.execute(
+            sa.select(Order.id, Order.status, Order.changed_at, Payment.created_at)
+            .outerjoin(Payment, Payment.order_id == Order.id)
+            .where(Order.ticket_id == listing.id)
+        )
+    ).all()
+    orders = [domain.KnownOrder(id=r[0], status=r[1], paid=r[3] is not None) for r in rows]
+    listing.status = domain.listing_status(orders, reserved_by=listing.order_id)
+    listing.updated_at = domain.last_change(
+        [listing.ticket_changed_at, *(r[2] for r in rows), *(r[3] for r in rows)]
+    )
+
+
+SUBSCRIPTIONS: Subscriptions = {
+    TicketCreated: on_ticket_created,
+    TicketUpdated: on_ticket_updated,
+    OrderCreated: on_order_created,
+    OrderCancelled: on_order_cancelled,
+    OrderCompleted: on_order_completed,
+    ExpirationComplete: on_expiration_complete,
+    PaymentCreated: on_payment_created,
+    UserCreated: on_user_created,
+    UserBanned: on_user_banned,
+}
+"""Every event type of the platform (checked against ``EVENT_TYPES`` in the tests)."""

@@ -1,0 +1,156 @@
+"""Rebuilding the read model from the whole event stream (``python -m ticketing.query rebuild``).
+
+The tables are emptied and every event of the ``<NAMESPACE>`` stream is replayed, in stream
+order, through the live handlers (``listeners.SUBSCRIPTIONS``). An event that comes before its
+predecessor (``EventOutOfOrder``) is kept aside and retried after every event that applies,
+until it applies or nothing progresses any more (then it is reported as unresolved).
+
+Why this is safe while the service runs: the whole rebuild is **one database transaction**
+holding the read model's write lock (``listeners.lock_read_model``), which every live handler
+takes first. So:
+- pages keep reading the old rows (MVCC) until the rebuilt ones are committed, all at once;
+- live handlers wait for the rebuild, then run on the rebuilt rows: an event the rebuild
+  replayed is recorded in ``processed_events`` by it, so the live copy is dropped as a
+  duplicate; an event published after the rebuild read the stream applies on top as usual;
+- a failing rebuild rolls back and leaves the old read model untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from uuid import UUID
+
+import sqlalchemy as sa
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from ticketing.common.bus import Bus
+from ticketing.common.consumer import EventOutOfOrder
+from ticketing.common.db import (
+    banned_users,
+    create_migration_engine,
+    create_sessionmaker,
+    processed_events,
+    run_migrations,
+)
+from ticketing.common.events import Event, UnknownEventError, parse_event
+from ticketing.common.uow import UnitOfWork
+from ticketing.query.config import QuerySettings
+from ticketing.query.listeners import SUBSCRIPTIONS, lock_read_model
+from ticketing.query.models import Base
+
+logger = logging.getLogger("ticketing.query.rebuild")
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+HANDLERS = {event_class.TYPE: handler for event_class, handler in SUBSCRIPTIONS.items()}
+
+
+@dataclass
+class RebuildReport:
+    replayed: int = 0
+    duplicates: int = 0  # the same event id more than once on the stream
+    unknown: int = 0  # messages that are not events this code knows (skipped)
+    unresolved: list[Event] = field(default_factory=list)  # early, predecessor never came
+
+
+async def rebuild_read_model(settings: QuerySettings) -> RebuildReport:
+    """Empty the read model and replay the whole stream into it, in one transaction."""
+    engine = create_migration_engine(settings.database_url)
+    bus = Bus(settings.nats_url, settings.bus_namespace)
+    try:
+        await run_migrations(engine, MIGRATIONS_DIR)
+        await bus.connect()
+        async with UnitOfWork(create_sessionmaker(engine), namespace=settings.bus_namespace) as uow:
+            await lock_read_model(uow.session)
+            await _empty_read_model(uow)
+            replay = Replay(uow)
+            async for raw in stream_payloads(bus, settings):
+                await replay.offer(raw)
+            await uow.commit()
+        for event in replay.report.unresolved:
+            logger.warning(
+                "unresolved %s %s: its predecessor is not on the stream", event.type, event.id
+            )
+        return replay.report
+    finally:
+        await bus.close()
+        await engine.dispose()
+
+
+async def _empty_read_model(uow: UnitOfWork) -> None:
+    for table in [*Base.metadata.sorted_tables, banned_users, processed_events]:
+        await uow.session.execute(sa.delete(table))
+
+
+async def stream_payloads(bus: Bus, settings: QuerySettings) -> AsyncIterator[bytes]:
+    """Every message on the stream up to its last one at call time, oldest first (an
+    ephemeral consumer delivering from the start, nothing to acknowledge)."""
+    names = bus.names
+    state = (await bus.js.stream_info(names.stream)).state
+    if state.messages == 0:
+        return
+    subscription = await bus.js.pull_subscribe(
+        f"{names.namespace}.>",
+        stream=names.stream,
+        config=ConsumerConfig(
+            ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=60
+        ),
+    )
+    try:
+        done = False
+        while not done:
+            messages = await subscription.fetch(
+                settings.rebuild_batch_size, timeout=settings.rebuild_fetch_timeout_seconds
+            )
+            for message in messages:
+                yield message.data
+                metadata = message.metadata
+                done = metadata.sequence.stream >= state.last_seq or metadata.num_pending == 0
+    finally:
+        await subscription.unsubscribe()
+
+
+class Replay:
+    """Applies events through the live handlers, holding early ones until they fit."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+        self._seen: set[UUID] = set()
+        self.report = RebuildReport()
+
+    async def offer(self, raw: bytes) -> None:
+        try:
+            event = parse_event(raw)
+        except UnknownEventError:
+            self.report.unknown += 1
+            return
+        if await self._apply(event):
+            await self._retry_early()
+        else:
+            self.report.unresolved.append(event)
+
+    async def _retry_early(self) -> None:
+        progressed = True
+        while progressed and self.report.unresolved:
+            progressed = False
+            for event in list(self.report.unresolved):
+                if await self._apply(event):
+                    self.report.unresolved.remove(event)
+                    progressed = True
+
+    async def _apply(self, event: Event) -> bool:
+        """True once the event is handled (applied, or a duplicate); False while it is early."""
+        if event.id in self._seen:
+            self.report.duplicates += 1
+            return True
+        try:
+            async with self._uow.session.begin_nested():
+                await HANDLERS[event.type](event, self._uow)
+        except EventOutOfOrder:
+            return False
+        await self._uow.mark_processed(event)
+        self._seen.add(event.id)
+        self.report.replayed += 1
+        return True

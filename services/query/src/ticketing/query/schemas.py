@@ -1,0 +1,47 @@
+"""Response bodies of the query API (camelCase JSON, prices as JSON numbers)."""
+
+from datetime import datetime
+from uuid import UUID
+
+from ticketing.common.contracts import ApiModel, Price
+from ticketing.common.events import OrderStatus
+from ticketing.query.domain import ListingStatus
+
+
+class ListingOut(ApiModel):
+    id: UUID
+    title: str
+    price: Price
+    user_id: UUID
+    version: int
+    order_id: UUID | None
+    status: ListingStatus
+    updated_at: datetime
+
+
+class ListingPage(ApiModel):
+    items: list[ListingOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class OrderTicketOut(ApiModel):
+    id: UUID
+    title: str | None  # None until the ticket's own events have reached the read model
+    price: Price
+
+
+class PaymentOut(ApiModel):
+    id: UUID
+    stripe_id: str
+
+
+class OrderOut(ApiModel):
+    id: UUID
+    user_id: UUID
+    status: OrderStatus
+    expires_at: datetime
+    version: int
+    ticket: OrderTicketOut
+    payment: PaymentOut | None

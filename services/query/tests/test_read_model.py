@@ -1,0 +1,415 @@
+"""The read model, fed by events published straight onto the bus, read through the API."""
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import sqlalchemy as sa
+
+from ticketing.common.auth import CurrentUser, KeyPair
+from ticketing.common.bus import Bus
+from ticketing.common.contracts import utcnow
+from ticketing.common.db import banned_users, create_migration_engine, processed_events
+from ticketing.common.events import (
+    EVENT_TYPES,
+    Event,
+    ExpirationComplete,
+    ExpirationCompleteData,
+    OrderCancelled,
+    OrderChangedData,
+    OrderCompleted,
+    OrderCreated,
+    OrderCreatedData,
+    OrderCreatedTicket,
+    OrderTicketRef,
+    PaymentCreated,
+    PaymentCreatedData,
+    TicketCreated,
+    TicketCreatedData,
+    TicketUpdated,
+    TicketUpdatedData,
+    UserBanned,
+    UserBannedData,
+    UserCreated,
+    UserCreatedData,
+)
+from ticketing.common.testing.events import publish_event
+from ticketing.common.testing.http import eventually, sign_in_as
+from ticketing.query.config import QuerySettings
+from ticketing.query.listeners import SUBSCRIPTIONS
+from ticketing.query.models import Base
+from ticketing.query.rebuild import rebuild_read_model
+
+SELLER = uuid4()
+
+
+# --- events, as the owning services would publish them -------------------------------------
+
+
+def ticket_created(ticket_id: UUID, title: str = "Concert", price: str = "20.50") -> TicketCreated:
+    data = TicketCreatedData(
+        id=ticket_id, title=title, price=Decimal(price), user_id=SELLER, version=0
+    )
+    return TicketCreated(data=data)
+
+
+def ticket_updated(
+    ticket_id: UUID, version: int, order_id: UUID | None = None, title: str = "Concert"
+) -> TicketUpdated:
+    data = TicketUpdatedData(
+        id=ticket_id,
+        title=title,
+        price=Decimal("20.50"),
+        user_id=SELLER,
+        version=version,
+        order_id=order_id,
+    )
+    return TicketUpdated(data=data)
+
+
+def order_created(order_id: UUID, ticket_id: UUID, buyer: UUID) -> OrderCreated:
+    data = OrderCreatedData(
+        id=order_id,
+        status="created",
+        user_id=buyer,
+        expires_at=utcnow() + timedelta(minutes=15),
+        version=0,
+        ticket=OrderCreatedTicket(id=ticket_id, price=Decimal("20.50")),
+    )
+    return OrderCreated(data=data)
+
+
+def order_cancelled(order_id: UUID, ticket_id: UUID, version: int = 1) -> OrderCancelled:
+    ref = OrderTicketRef(id=ticket_id)
+    return OrderCancelled(data=OrderChangedData(id=order_id, version=version, ticket=ref))
+
+
+def order_completed(order_id: UUID, ticket_id: UUID, version: int = 1) -> OrderCompleted:
+    ref = OrderTicketRef(id=ticket_id)
+    return OrderCompleted(data=OrderChangedData(id=order_id, version=version, ticket=ref))
+
+
+def payment_created(order_id: UUID) -> PaymentCreated:
+    data = PaymentCreatedData(id=uuid4(), order_id=order_id, stripe_id=f"pi_{uuid4().hex}")
+    return PaymentCreated(data=data)
+
+
+async def publish(bus: Bus, *events: Event) -> None:
+    for event in events:
+        await publish_event(bus, event)
+
+
+async def listing(client: httpx.AsyncClient, ticket_id: UUID, **expected: Any) -> dict[str, Any]:
+    """The listing once it shows ``expected`` (camelCase keys); fails after a deadline."""
+
+    async def check() -> dict[str, Any]:
+        response = await client.get(f"/api/query/tickets/{ticket_id}")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        assert {key: body[key] for key in expected} == expected
+        return body
+
+    return await eventually(check)
+
+
+# --- a sale, step by step -------------------------------------------------------------------
+
+
+async def test_a_sale_moves_the_listing_from_available_to_reserved_to_sold(
+    client: httpx.AsyncClient, bus: Bus, jwt_keys: KeyPair
+) -> None:
+    ticket_id, order_id = uuid4(), uuid4()
+    buyer = sign_in_as(client, jwt_keys)
+    payment = payment_created(order_id)
+
+    await publish(bus, ticket_created(ticket_id))
+    created = await listing(client, ticket_id, status="available")
+    await publish(bus, order_created(order_id, ticket_id, buyer.id))
+    await listing(client, ticket_id, status="reserved", orderId=None)
+    await publish(bus, ticket_updated(ticket_id, 1, order_id=order_id))
+    await listing(client, ticket_id, status="reserved", orderId=str(order_id), version=1)
+    await publish(bus, payment)
+    await listing(client, ticket_id, status="sold")
+    await publish(bus, order_completed(order_id, ticket_id))
+
+    sold = await listing(client, ticket_id, status="sold", version=1)
+    assert created == {
+        "id": str(ticket_id),
+        "title": "Concert",
+        "price": 20.5,
+        "userId": str(SELLER),
+        "version": 0,
+        "orderId": None,
+        "status": "available",
+        "updatedAt": created["updatedAt"],
+    }
+    assert sold["updatedAt"] > created["updatedAt"]
+    orders = await eventually(lambda: orders_of(client, expected_status="complete"))
+    assert orders == [
+        {
+            "id": str(order_id),
+            "userId": str(buyer.id),
+            "status": "complete",
+            "expiresAt": orders[0]["expiresAt"],
+            "version": 1,
+            "ticket": {"id": str(ticket_id), "title": "Concert", "price": 20.5},
+            "payment": {"id": str(payment.data.id), "stripeId": payment.data.stripe_id},
+        }
+    ]
+
+
+async def orders_of(
+    client: httpx.AsyncClient, expected_status: str | None = None
+) -> list[dict[str, Any]]:
+    response = await client.get("/api/query/orders")
+    assert response.status_code == 200, response.text
+    orders: list[dict[str, Any]] = response.json()
+    if expected_status is not None:
+        assert [order["status"] for order in orders] == [expected_status]
+    return orders
+
+
+async def test_a_cancelled_order_puts_the_ticket_back_on_sale(
+    client: httpx.AsyncClient, bus: Bus
+) -> None:
+    ticket_id, order_id = uuid4(), uuid4()
+    await publish(
+        bus,
+        ticket_created(ticket_id),
+        order_created(order_id, ticket_id, uuid4()),
+        ticket_updated(ticket_id, 1, order_id=order_id),
+        ExpirationComplete(data=ExpirationCompleteData(order_id=order_id)),
+    )
+    await listing(client, ticket_id, status="reserved", version=1)
+
+    await publish(bus, order_cancelled(order_id, ticket_id), ticket_updated(ticket_id, 2))
+
+    await listing(client, ticket_id, status="available", version=2, orderId=None)
+
+
+# --- any interleaving converges -------------------------------------------------------------
+
+
+async def test_a_ticket_update_that_overtakes_its_predecessor_waits_for_it(
+    client: httpx.AsyncClient, bus: Bus
+) -> None:
+    ticket_id = uuid4()
+    await publish(bus, ticket_created(ticket_id))
+
+    await publish(bus, ticket_updated(ticket_id, 2, title="Second"))
+    await publish(bus, ticket_updated(ticket_id, 1, title="First"))
+
+    await listing(client, ticket_id, version=2, title="Second")
+
+
+async def test_an_order_and_its_payment_arriving_before_the_ticket_still_sell_it(
+    client: httpx.AsyncClient, bus: Bus, jwt_keys: KeyPair
+) -> None:
+    ticket_id, order_id = uuid4(), uuid4()
+    buyer = sign_in_as(client, jwt_keys)
+
+    await publish(bus, payment_created(order_id))
+    await publish(bus, order_created(order_id, ticket_id, buyer.id))
+    orders = await eventually(lambda: orders_of(client, expected_status="created"))
+    assert orders[0]["ticket"] == {"id": str(ticket_id), "title": None, "price": 20.5}
+    await publish(bus, ticket_created(ticket_id))
+
+    await listing(client, ticket_id, status="sold")
+    orders = await eventually(lambda: orders_of(client, expected_status="created"))
+    assert orders[0]["ticket"]["title"] == "Concert"
+
+
+async def test_redelivered_events_change_nothing(
+    client: httpx.AsyncClient, bus: Bus, jwt_keys: KeyPair
+) -> None:
+    ticket_id, order_id = uuid4(), uuid4()
+    buyer = sign_in_as(client, jwt_keys)
+    reserve = order_created(order_id, ticket_id, buyer.id)
+    first_edit = ticket_updated(ticket_id, 1, title="First")
+    await publish(
+        bus, ticket_created(ticket_id), first_edit, reserve, order_cancelled(order_id, ticket_id)
+    )
+    await publish(bus, ticket_updated(ticket_id, 2, title="Second"))
+    await listing(client, ticket_id, version=2, status="available")
+
+    for event in (first_edit, reserve):  # same event ids, new message ids: a redelivery
+        await publish_event(bus, event, msg_id=str(uuid4()))
+    marker = uuid4()
+    await publish(bus, ticket_created(marker))  # handled after the redeliveries
+    await listing(client, marker, status="available")
+
+    await listing(client, ticket_id, version=2, title="Second", status="available")
+    assert [order["id"] for order in await orders_of(client, "cancelled")] == [str(order_id)]
+
+
+def test_every_event_of_the_platform_feeds_the_read_model() -> None:
+    assert set(SUBSCRIPTIONS) == set(EVENT_TYPES.values())
+
+
+# --- the listing page -----------------------------------------------------------------------
+
+
+async def test_listings_filter_by_status_newest_first_in_pages(
+    client: httpx.AsyncClient, bus: Bus
+) -> None:
+    older, newer, taken = uuid4(), uuid4(), uuid4()
+    await publish(bus, ticket_created(older), ticket_created(newer), ticket_created(taken))
+    await publish(bus, order_created(uuid4(), taken, uuid4()))
+    await listing(client, taken, status="reserved")
+    await listing(client, newer, status="available")
+
+    everything = (await client.get("/api/query/tickets")).json()
+    first = (await client.get("/api/query/tickets?status=available&limit=1")).json()
+    second = (await client.get("/api/query/tickets?status=available&limit=1&offset=1")).json()
+    reserved = (await client.get("/api/query/tickets?status=reserved")).json()
+
+    assert (everything["total"], everything["limit"], everything["offset"]) == (3, 20, 0)
+    assert [item["id"] for item in everything["items"]] == [str(taken), str(newer), str(older)]
+    assert (first["total"], first["limit"], first["offset"]) == (2, 1, 0)
+    assert [item["id"] for item in first["items"] + second["items"]] == [str(newer), str(older)]
+    assert second["offset"] == 1
+    assert [item["id"] for item in reserved["items"]] == [str(taken)]
+
+
+async def test_an_unknown_status_filter_is_a_400_naming_status(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/query/tickets?status=gone")
+
+    assert response.status_code == 400
+    assert [error["field"] for error in response.json()["errors"]] == ["status"]
+
+
+async def test_a_page_size_outside_1_to_100_is_a_400(client: httpx.AsyncClient) -> None:
+    for limit in (0, 101):
+        response = await client.get(f"/api/query/tickets?limit={limit}")
+
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["field"] == "limit"
+
+
+async def test_an_unknown_or_malformed_ticket_is_a_404(client: httpx.AsyncClient) -> None:
+    for ticket_id in (str(uuid4()), "not-an-id"):
+        response = await client.get(f"/api/query/tickets/{ticket_id}")
+
+        assert response.status_code == 404
+        assert response.json() == {"errors": [{"message": "Not found"}]}
+
+
+# --- my orders ------------------------------------------------------------------------------
+
+
+async def test_my_orders_are_only_mine_newest_first(
+    client: httpx.AsyncClient, bus: Bus, jwt_keys: KeyPair
+) -> None:
+    me = sign_in_as(client, jwt_keys)
+    first, second, theirs = uuid4(), uuid4(), uuid4()
+    await publish(
+        bus,
+        order_created(first, uuid4(), me.id),
+        order_created(theirs, uuid4(), uuid4()),
+        order_created(second, uuid4(), me.id),
+    )
+
+    async def two_orders() -> list[dict[str, Any]]:
+        orders = await orders_of(client)
+        assert len(orders) == 2
+        return orders
+
+    orders = await eventually(two_orders)
+    assert [order["id"] for order in orders] == [str(second), str(first)]
+    assert {order["payment"] for order in orders} == {None}
+
+
+async def test_my_orders_need_a_session(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/query/orders")
+
+    assert response.status_code == 401
+    assert response.json() == {"errors": [{"message": "Not authorized"}]}
+
+
+async def test_a_banned_user_cannot_see_their_orders(
+    client: httpx.AsyncClient, bus: Bus, jwt_keys: KeyPair
+) -> None:
+    user = sign_in_as(client, jwt_keys, CurrentUser(id=uuid4(), email="troll@example.com"))
+
+    await publish(bus, UserBanned(data=UserBannedData(user_id=user.id)))
+
+    async def refused() -> None:
+        assert (await client.get("/api/query/orders")).status_code == 401
+
+    await eventually(refused)
+
+
+# --- rebuild --------------------------------------------------------------------------------
+
+
+async def snapshot(settings: QuerySettings) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the read model (bans and processed events without their wall-clock time)."""
+    selects = {t.name: sa.select(t) for t in Base.metadata.sorted_tables}
+    selects["banned_users"] = sa.select(banned_users.c.user_id)
+    selects["processed_events"] = sa.select(
+        processed_events.c.event_id, processed_events.c.event_type
+    )
+    engine = create_migration_engine(settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            return {
+                name: sorted(tuple(row) for row in await conn.execute(select))
+                for name, select in selects.items()
+            }
+    finally:
+        await engine.dispose()
+
+
+async def test_a_rebuild_reproduces_the_live_read_model(
+    client: httpx.AsyncClient, bus: Bus, query_settings: QuerySettings
+) -> None:
+    sold, freed, edited, plain, user = uuid4(), uuid4(), uuid4(), uuid4(), uuid4()
+    sale, cancelled = uuid4(), uuid4()
+    events: list[Event] = [
+        UserCreated(data=UserCreatedData(id=user, email="buyer@example.com")),
+        payment_created(sale),  # before its order
+        order_created(sale, sold, user),  # before its ticket
+        ticket_created(sold),
+        ticket_updated(sold, 1, order_id=sale),
+        order_completed(sale, sold),
+        ticket_created(freed),
+        order_created(cancelled, freed, user),
+        ticket_updated(freed, 1, order_id=cancelled),
+        order_cancelled(cancelled, freed),
+        ticket_updated(freed, 2),
+        ticket_created(edited),
+        ticket_updated(edited, 2, title="v2"),  # before v1, on the stream too
+        ticket_updated(edited, 1, title="v1"),
+        UserBanned(data=UserBannedData(user_id=uuid4())),
+        ticket_created(plain),
+    ]
+    await publish(bus, *events)
+    await publish_event(bus, events[4], msg_id=str(uuid4()))  # a redelivery on the stream
+
+    async def all_applied() -> dict[str, list[tuple[Any, ...]]]:
+        rows = await snapshot(query_settings)
+        assert {event.id for event in events} <= {row[0] for row in rows["processed_events"]}
+        return rows
+
+    live = await eventually(all_applied)
+    report = await rebuild_read_model(query_settings)
+
+    assert await snapshot(query_settings) == live
+    replayed = len(live["processed_events"])  # ours, and the marker of the client fixture
+    assert (report.replayed, report.duplicates, report.unresolved) == (replayed, 1, [])
+    statuses = {row[0]: row[6] for row in live["listings"]}
+    assert statuses == {sold: "sold", freed: "available", edited: "available", plain: "available"}
+
+
+async def test_a_rebuild_reports_events_whose_predecessor_never_came(
+    bus: Bus, query_settings: QuerySettings
+) -> None:
+    ticket_id = uuid4()
+    gap = ticket_updated(ticket_id, 3)
+    await publish(bus, ticket_created(ticket_id), gap, ticket_updated(ticket_id, 1))
+
+    report = await rebuild_read_model(query_settings)
+
+    assert (report.replayed, report.unresolved) == (2, [gap])
