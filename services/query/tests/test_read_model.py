@@ -1,5 +1,9 @@
 """The read model, fed by events published straight onto the bus, read through the API."""
 
+import asyncio
+import os
+import sys
+from asyncio.subprocess import PIPE
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -413,3 +417,28 @@ async def test_a_rebuild_reports_events_whose_predecessor_never_came(
     report = await rebuild_read_model(query_settings)
 
     assert (report.replayed, report.unresolved) == (2, [gap])
+
+
+async def test_the_rebuild_command_replays_the_stream(
+    bus: Bus, query_settings: QuerySettings
+) -> None:
+    await publish(
+        bus, ticket_created(uuid4()), UserCreated(data=UserCreatedData(id=uuid4(), email="a@b.co"))
+    )
+    env = {
+        **os.environ,
+        "QUERY_ENVIRONMENT": "test",
+        "QUERY_DATABASE_URL": query_settings.database_url,
+        "QUERY_NATS_URL": query_settings.nats_url,
+        "QUERY_BUS_NAMESPACE": query_settings.bus_namespace,
+        "QUERY_JWT_PUBLIC_KEY": query_settings.jwt_public_key,
+    }
+
+    command = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ticketing.query", "rebuild", env=env, stdout=PIPE, stderr=PIPE
+    )
+    stdout, stderr = await command.communicate()
+
+    assert command.returncode == 0, stderr.decode()
+    assert stdout.decode().startswith("replayed 2 events (0 duplicates")
+    assert len((await snapshot(query_settings))["listings"]) == 1
