@@ -1,4 +1,3 @@
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -29,21 +28,6 @@ def app(tickets_settings: TicketsSettings) -> FastAPI:
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with running_app(app) as client:
         yield client
-        await _stop_service_loops()
-
-
-async def _stop_service_loops() -> None:
-    """Workaround until common's lifespan does it: cancel the service's loops until they stop.
-
-    On Python 3.11 ``asyncio.wait_for`` swallows a cancellation that arrives together with the
-    awaited reply (nats-py requests and fetches use it), so the lifespan's single ``cancel()``
-    can be lost and its ``gather`` then waits for a loop that never ends (shutdown times out).
-    """
-    loops = [t for t in asyncio.all_tasks() if t.get_name() in ("consumer", "outbox-relay")]
-    while pending := [t for t in loops if not t.done()]:
-        for task in pending:
-            task.cancel()
-        await asyncio.wait(pending, timeout=0.2)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -36,6 +36,9 @@ logger = logging.getLogger("ticketing.service")
 
 ReadinessCheck = Callable[["ServiceRuntime"], Awaitable[None]]
 BackgroundLoop = Callable[["ServiceRuntime"], Awaitable[None]]
+Resource = Callable[["ServiceRuntime"], AbstractAsyncContextManager[Any]]
+"""Something held open while the service runs (e.g. an HTTP client), entered after the bus
+connects and exited before it closes."""
 
 
 @dataclass
@@ -47,6 +50,7 @@ class ServiceDefinition:
     subscriptions: Subscriptions = field(default_factory=dict)
     background: Sequence[BackgroundLoop] = ()
     readiness_checks: Sequence[ReadinessCheck] = ()
+    resources: Sequence[Resource] = ()
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -88,7 +92,7 @@ async def record_ban(event: UserBanned, uow: UnitOfWork) -> None:
     await uow.session.execute(stmt.on_conflict_do_nothing())
 
 
-async def _supervise(name: str, loop: Callable[[], Awaitable[None]]) -> None:
+async def supervise(name: str, loop: Callable[[], Awaitable[None]]) -> None:
     """Keep a background loop alive: a crash is logged and the loop restarted with backoff."""
     delay = 0.5
     while True:
@@ -103,6 +107,16 @@ async def _supervise(name: str, loop: Callable[[], Awaitable[None]]) -> None:
             delay = min(delay * 2, 30)
 
 
+async def cancel_until_done(tasks: Sequence[asyncio.Task[Any]]) -> None:
+    """Cancel until stopped: on Python 3.11 ``asyncio.wait_for`` (inside nats-py requests and
+    fetches) swallows a cancellation that arrives with the reply, so one cancel() can be lost."""
+    while pending := [task for task in tasks if not task.done()]:
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=0.2)
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def create_service_app(definition: ServiceDefinition) -> FastAPI:
     runtime = ServiceRuntime(definition)
 
@@ -110,6 +124,9 @@ def create_service_app(definition: ServiceDefinition) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_migrations(runtime.engine, definition.migrations_dir)
         await runtime.bus.connect()
+        resources = AsyncExitStack()
+        for resource in definition.resources:
+            await resources.enter_async_context(resource(runtime))
         loops: list[tuple[str, Callable[[], Awaitable[None]]]] = [
             ("outbox-relay", runtime.relay.run)
         ]
@@ -126,13 +143,12 @@ def create_service_app(definition: ServiceDefinition) -> FastAPI:
             loops.append(("consumer", consumer.run))
         for background in definition.background:
             loops.append((background.__name__, lambda b=background: b(runtime)))  # type: ignore[misc]
-        tasks = [asyncio.create_task(_supervise(n, loop), name=n) for n, loop in loops]
+        tasks = [asyncio.create_task(supervise(n, loop), name=n) for n, loop in loops]
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await cancel_until_done(tasks)
+            await resources.aclose()
             await runtime.bus.close()
             await runtime.engine.dispose()
 

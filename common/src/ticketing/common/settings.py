@@ -15,15 +15,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 Environment = Literal["development", "test", "production"]
 
 
-class ServiceSettings(BaseSettings):
-    """What every service needs: its database, the bus, the key that verifies sessions."""
+class BusSettings(BaseSettings):
+    """What every process on the bus needs; a worker without a database uses this alone."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     environment: Environment = "production"
-    database_url: str = Field(
-        description="postgresql+asyncpg:// URL of this service's own database"
-    )
     nats_url: str = "nats://127.0.0.1:4222"
     bus_namespace: str = Field(
         default="ticketing",
@@ -33,12 +30,20 @@ class ServiceSettings(BaseSettings):
     bus_stream_replicas: int = Field(
         default=1, ge=1, le=5, description="JetStream stream replicas (3 on a 3-node cluster)"
     )
-    jwt_public_key: str = Field(description="PEM public key that verifies session tokens")
-    cookie_secure: bool = Field(default=False, description="Mark the session cookie Secure")
-    outbox_poll_seconds: float = Field(default=1.0, gt=0)
     consumer_max_deliver: int = Field(default=8, ge=1)
     consumer_backoff_seconds: list[float] = Field(default=[0.2, 0.5, 1, 2, 5, 10, 30])
     consumer_ack_wait_seconds: float = Field(default=30, gt=0)
+
+
+class ServiceSettings(BusSettings):
+    """What every HTTP service needs on top: its database and the key that verifies sessions."""
+
+    database_url: str = Field(
+        description="postgresql+asyncpg:// URL of this service's own database"
+    )
+    jwt_public_key: str = Field(description="PEM public key that verifies session tokens")
+    cookie_secure: bool = Field(default=False, description="Mark the session cookie Secure")
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> ServiceSettings:

@@ -20,6 +20,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer
 from ticketing.common.events import OrderCreated
+from ticketing.common.service import supervise
 from ticketing.expiration.config import ExpirationSettings
 from ticketing.expiration.health import Dependency, HealthServer, create_health_app
 from ticketing.expiration.jobs import JOB_FUNCTION, Scheduler, publish_expiration, queue_name
@@ -65,21 +66,6 @@ def _consumer(settings: ExpirationSettings, bus: Bus, scheduler: Scheduler) -> E
     )
 
 
-async def _supervise(name: str, loop: Callable[[], Awaitable[None]]) -> None:
-    """Keep a loop alive: a crash is logged and the loop restarted with backoff."""
-    delay = 0.5
-    while True:
-        try:
-            await loop()
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("%s crashed; restarting in %.1fs", name, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30)
-
-
 async def _stop_arq(worker: Worker, polling: asyncio.Task[None]) -> None:
     """Stop taking jobs, let running ones (one publish each) finish, then close."""
     polling.cancel()
@@ -105,12 +91,10 @@ async def running_worker(settings: ExpirationSettings) -> AsyncIterator[RunningW
         stack.push_async_callback(bus.close)
         redis: ArqRedis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
         worker = _arq_worker(settings, redis, bus)
-        polling = asyncio.create_task(_supervise("arq worker", worker.main), name="arq")
+        polling = asyncio.create_task(supervise("arq worker", worker.main), name="arq")
         stack.push_async_callback(_stop_arq, worker, polling)
         consumer = _consumer(settings, bus, Scheduler(redis, settings.bus_namespace))
-        stack.push_async_callback(
-            _cancel, asyncio.create_task(_supervise("consumer", consumer.run))
-        )
+        stack.push_async_callback(_cancel, asyncio.create_task(supervise("consumer", consumer.run)))
         health = HealthServer(
             create_health_app(
                 [Dependency("Redis", redis.ping), Dependency("NATS", _nats_check(bus))]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from ticketing.common.service import ServiceDefinition, create_service_app
+from ticketing.common.service import ServiceDefinition, ServiceRuntime, create_service_app
 from ticketing.payments import api, webhooks
 from ticketing.payments.config import PaymentsSettings
 from ticketing.payments.listeners import SUBSCRIPTIONS
@@ -16,30 +16,22 @@ from ticketing.payments.stripe_gateway import StripeGateway
 def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
     settings = settings or PaymentsSettings()  # from the environment
     gateway = StripeGateway(settings)
-    app = create_service_app(
+
+    @asynccontextmanager
+    async def stripe_client(runtime: ServiceRuntime) -> AsyncIterator[StripeGateway]:
+        try:
+            yield gateway
+        finally:
+            await gateway.close()
+
+    return create_service_app(
         ServiceDefinition(
             name="payments",
             settings=settings,
             migrations_dir=Path(__file__).parent / "migrations",
             routers=[api.router, webhooks.router],
             subscriptions=SUBSCRIPTIONS,
+            resources=[stripe_client],
             extras={"stripe": gateway},
         )
     )
-    _close_on_shutdown(app, gateway)
-    return app
-
-
-def _close_on_shutdown(app: FastAPI, gateway: StripeGateway) -> None:
-    """Close Stripe's HTTP client after the common lifespan (common has no shutdown hook)."""
-    service_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        try:
-            async with service_lifespan(app):
-                yield
-        finally:
-            await gateway.close()
-
-    app.router.lifespan_context = lifespan
