@@ -1,21 +1,26 @@
-"""``python -m ticketing.devstack up|seed``: run the platform, or fill it with demo data."""
+"""``python -m ticketing.devstack up|seed|config``: run the platform, fill it with demo data,
+or regenerate the README's configuration section."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from ticketing.devstack.configuration import write_readme
 from ticketing.devstack.seed import seed
 from ticketing.devstack.stack import DevConfig, run
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m ticketing.devstack")
-    parser.add_argument("command", choices=["up", "seed"])
+    parser.add_argument("command", choices=["up", "seed", "config"])
     args = parser.parse_args(argv)
     config = DevConfig.from_environment()
     if args.command == "up":
         return run(config)
+    if args.command == "config":
+        write_readme()
+        return 0
     return seed(f"http://127.0.0.1:{config.port}")
 
 
