@@ -252,3 +252,19 @@ async def test_an_order_for_a_ticket_still_held_by_a_cancelled_order_waits_for_t
         assert (state["orderId"], state["version"]) == (str(second.data.id), 3)
 
     await eventually(held_by_the_second_order)
+
+
+async def test_an_order_created_arriving_after_its_own_cancellation_does_not_reserve(
+    client: httpx.AsyncClient, seller: CurrentUser, bus: Bus
+) -> None:
+    ticket = await sell(client)
+    created = order_created(ticket)
+    # A retried order.created can be delivered after the order.cancelled that followed it.
+    await publish_event(bus, order_cancelled(ticket, created.data.id))
+    await eventually(lambda: consumer_caught_up(bus))
+
+    await publish_event(bus, created)
+    await eventually(lambda: consumer_caught_up(bus))
+
+    state = await ticket_state(client, ticket["id"])
+    assert (state["orderId"], state["version"]) == (None, 0)

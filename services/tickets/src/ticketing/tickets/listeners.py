@@ -20,11 +20,14 @@ from ticketing.common.events import OrderCancelled, OrderCreated, UserBanned
 from ticketing.common.service import record_ban
 from ticketing.common.uow import UnitOfWork
 from ticketing.tickets import domain, repository
+from ticketing.tickets.models import CancelledOrder
 from ticketing.tickets.schemas import ticket_updated
 
 
 async def on_order_created(event: OrderCreated, uow: UnitOfWork) -> None:
     ticket = await repository.get(uow.session, event.data.ticket.id)
+    if await uow.session.get(CancelledOrder, event.data.id) is not None:
+        return  # redelivered after its own cancellation: that order holds nothing any more
     try:
         changed = domain.reserve(ticket, order_id=event.data.id)
     except domain.HeldByAnotherOrder as exc:
@@ -36,6 +39,7 @@ async def on_order_created(event: OrderCreated, uow: UnitOfWork) -> None:
 
 async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:
     ticket = await repository.get(uow.session, event.data.ticket.id)
+    await uow.session.merge(CancelledOrder(order_id=event.data.id, ticket_id=ticket.id))
     if domain.release(ticket, order_id=event.data.id):
         uow.publish(ticket_updated(ticket))
 

@@ -41,3 +41,13 @@ class Ticket(Base):
     )
 
     __mapper_args__: dict[str, Any] = {"version_id_col": version, "version_id_generator": False}
+
+
+class CancelledOrder(Base):
+    """Orders known to be cancelled. An ``order.created`` retried after its own
+    ``order.cancelled`` must not reserve the ticket again (it would stay reserved forever)."""
+
+    __tablename__ = "cancelled_orders"
+
+    order_id: Mapped[UUID] = mapped_column(primary_key=True)
+    ticket_id: Mapped[UUID]
