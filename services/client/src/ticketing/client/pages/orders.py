@@ -1,0 +1,111 @@
+"""My orders, an order's page (time left to pay, Pay, Cancel) and paying for it."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import RedirectResponse
+
+from ticketing.client import domain
+from ticketing.client.api_client import UpstreamError
+from ticketing.client.csrf import VerifiedForm, verified_form
+from ticketing.client.forms import FormErrors, idempotency_key, text
+from ticketing.client.rendering import page
+from ticketing.client.schemas import User
+from ticketing.client.session import Api, SessionCookie, SignedIn
+from ticketing.common.contracts import utcnow
+
+router = APIRouter(prefix="/orders", tags=["order pages"])
+
+PAY_FIELDS = ("token",)
+
+
+@router.get("")
+async def my_orders(request: Request, user: SignedIn, api: Api, session: SessionCookie) -> Response:
+    orders = await api.my_orders(session)
+    now = utcnow()
+    return page(
+        request,
+        "orders/index.html",
+        user=user,
+        rows=[
+            (order, domain.is_payable(order, now), domain.has_expired(order, now))
+            for order in orders
+        ],
+    )
+
+
+async def _order_page(
+    request: Request,
+    order_id: UUID,
+    user: User,
+    api: Api,
+    session: SessionCookie,
+    *,
+    errors: FormErrors | None = None,
+    status_code: int = 200,
+) -> Response:
+    order = await api.order(session, order_id)
+    now = utcnow()
+    left = domain.time_left(order, now)
+    return page(
+        request,
+        "orders/show.html",
+        status_code=status_code,
+        user=user,
+        order=order,
+        payable=domain.is_payable(order, now),
+        expired=domain.has_expired(order, now),
+        time_left=domain.format_time_left(left),
+        seconds_left=int(left.total_seconds()),
+        paid_pending=request.query_params.get("paid") == "1" and order.status != "complete",
+        test_cards=domain.TEST_CARDS,
+        idempotency_key=uuid4(),
+        errors=errors or FormErrors(),
+    )
+
+
+@router.get("/{order_id}")
+async def show_order(
+    request: Request, order_id: UUID, user: SignedIn, api: Api, session: SessionCookie
+) -> Response:
+    return await _order_page(request, order_id, user, api, session)
+
+
+@router.post("/{order_id}/pay")
+async def pay_order(
+    request: Request,
+    order_id: UUID,
+    form: VerifiedForm,
+    user: SignedIn,
+    api: Api,
+    session: SessionCookie,
+) -> Response:
+    try:
+        await api.pay(session, order_id, text(form, "token"), idempotency_key=idempotency_key(form))
+    except UpstreamError as exc:
+        if exc.status_code != 400:
+            raise
+        errors = FormErrors.of(exc.errors, PAY_FIELDS)
+        return await _order_page(
+            request, order_id, user, api, session, errors=errors, status_code=400
+        )
+    # The order turns complete when orders hears payment.created: the page waits for it.
+    return RedirectResponse(f"/orders/{order_id}?paid=1", status_code=303)
+
+
+@router.post("/{order_id}/cancel", dependencies=[Depends(verified_form)])
+async def cancel_order(
+    request: Request, order_id: UUID, user: SignedIn, api: Api, session: SessionCookie
+) -> Response:
+    try:
+        await api.cancel_order(session, order_id)
+    except UpstreamError as exc:
+        if exc.status_code != 400:
+            raise
+        errors = FormErrors.of(exc.errors, ())
+        return await _order_page(
+            request, order_id, user, api, session, errors=errors, status_code=400
+        )
+    return RedirectResponse(f"/orders/{order_id}", status_code=303)

@@ -1,0 +1,202 @@
+"""contract_double: tickets, orders, payments and query as DESIGN §3 describes them, in memory.
+
+It stands in for those services in the client's tests (auth is the real service). It answers
+only what the client's pages use, with the contract's bodies, status codes and error shape,
+and knows the caller from the ``session`` cookie exactly as the real services do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+from fastapi import FastAPI, Request, Response
+
+from ticketing.common.auth import SESSION_COOKIE, CurrentUser, TokenVerifier
+from ticketing.common.contracts import utcnow
+from ticketing.common.errors import (
+    BadRequestError,
+    FieldError,
+    NotAuthorizedError,
+    NotFoundError,
+    RequestValidationError,
+    install_error_handlers,
+)
+
+DECLINED = "Your card was declined."
+
+
+@dataclass
+class DoubleTicket:
+    id: UUID
+    title: str
+    price: Decimal
+    user_id: UUID
+    version: int = 0
+    order_id: UUID | None = None
+    sold: bool = False
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "title": self.title,
+            "price": float(self.price),
+            "userId": str(self.user_id),
+            "version": self.version,
+            "orderId": str(self.order_id) if self.order_id else None,
+        }
+
+    def listing(self) -> dict[str, Any]:
+        status = "sold" if self.sold else "reserved" if self.order_id else "available"
+        return {**self.body(), "status": status, "updatedAt": utcnow().isoformat()}
+
+
+@dataclass
+class DoubleOrder:
+    id: UUID
+    user_id: UUID
+    ticket: DoubleTicket
+    expires_at: datetime
+    status: str = "created"
+    version: int = 0
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "userId": str(self.user_id),
+            "status": self.status,
+            "expiresAt": self.expires_at.isoformat(),
+            "version": self.version,
+            "ticket": {
+                "id": str(self.ticket.id),
+                "title": self.ticket.title,
+                "price": float(self.ticket.price),
+            },
+        }
+
+
+@dataclass
+class ContractDouble:
+    public_key_pem: str
+    expiration_window: timedelta = timedelta(minutes=15)
+    tickets: dict[UUID, DoubleTicket] = field(default_factory=dict)
+    orders: dict[UUID, DoubleOrder] = field(default_factory=dict)
+
+    def seed_ticket(self, seller: UUID, title: str = "Concert", price: str = "25") -> DoubleTicket:
+        ticket = DoubleTicket(id=uuid4(), title=title, price=Decimal(price), user_id=seller)
+        self.tickets[ticket.id] = ticket
+        return ticket
+
+    def seed_order(
+        self, buyer: UUID, ticket: DoubleTicket, *, expires_in: timedelta
+    ) -> DoubleOrder:
+        order = DoubleOrder(
+            id=uuid4(), user_id=buyer, ticket=ticket, expires_at=utcnow() + expires_in
+        )
+        self.orders[order.id] = order
+        ticket.order_id = order.id
+        return order
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+        install_error_handlers(app)
+        verifier = TokenVerifier(self.public_key_pem)
+
+        def caller(request: Request) -> CurrentUser:
+            user = verifier.verify(request.cookies.get(SESSION_COOKIE))
+            if user is None:
+                raise NotAuthorizedError()
+            return user
+
+        def ticket_of(ticket_id: UUID) -> DoubleTicket:
+            if ticket_id not in self.tickets:
+                raise NotFoundError()
+            return self.tickets[ticket_id]
+
+        def order_of(request: Request, order_id: UUID) -> DoubleOrder:
+            user = caller(request)
+            order = self.orders.get(order_id)
+            if order is None:
+                raise NotFoundError()
+            if order.user_id != user.id:
+                raise NotAuthorizedError()
+            return order
+
+        @app.get("/healthz")
+        async def healthz() -> dict[str, str]:
+            return {"status": "ok"}
+
+        @app.post("/api/tickets", status_code=201)
+        async def sell(request: Request) -> dict[str, Any]:
+            user = caller(request)
+            body = await request.json()
+            title, price = str(body.get("title", "")).strip(), body.get("price")
+            errors = []
+            if not title:
+                errors.append({"message": "Title must not be empty", "field": "title"})
+            if isinstance(price, bool) or not isinstance(price, int | float):
+                errors.append({"message": "Price must be a number", "field": "price"})
+            elif price <= 0:
+                errors.append({"message": "Price must be greater than 0", "field": "price"})
+            if errors:
+                raise RequestValidationError(errors)
+            ticket = self.seed_ticket(user.id, title, str(price))
+            return ticket.body()
+
+        @app.get("/api/tickets/{ticket_id}")
+        async def show_ticket(ticket_id: UUID) -> dict[str, Any]:
+            return ticket_of(ticket_id).body()
+
+        @app.get("/api/query/tickets")
+        async def listings(status: str | None = None, limit: int = 20, offset: int = 0) -> Any:
+            items = [t.listing() for t in self.tickets.values()]
+            items = [item for item in items if status in (None, item["status"])]
+            page = items[offset : offset + limit]
+            return {"items": page, "total": len(items), "limit": limit, "offset": offset}
+
+        @app.get("/api/query/tickets/{ticket_id}")
+        async def listing(ticket_id: UUID) -> dict[str, Any]:
+            return ticket_of(ticket_id).listing()
+
+        @app.post("/api/orders", status_code=201)
+        async def place_order(request: Request) -> dict[str, Any]:
+            user = caller(request)
+            ticket = ticket_of(UUID((await request.json())["ticketId"]))
+            if ticket.order_id is not None:
+                raise BadRequestError("Ticket is already reserved")
+            return self.seed_order(user.id, ticket, expires_in=self.expiration_window).body()
+
+        @app.get("/api/orders")
+        async def my_orders(request: Request) -> list[dict[str, Any]]:
+            user = caller(request)
+            return [o.body() for o in self.orders.values() if o.user_id == user.id]
+
+        @app.get("/api/orders/{order_id}")
+        async def show_order(request: Request, order_id: UUID) -> dict[str, Any]:
+            return order_of(request, order_id).body()
+
+        @app.delete("/api/orders/{order_id}", status_code=204)
+        async def cancel_order(request: Request, order_id: UUID) -> Response:
+            order = order_of(request, order_id)
+            order.status, order.version = "cancelled", order.version + 1
+            order.ticket.order_id = None
+            return Response(status_code=204)
+
+        @app.post("/api/payments", status_code=201)
+        async def pay(request: Request) -> dict[str, str]:
+            body = await request.json()
+            order = order_of(request, UUID(body["orderId"]))
+            if not body.get("token"):
+                raise FieldError("token", "Token must not be empty")
+            if order.status == "cancelled":
+                raise BadRequestError("Cannot pay for a cancelled order")
+            if body["token"] == "tok_chargeDeclined":
+                raise BadRequestError(DECLINED)
+            order.status, order.version = "complete", order.version + 1
+            order.ticket.sold = True
+            return {"id": str(uuid4())}
+
+        return app
