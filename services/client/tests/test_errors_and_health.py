@@ -1,0 +1,89 @@
+"""Error pages for browsers, contract JSON for API callers, and the probes."""
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from ticketing.client.app import create_app
+from ticketing.client.config import ClientSettings
+from ticketing.common.testing.http import RoutedTransport
+
+from .browser import Browser
+from .contract_double import ContractDouble
+
+
+class Unreachable(httpx.AsyncBaseTransport):
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+
+async def test_an_unknown_page_is_an_html_404_for_a_browser(browser: Browser) -> None:
+    response = await browser.get("/no/such/page")
+
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert 'data-testid="error-page" data-status="404"' in response.text
+
+
+async def test_an_unknown_page_is_contract_json_for_an_api_caller(browser: Browser) -> None:
+    response = await browser.http.get("/no/such/page", headers={"accept": "application/json"})
+
+    assert response.status_code == 404
+    assert response.json() == {"errors": [{"message": "Not found"}]}
+
+
+async def test_healthz_answers_while_the_process_runs(browser: Browser) -> None:
+    response = await browser.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_is_ready_when_every_upstream_answers(browser: Browser) -> None:
+    response = await browser.get("/readyz")
+
+    assert response.status_code == 200, response.text
+
+
+@pytest.fixture
+async def stranded(client_settings: ClientSettings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client whose services are all unreachable."""
+    async with LifespanManager(create_app(client_settings, Unreachable())) as manager:
+        transport = httpx.ASGITransport(manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            yield http
+
+
+async def test_readyz_names_the_unreachable_services(stranded: httpx.AsyncClient) -> None:
+    response = await stranded.get("/readyz")
+
+    assert response.status_code == 503
+    messages = [error["message"] for error in response.json()["errors"]]
+    assert "The auth service is not reachable" in messages
+    assert "The query service is not reachable" in messages
+
+
+async def test_an_unreachable_service_is_a_503_page(stranded: httpx.AsyncClient) -> None:
+    response = await stranded.get("/", headers={"accept": "text/html"})
+
+    assert response.status_code == 503
+    assert "The query service is not reachable" in response.text
+    assert response.headers["content-type"].startswith("text/html")
+
+
+async def test_a_failing_service_is_a_502_page(
+    client_settings: ClientSettings, contract_double: ContractDouble
+) -> None:
+    async def broken(scope: object, receive: object, send: object) -> None:
+        raise RuntimeError("boom")
+
+    routes = {"/api/query": broken, "/": contract_double.app()}
+    async with LifespanManager(create_app(client_settings, RoutedTransport(routes))) as manager:
+        transport = httpx.ASGITransport(manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            response = await http.get("/", headers={"accept": "text/html"})
+
+    assert response.status_code == 502
+    assert "Something went wrong" in response.text

@@ -1,0 +1,166 @@
+"""My orders, an order's page with its countdown, paying and cancelling (orders and payments:
+the contract_double)."""
+
+import re
+from datetime import timedelta
+from uuid import uuid4
+
+from .browser import Browser
+from .contract_double import ContractDouble, DoubleOrder
+
+
+async def placed_order(
+    browser: Browser, double: ContractDouble, **kwargs: timedelta
+) -> DoubleOrder:
+    """A signed-in buyer with an order for someone else's ticket."""
+    await browser.sign_up()
+    ticket = double.seed_ticket(uuid4(), "Stadium tour", "55")
+    return double.seed_order(
+        browser.user_id, ticket, expires_in=kwargs.get("expires_in", timedelta(minutes=15))
+    )
+
+
+async def test_order_pages_need_a_signed_in_user(browser: Browser) -> None:
+    for path in ("/orders", f"/orders/{uuid4()}"):
+        response = await browser.get(path)
+
+        assert response.status_code == 303
+        assert response.headers["location"] == f"/auth/signin?next={path}"
+
+
+async def test_my_orders_lists_the_callers_orders_in_the_first_html(
+    browser: Browser, contract_double: ContractDouble
+) -> None:
+    order = await placed_order(browser, contract_double)
+    contract_double.seed_order(
+        uuid4(), contract_double.seed_ticket(uuid4(), "Not mine"), expires_in=timedelta(minutes=5)
+    )
+
+    response = await browser.get("/orders")
+
+    rows = re.findall(r'data-testid="order-row".*?</li>', response.text, re.S)
+    assert len(rows) == 1
+    assert f'href="/orders/{order.id}"' in rows[0] and "Stadium tour" in rows[0]
+    assert 'data-testid="order-status">created<' in rows[0]
+
+
+async def test_order_page_shows_the_time_left_and_the_pay_form(
+    browser: Browser, contract_double: ContractDouble
+) -> None:
+    order = await placed_order(browser, contract_double, expires_in=timedelta(minutes=3))
+
+    response = await browser.get(f"/orders/{order.id}")
+
+    assert response.status_code == 200
+    countdown = re.search(r'data-testid="countdown"[^>]*>(\d\d):(\d\d)</time>', response.text)
+    assert countdown, response.text
+    assert countdown.group(1) in ("02", "03")
+    assert 'data-testid="pay-button"' in response.text
+    assert 'value="tok_visa"' in response.text and "Visa 4242 (tok_visa)" in response.text
+    assert 'value="tok_chargeDeclined"' in response.text
+    assert "js.stripe.com" not in response.text
+
+
+async def test_the_countdown_script_carries_the_csp_nonce(
+    browser: Browser, contract_double: ContractDouble
+) -> None:
+    order = await placed_order(browser, contract_double)
+
+    response = await browser.get(f"/orders/{order.id}")
+
+    nonce = re.search(r"'nonce-([^']+)'", response.headers["content-security-policy"])
+    assert nonce and f'<script nonce="{nonce.group(1)}">' in response.text
+
+
+async def test_paying_with_the_visa_test_card_shows_the_order_complete(
+    browser: Browser, contract_double: ContractDouble
+) -> None:
+    order = await placed_order(browser, contract_double)
+    page = f"/orders/{order.id}"
+
+    response = await browser.submit(page, f"{page}/pay", {"token": "tok_visa"})
+
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{page}?paid=1"
+    shown = await browser.get(response.headers["location"])
+    assert 'data-testid="order-status">complete<' in shown.text
+    assert 'data-testid="order-complete"' in shown.text
+    assert 'data-testid="pay-button"' not in shown.text
+
+
+async def test_a_payment_not_yet_confirmed_by_orders_is_shown_as_pending(
+    browser: Browser, contract_double: ContractDouble
+) -> None:
+    order = await placed_order(browser, contract_double)
+
+    response = await browser.get(f"/orders/{order.id}?paid=1")
+
+    assert 'data-testid="payment-pending"' in response.text
+    assert '<meta http-equiv="refresh"' in response.text
+    assert 'data-testid="pay-button"' not in response.text
+
+
+async def test_a_declined_card_is_shown_on_the_order_page(
+    browser: Browser, contract_double: ContractDouble
+) -> None:
+    order = await placed_order(browser, contract_double)
+    page = f"/orders/{order.id}"
+
+    response = await browser.submit(page, f"{page}/pay", {"token": "tok_chargeDeclined"})
+
+    assert response.status_code == 400
+    assert '<li data-testid="form-error">Your card was declined.</li>' in response.text
+    assert 'data-testid="pay-button"' in response.text
+    assert order.status == "created"
+
+
+async def test_a_missing_card_is_shown_next_to_the_card_choice(
+    browser: Browser, contract_double: ContractDouble
+) -> None:
+    order = await placed_order(browser, contract_double)
+    page = f"/orders/{order.id}"
+
+    response = await browser.submit(page, f"{page}/pay", {})
+
+    assert 'data-field="token">Token must not be empty</p>' in response.text
+
+
+async def test_an_expired_order_says_so_and_cannot_be_paid(
+    browser: Browser, contract_double: ContractDouble
+) -> None:
+    order = await placed_order(browser, contract_double, expires_in=timedelta(seconds=-1))
+    order.status = "cancelled"
+
+    response = await browser.get(f"/orders/{order.id}")
+
+    assert "This order has expired" in response.text
+    assert 'data-testid="order-status">cancelled<' in response.text
+    assert 'data-testid="countdown"' not in response.text
+    assert 'data-testid="pay-button"' not in response.text
+
+
+async def test_cancelling_an_order_frees_its_ticket(
+    browser: Browser, contract_double: ContractDouble
+) -> None:
+    order = await placed_order(browser, contract_double)
+    page = f"/orders/{order.id}"
+
+    response = await browser.submit(page, f"{page}/cancel")
+
+    assert response.status_code == 303
+    assert order.status == "cancelled" and order.ticket.order_id is None
+    assert "This order was cancelled" in (await browser.get(page)).text
+
+
+async def test_someone_elses_order_is_not_shown(
+    browser: Browser, contract_double: ContractDouble
+) -> None:
+    await browser.sign_up()
+    ticket = contract_double.seed_ticket(uuid4())
+    order = contract_double.seed_order(uuid4(), ticket, expires_in=timedelta(minutes=5))
+
+    response = await browser.get(f"/orders/{order.id}")
+
+    assert response.status_code == 401
+    assert "Not authorized" in response.text
+    assert "Stadium" not in response.text
