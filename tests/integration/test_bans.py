@@ -1,0 +1,34 @@
+"""A user banned in auth is refused everywhere within seconds, although their cookie is valid."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ticketing.common.testing.http import eventually
+
+if TYPE_CHECKING:
+    from conftest import Platform
+
+
+async def test_a_banned_user_is_refused_by_tickets_and_orders(platform: Platform) -> None:
+    seller, banned = await platform.sign_up(), await platform.sign_up()
+    ticket = await seller.sell()
+    await banned.order_once_orderable(ticket["id"])  # signed in and welcome, so far
+    other_ticket = await seller.sell("Another concert")
+    session = banned.http.cookies.get("session")
+
+    await platform.ban(banned)
+
+    async def refused_by_tickets() -> None:
+        response = await banned.http.post("/api/tickets", json={"title": "Mine", "price": 5})
+        assert response.status_code == 401, response.text
+        assert response.json() == {"errors": [{"message": "Not authorized"}]}
+
+    async def refused_by_orders() -> None:
+        response = await banned.place_order(other_ticket["id"])
+        assert response.status_code == 401, response.text
+
+    await eventually(refused_by_tickets, timeout=5)
+    await eventually(refused_by_orders, timeout=5)
+    assert banned.http.cookies.get("session") == session  # the same, still unexpired, token
+    assert (await seller.sell("Still selling"))["title"] == "Still selling"
