@@ -1,10 +1,12 @@
 """Error pages for browsers, contract JSON for API callers, and the probes."""
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from starlette.responses import JSONResponse
 
 from ticketing.client.app import create_app
 from ticketing.client.config import ClientSettings
@@ -76,7 +78,7 @@ async def test_an_unreachable_service_is_a_503_page(stranded: httpx.AsyncClient)
 async def test_a_failing_service_is_a_502_page(
     client_settings: ClientSettings, contract_double: ContractDouble
 ) -> None:
-    async def broken(scope: object, receive: object, send: object) -> None:
+    async def broken(scope: Any, receive: Any, send: Any) -> None:
         raise RuntimeError("boom")
 
     routes = {"/api/query": broken, "/": contract_double.app()}
@@ -87,3 +89,20 @@ async def test_a_failing_service_is_a_502_page(
 
     assert response.status_code == 502
     assert "Something went wrong" in response.text
+
+
+async def test_an_unexpected_failure_is_a_500_page_without_a_traceback(
+    client_settings: ClientSettings,
+) -> None:
+    async def nonsense(scope: Any, receive: Any, send: Any) -> None:
+        await JSONResponse({"items": "not a list"})(scope, receive, send)
+
+    routes = {"/api/query": nonsense}
+    async with LifespanManager(create_app(client_settings, RoutedTransport(routes))) as manager:
+        transport = httpx.ASGITransport(manager.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            response = await http.get("/", headers={"accept": "text/html"})
+
+    assert response.status_code == 500
+    assert 'data-testid="error-message">Something went wrong<' in response.text
+    assert "Traceback" not in response.text and "ValidationError" not in response.text

@@ -111,6 +111,7 @@ async def test_a_declined_card_is_shown_on_the_order_page(
     assert response.status_code == 400
     assert '<li data-testid="form-error">Your card was declined.</li>' in response.text
     assert 'data-testid="pay-button"' in response.text
+    assert re.search(r'value="tok_chargeDeclined"[^>]*\s+checked>', response.text)
     assert order.status == "created"
 
 

@@ -8,6 +8,7 @@ visitor's session can never leak into another visitor's request. A service's 4xx
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
@@ -27,6 +28,8 @@ from ticketing.client.schemas import (
 )
 from ticketing.common.auth import SESSION_COOKIE
 from ticketing.common.errors import CustomError, ErrorItem, ServiceUnavailableError
+
+logger = logging.getLogger("ticketing.client")
 
 Session = str | None
 """The browser's ``session`` cookie value, forwarded as is (None: signed out)."""
@@ -99,7 +102,10 @@ class ApiClient:
                 method, self._urls[service] + path, json=json, params=params, headers=sent
             )
         except httpx.TransportError as exc:
+            logger.warning("%s %s%s failed: %r", method, service, path, exc)
             raise ServiceUnavailableError(f"The {service} service is not reachable") from exc
+        if response.status_code >= 500:
+            logger.warning("%s %s%s answered %s", method, service, path, response.status_code)
         if response.status_code >= 400:
             raise UpstreamError.from_response(service, response)
         return response

@@ -34,6 +34,7 @@ def format_price(amount: Decimal) -> str:
 
 
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
+templates.env.trim_blocks = templates.env.lstrip_blocks = True
 templates.env.filters["price"] = format_price
 
 

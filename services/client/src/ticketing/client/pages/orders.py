@@ -19,6 +19,7 @@ from ticketing.common.contracts import utcnow
 router = APIRouter(prefix="/orders", tags=["order pages"])
 
 PAY_FIELDS = ("token",)
+NOT_YET_PAYABLE = "This order cannot be paid just yet. Try again in a moment."
 
 
 @router.get("")
@@ -44,6 +45,7 @@ async def _order_page(
     session: SessionCookie,
     *,
     errors: FormErrors | None = None,
+    chosen_card: str = "",
     status_code: int = 200,
 ) -> Response:
     order = await api.order(session, order_id)
@@ -61,6 +63,7 @@ async def _order_page(
         seconds_left=int(left.total_seconds()),
         paid_pending=request.query_params.get("paid") == "1" and order.status != "complete",
         test_cards=domain.TEST_CARDS,
+        chosen_card=chosen_card or domain.TEST_CARDS[0][0],
         idempotency_key=uuid4(),
         errors=errors or FormErrors(),
     )
@@ -82,14 +85,28 @@ async def pay_order(
     api: Api,
     session: SessionCookie,
 ) -> Response:
+    token = text(form, "token")
     try:
-        await api.pay(session, order_id, text(form, "token"), idempotency_key=idempotency_key(form))
+        await api.pay(session, order_id, token, idempotency_key=idempotency_key(form))
     except UpstreamError as exc:
-        if exc.status_code != 400:
+        if exc.status_code == 404:
+            # Payments has not heard of an order that orders shows yet (events take a moment);
+            # an order unknown everywhere becomes this page's own 404.
+            problems, status_code = [{"message": NOT_YET_PAYABLE}], 409
+        elif exc.status_code == 400:
+            problems, status_code = exc.errors, 400
+        else:
             raise
-        errors = FormErrors.of(exc.errors, PAY_FIELDS)
+        errors = FormErrors.of(problems, PAY_FIELDS)
         return await _order_page(
-            request, order_id, user, api, session, errors=errors, status_code=400
+            request,
+            order_id,
+            user,
+            api,
+            session,
+            errors=errors,
+            chosen_card=token,
+            status_code=status_code,
         )
     # The order turns complete when orders hears payment.created: the page waits for it.
     return RedirectResponse(f"/orders/{order_id}?paid=1", status_code=303)

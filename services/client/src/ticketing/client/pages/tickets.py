@@ -20,6 +20,7 @@ from ticketing.client.session import Api, SessionCookie, SignedIn, Viewer
 router = APIRouter(tags=["ticket pages"])
 
 SELL_FIELDS = ("title", "price")
+NOT_YET_ON_SALE = "This ticket is not on sale yet. Try again in a moment."
 
 
 @router.get("/")
@@ -121,10 +122,16 @@ async def purchase_ticket(
     try:
         order = await api.place_order(session, ticket_id, idempotency_key=idempotency_key(form))
     except UpstreamError as exc:
-        if exc.status_code not in (400, 404):
+        if exc.status_code == 404:
+            # Orders has not heard of a ticket that tickets shows yet (events take a moment);
+            # a ticket unknown everywhere becomes this page's own 404.
+            problems, status_code = [{"message": NOT_YET_ON_SALE}], 409
+        elif exc.status_code == 400:
+            problems, status_code = exc.errors, 400
+        else:
             raise
-        errors = FormErrors.of(exc.errors, ())
+        errors = FormErrors.of(problems, ())
         return await _ticket_page(
-            request, ticket_id, user, api, errors=errors, status_code=exc.status_code
+            request, ticket_id, user, api, errors=errors, status_code=status_code
         )
     return RedirectResponse(f"/orders/{order.id}", status_code=303)
