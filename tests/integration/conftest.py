@@ -159,7 +159,9 @@ class Platform:
     async def payments_of(self, order_id: str) -> list[Payment]:
         """Payments the payments service stored for the order (its own database)."""
         async with self._runtime("payments").sessionmaker() as session:
-            rows = await session.scalars(sa.select(Payment).where(Payment.order_id == order_id))
+            rows = await session.scalars(
+                sa.select(Payment).where(Payment.order_id == UUID(order_id))
+            )
             return list(rows)
 
     async def payments_order_status(self, order_id: str) -> str | None:
