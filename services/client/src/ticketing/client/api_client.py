@@ -102,10 +102,12 @@ class ApiClient:
                 method, self._urls[service] + path, json=json, params=params, headers=sent
             )
         except httpx.TransportError as exc:
-            logger.warning("%s %s%s failed: %r", method, service, path, exc)
+            logger.warning("%s %s (%s service) failed: %r", method, path, service, exc)
             raise ServiceUnavailableError(f"The {service} service is not reachable") from exc
         if response.status_code >= 500:
-            logger.warning("%s %s%s answered %s", method, service, path, response.status_code)
+            logger.warning(
+                "%s %s (%s service) answered %s", method, path, service, response.status_code
+            )
         if response.status_code >= 400:
             raise UpstreamError.from_response(service, response)
         return response

@@ -17,15 +17,27 @@ CSRF_SECRET_MIN_LENGTH = 32
 class ClientSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLIENT_", extra="ignore", frozen=True)
 
-    environment: Environment = "production"
-    auth_url: str = Field(default="http://127.0.0.1:8001", description="Internal URL of auth")
-    tickets_url: str = Field(default="http://127.0.0.1:8002", description="Internal URL of tickets")
-    orders_url: str = Field(default="http://127.0.0.1:8003", description="Internal URL of orders")
-    payments_url: str = Field(
-        default="http://127.0.0.1:8004", description="Internal URL of payments"
+    environment: Environment = Field(
+        default="production", description="production requires csrf_secret and cookie_secure"
     )
-    query_url: str = Field(default="http://127.0.0.1:8005", description="Internal URL of query")
-    upstream_timeout_seconds: float = Field(default=10, gt=0)
+    auth_url: str = Field(
+        default="http://127.0.0.1:8001", description="Internal base URL of the auth service"
+    )
+    tickets_url: str = Field(
+        default="http://127.0.0.1:8002", description="Internal base URL of the tickets service"
+    )
+    orders_url: str = Field(
+        default="http://127.0.0.1:8003", description="Internal base URL of the orders service"
+    )
+    payments_url: str = Field(
+        default="http://127.0.0.1:8004", description="Internal base URL of the payments service"
+    )
+    query_url: str = Field(
+        default="http://127.0.0.1:8005", description="Internal base URL of the query service"
+    )
+    upstream_timeout_seconds: float = Field(
+        default=10, gt=0, description="How long a page waits for a service"
+    )
     cookie_secure: bool = Field(default=False, description="Mark the CSRF cookie Secure")
     csrf_secret: SecretStr | None = Field(
         default=None,
