@@ -87,11 +87,13 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 
 MIGRATION_LOCK_ID = 7_240_117  # any constant: serialises replicas migrating at once
+_MIGRATING_IN_THIS_PROCESS = asyncio.Lock()  # Alembic's `context` is process-global
 
 
 async def run_migrations(engine: AsyncEngine, migrations_dir: Path) -> None:
-    """Upgrade the service's database to head; safe when several replicas start together."""
-    async with engine.connect() as conn:
+    """Upgrade the service's database to head; safe when several replicas start together
+    (and when several services start in one process, as in the cross-service tests)."""
+    async with _MIGRATING_IN_THIS_PROCESS, engine.connect() as conn:
         await conn.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
         try:
             await conn.run_sync(_upgrade, migrations_dir)

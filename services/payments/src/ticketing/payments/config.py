@@ -31,6 +31,9 @@ class PaymentsSettings(ServiceSettings):
     )
     stripe_timeout_seconds: float = Field(default=30, gt=0)
     currency: str = Field(default="usd", pattern=r"^[a-z]{3}$")
+    refund_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often payments of cancelled orders are refunded"
+    )
 
     @model_validator(mode="after")
     def _refuse_sandbox_in_production(self) -> "PaymentsSettings":

@@ -11,6 +11,7 @@ import logging
 from sqlalchemy.dialects.postgresql import insert
 
 from ticketing.common.consumer import EventOutOfOrder, Subscriptions
+from ticketing.common.contracts import utcnow
 from ticketing.common.events import OrderCancelled, OrderCompleted, OrderCreated, UserBanned
 from ticketing.common.service import record_ban
 from ticketing.common.uow import UnitOfWork
@@ -50,10 +51,13 @@ async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:
     if order is None:
         return
     order.status, order.version = domain.CANCELLED, event.data.version
-    if (payment := await recorded_payment(uow, order.id)) is not None:
-        # Orders refuses to cancel a paid order; if it did anyway, a human must look.
-        logger.error(
-            "Order %s was cancelled although payment %s (%s) is recorded for it",
+    payment = await recorded_payment(uow, order.id)
+    if payment is not None and payment.refund_requested_at is None:
+        # The order expired in orders while this charge was being recorded here: the buyer
+        # does not get the ticket, so they get their money back (refunds.py sends it).
+        payment.refund_requested_at = utcnow()
+        logger.warning(
+            "Order %s was cancelled after payment %s (%s): refund requested",
             order.id,
             payment.id,
             payment.stripe_id,

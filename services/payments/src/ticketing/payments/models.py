@@ -36,3 +36,7 @@ class Payment(Base):
     created_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.now()
     )
+    # Set when orders cancelled the order after all (it expired while the charge was being
+    # recorded); the refund loop gives the money back and sets refunded_at.
+    refund_requested_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    refunded_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
