@@ -1,4 +1,4 @@
-"""The whole platform in one process, behind one client: the cross-service scenarios' fixtures.
+"""The whole platform in one process: the fixtures of the cross-service and browser tests.
 
 ``platform`` starts auth, tickets, orders, payments and query (each with its own database, all
 on the test's bus namespace), optionally the expiration worker, with payments charging through

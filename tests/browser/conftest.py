@@ -1,0 +1,74 @@
+"""The browser tests' fixtures: the platform in-process, the SSR client on a real port, and
+Chromium driven by Playwright (async API, so it shares pytest-asyncio's loop).
+
+Chromium is Debian's ``/usr/bin/chromium`` when present (``.ci/run`` installs it; Playwright
+cannot download its own browser here), otherwise Playwright's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.async_api import Browser, async_playwright
+
+from ticketing.client.app import create_app as create_client_app
+from ticketing.client.config import ClientSettings
+from ticketing.common.embedded import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=chromium, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where pages are photographed: docs/screenshots with SCREENSHOTS=1 (make screenshots)."""
+    if os.environ.get("SCREENSHOTS") == "1":
+        target = REPO / "docs" / "screenshots"
+        target.mkdir(parents=True, exist_ok=True)
+        return target
+    return tmp_path
+
+
+@pytest.fixture
+async def site(platform: object) -> AsyncIterator[str]:
+    """The SSR client on a real loopback port, its upstreams the in-process platform."""
+    settings = ClientSettings(environment="test", csrf_secret="browser-tests-" + "x" * 32)
+    app = create_client_app(settings, transport=platform.transport)  # type: ignore[attr-defined]
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    deadline = time.monotonic() + 15
+    while not server.started:  # uvicorn offers no event to await: poll with a deadline
+        if task.done():
+            task.result()  # raises what stopped it
+        assert time.monotonic() < deadline, "the client did not start listening"
+        await asyncio.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
