@@ -9,9 +9,9 @@ prints the ready line once every service answers ``/readyz``.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
+import secrets
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -49,6 +49,16 @@ class Process:
     env: dict[str, str] = field(default_factory=dict)
 
 
+def load_or_create_secret(path: Path) -> str:
+    """A dev secret (the client's CSRF key) made on the first ``make dev`` and kept, so forms
+    opened before a restart still submit after it."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def load_or_create_keys(directory: Path) -> tuple[str, str]:
     """The dev JWT key pair, generated on the first ``make dev`` and kept in the data dir."""
     private, public = directory / "jwt_private.pem", directory / "jwt_public.pem"
@@ -83,13 +93,11 @@ def plan_processes(
     processes: list[Process] = []
     for name in HTTP_SERVICES:
         prefix = f"{name.upper()}_"
-        env = {
-            f"{prefix}ENVIRONMENT": "development",
-            f"{prefix}NATS_URL": nats_url,
-            f"{prefix}JWT_PUBLIC_KEY": public_key,
-        }
-        if name in database_urls:
+        env = {f"{prefix}ENVIRONMENT": "development"}
+        if name in database_urls:  # the services behind the client: database, bus, sessions
             env[f"{prefix}DATABASE_URL"] = database_urls[name]
+            env[f"{prefix}NATS_URL"] = nats_url
+            env[f"{prefix}JWT_PUBLIC_KEY"] = public_key
         processes.append(Process(name, _uvicorn(f"ticketing.{name}.app", ports[name]), env))
     extra = {
         "auth": {"AUTH_JWT_PRIVATE_KEY": private_key},
@@ -102,8 +110,11 @@ def plan_processes(
             "PAYMENTS_STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_dev"),
         },
         "client": {
-            f"CLIENT_{svc.upper()}_URL": urls[svc]
-            for svc in ("auth", "tickets", "orders", "payments", "query")
+            "CLIENT_CSRF_SECRET": load_or_create_secret(config.data_dir / "keys" / "csrf_secret"),
+            **{
+                f"CLIENT_{svc.upper()}_URL": urls[svc]
+                for svc in ("auth", "tickets", "orders", "payments", "query")
+            },
         },
     }
     if "STRIPE_SECRET_KEY" not in os.environ:
@@ -165,7 +176,6 @@ def run(config: DevConfig) -> int:
             redis_url=redis.url,
             keys=load_or_create_keys(config.data_dir / "keys"),
         )
-        processes = [p for p in processes if _available(p)]
         manager = Manager()
         supervisor = [sys.executable, "-m", "ticketing.devstack.supervise"]
         for process in processes:
@@ -183,15 +193,3 @@ def run(config: DevConfig) -> int:
                 server.stop()
         postgres.stop()
         print("make dev: stopped", flush=True)
-
-
-def _available(process: Process) -> bool:
-    """TEMPORARY while services land: skip a process whose module is not there yet."""
-    module = next((part for part in process.command if part.startswith("ticketing.")), None)
-    if module is None:
-        return True
-    module = module.split(":")[0]
-    if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None:
-        print(f"make dev: skipping {process.name} ({module} is not there yet)", flush=True)
-        return False
-    return True
