@@ -39,6 +39,11 @@ if ! exists jwt-private-key; then
     --dry-run=client -o yaml | k apply -f -
 fi
 
+# The client's CSRF key (HMAC of the double-submit tokens): required outside development.
+if ! exists client-csrf; then
+  k create secret generic client-csrf --from-literal=secret="$(openssl rand -hex 32)"
+fi
+
 stripe=(--from-literal=secret-key="$STRIPE_SECRET_KEY"
         --from-literal=webhook-secret="$STRIPE_WEBHOOK_SECRET")
 if [[ -n "${STRIPE_PUBLISHABLE_KEY:-}" ]]; then  # optional: the client's Stripe.js card form
