@@ -90,20 +90,3 @@ def test_an_order_is_overdue_only_while_created_and_past_expiry_plus_grace(
     order = an_order(status, expires_at=NOW - expired_for)
 
     assert domain.is_overdue(order, NOW, timedelta(seconds=60)) is overdue
-
-
-@pytest.mark.parametrize(
-    ("local", "incoming", "step"),
-    [
-        (0, 1, "apply"),
-        (4, 5, "apply"),
-        (1, 1, "duplicate"),
-        (3, 1, "duplicate"),
-        (0, 2, "early"),
-        (None, 1, "early"),
-    ],
-)
-def test_a_replica_applies_only_the_next_version(
-    local: int | None, incoming: int, step: domain.ReplicaStep
-) -> None:
-    assert domain.replica_step(local, incoming) == step

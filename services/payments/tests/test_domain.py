@@ -7,7 +7,7 @@ import pytest
 
 from ticketing.common.errors import BadRequestError, NotAuthorizedError, NotFoundError
 from ticketing.payments import domain
-from ticketing.payments.domain import Replication, Settlement
+from ticketing.payments.domain import Settlement
 from ticketing.payments.models import Order
 from ticketing.payments.stripe_gateway import payment_method_params
 
@@ -75,21 +75,6 @@ def test_the_same_card_on_the_same_order_reuses_one_charge_key() -> None:
     assert same == again
     assert len({same, other_card, other_order}) == 3
     assert len(domain.charge_idempotency_key(order_id, "x" * 255)) <= 255
-
-
-@pytest.mark.parametrize(
-    ("current", "incoming", "expected"),
-    [
-        (0, 1, Replication.APPLY),
-        (1, 1, Replication.DUPLICATE),
-        (2, 1, Replication.DUPLICATE),
-        (0, 2, Replication.EARLY),
-    ],
-)
-def test_a_replica_applies_version_n_plus_1_only_on_top_of_n(
-    current: int, incoming: int, expected: Replication
-) -> None:
-    assert domain.replication_step(current, incoming) is expected
 
 
 def test_payment_method_ids_and_card_tokens_are_sent_the_way_stripe_expects() -> None:

@@ -5,7 +5,7 @@ from uuid import uuid4
 
 import pytest
 
-from ticketing.query.domain import KnownOrder, last_change, listing_status, version_step
+from ticketing.query.domain import KnownOrder, last_change, listing_status
 
 ORDER_ID = uuid4()
 
@@ -57,17 +57,3 @@ def test_updated_at_is_the_newest_event_time() -> None:
     start = datetime(2024, 1, 1, tzinfo=UTC)
 
     assert last_change([start, None, start + timedelta(seconds=5)]) == start + timedelta(seconds=5)
-
-
-@pytest.mark.parametrize(
-    ("local", "incoming", "step"),
-    [
-        (0, 1, "apply"),
-        (1, 1, "duplicate"),
-        (2, 1, "duplicate"),
-        (0, 2, "early"),
-        (None, 1, "early"),
-    ],
-)
-def test_versions_apply_one_step_at_a_time(local: int | None, incoming: int, step: str) -> None:
-    assert version_step(local, incoming) == step

@@ -9,7 +9,6 @@ return).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
 from uuid import UUID
 
 from ticketing.common.errors import BadRequestError, NotAuthorizedError
@@ -52,19 +51,3 @@ def complete(order: Order) -> bool:
 def is_overdue(order: Order, now: datetime, grace: timedelta) -> bool:
     """Still waiting for payment although its window closed more than ``grace`` ago."""
     return order.status == "created" and order.expires_at + grace < now
-
-
-ReplicaStep = Literal["apply", "duplicate", "early"]
-
-
-def replica_step(local_version: int | None, event_version: int) -> ReplicaStep:
-    """How a replica at ``local_version`` (None: not seen yet) treats an update to
-    ``event_version``: apply only n+1 on top of n; what it already has is a duplicate;
-    anything further ahead is early (retried later, after its predecessors)."""
-    if local_version is None:
-        return "early"
-    if local_version >= event_version:
-        return "duplicate"
-    if local_version == event_version - 1:
-        return "apply"
-    return "early"

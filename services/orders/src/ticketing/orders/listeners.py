@@ -9,7 +9,7 @@ import logging
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
-from ticketing.common.consumer import EventOutOfOrder, Subscriptions
+from ticketing.common.consumer import Subscriptions, should_apply
 from ticketing.common.events import (
     ExpirationComplete,
     PaymentCreated,
@@ -19,7 +19,7 @@ from ticketing.common.events import (
 )
 from ticketing.common.service import record_ban
 from ticketing.common.uow import UnitOfWork
-from ticketing.orders import domain, use_cases
+from ticketing.orders import use_cases
 from ticketing.orders.models import Ticket
 
 logger = logging.getLogger("ticketing.orders")
@@ -45,10 +45,7 @@ async def on_ticket_updated(event: TicketUpdated, uow: UnitOfWork) -> None:
 async def _apply_ticket(event: TicketCreated | TicketUpdated, uow: UnitOfWork) -> None:
     ticket = event.data
     local = await uow.session.get(Ticket, ticket.id, with_for_update=True)
-    step = domain.replica_step(local.version if local else None, ticket.version)
-    if step == "early":
-        raise EventOutOfOrder()
-    if step == "apply":
+    if should_apply(local.version if local else None, ticket.version):
         await uow.session.execute(
             sa.update(Ticket)
             .where(Ticket.id == ticket.id, Ticket.version == ticket.version - 1)

@@ -58,18 +58,3 @@ def charge_idempotency_key(order_id: UUID, token: str) -> str:
 def refund_idempotency_key(intent_id: str) -> str:
     """At most one refund per PaymentIntent, however many times we decide to refund it."""
     return f"refund-{intent_id}"
-
-
-class Replication(Enum):
-    APPLY = "apply"
-    DUPLICATE = "duplicate"  # already at or past this version: nothing to do
-    EARLY = "early"  # a version in between is missing: retry later
-
-
-def replication_step(current_version: int, event_version: int) -> Replication:
-    """A replica applies version n+1 only on top of n (DESIGN §4)."""
-    if event_version <= current_version:
-        return Replication.DUPLICATE
-    if event_version > current_version + 1:
-        return Replication.EARLY
-    return Replication.APPLY

@@ -10,13 +10,12 @@ import logging
 
 from sqlalchemy.dialects.postgresql import insert
 
-from ticketing.common.consumer import EventOutOfOrder, Subscriptions
+from ticketing.common.consumer import EventOutOfOrder, Subscriptions, should_apply
 from ticketing.common.contracts import utcnow
 from ticketing.common.events import OrderCancelled, OrderCompleted, OrderCreated, UserBanned
 from ticketing.common.service import record_ban
 from ticketing.common.uow import UnitOfWork
 from ticketing.payments import domain
-from ticketing.payments.domain import Replication
 from ticketing.payments.models import Order
 from ticketing.payments.settlement import recorded_payment
 
@@ -40,10 +39,7 @@ async def _next_version_of(event: OrderCancelled | OrderCompleted, uow: UnitOfWo
     order = await uow.session.get(Order, event.data.id, with_for_update=True)
     if order is None:
         raise EventOutOfOrder()  # order.created has not arrived yet
-    step = domain.replication_step(order.version, event.data.version)
-    if step is Replication.EARLY:
-        raise EventOutOfOrder()
-    return order if step is Replication.APPLY else None
+    return order if should_apply(order.version, event.data.version) else None
 
 
 async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:

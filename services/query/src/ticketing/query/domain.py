@@ -51,16 +51,3 @@ def last_change(changes: Iterable[datetime | None]) -> datetime:
     """A row's ``updatedAt``: the newest event time that shaped it (event time, not wall
     clock, so a rebuild reproduces it exactly)."""
     return max(change for change in changes if change is not None)
-
-
-VersionStep = Literal["apply", "duplicate", "early"]
-
-
-def version_step(local: int | None, incoming: int) -> VersionStep:
-    """Apply n+1 on top of n (``local`` None: the aggregate is not known yet); n or older is a
-    duplicate; anything further ahead is early and must wait for its predecessor."""
-    if local is not None and local >= incoming:
-        return "duplicate"
-    if local is not None and local == incoming - 1:
-        return "apply"
-    return "early"

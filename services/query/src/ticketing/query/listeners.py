@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.common.consumer import EventOutOfOrder, Subscriptions
+from ticketing.common.consumer import Subscriptions, should_apply
 from ticketing.common.events import (
     ExpirationComplete,
     OrderCancelled,
@@ -72,7 +72,7 @@ async def on_ticket_updated(event: TicketUpdated, uow: UnitOfWork) -> None:
     await lock_read_model(uow.session)
     data = event.data
     listing = await uow.session.get(Listing, data.id)
-    if not _should_apply(listing.version if listing else None, data.version):
+    if not should_apply(listing.version if listing else None, data.version):
         return
     assert listing is not None
     listing.title, listing.price, listing.user_id = data.title, data.price, data.user_id
@@ -142,18 +142,11 @@ async def _advance_order(
 ) -> None:
     await lock_read_model(uow.session)
     order = await uow.session.get(Order, order_id)
-    if not _should_apply(order.version if order else None, version):
+    if not should_apply(order.version if order else None, version):
         return
     assert order is not None
     order.status, order.version, order.changed_at = status, version, at
     await refresh_listing(uow.session, order.ticket_id)
-
-
-def _should_apply(local_version: int | None, event_version: int) -> bool:
-    step = domain.version_step(local_version, event_version)
-    if step == "early":
-        raise EventOutOfOrder()
-    return step == "apply"
 
 
 async def refresh_listing(session: AsyncSession, ticket_id: UUID) -> None:
