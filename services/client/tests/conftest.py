@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from client_testing.browser import Browser, BrowserFactory
+from client_testing.contract_double import ContractDouble
 from starlette.types import ASGIApp
 
 from ticketing.auth.app import create_app as create_auth_app
@@ -19,9 +21,6 @@ from ticketing.client.app import create_app
 from ticketing.client.config import ClientSettings
 from ticketing.common.auth import KeyPair
 from ticketing.common.testing.http import RoutedTransport
-
-from .browser import Browser, BrowserFactory
-from .contract_double import ContractDouble
 
 
 @pytest.fixture

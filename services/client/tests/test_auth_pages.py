@@ -1,6 +1,6 @@
 """Sign up, sign in and sign out through the forms, against the real auth service."""
 
-from .browser import PASSWORD, Browser, BrowserFactory, new_email
+from client_testing.browser import PASSWORD, Browser, BrowserFactory, new_email
 
 
 async def test_signed_out_header_offers_sign_in_and_sign_up(browser: Browser) -> None:

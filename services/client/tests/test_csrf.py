@@ -1,10 +1,9 @@
 """Every form POST needs the signed double-submit CSRF token, else a 403 page."""
 
 import pytest
+from client_testing.browser import PASSWORD, Browser, csrf_token_in, new_email
 
 from ticketing.client.csrf import CSRF_COOKIE, CsrfTokens
-
-from .browser import PASSWORD, Browser, csrf_token_in, new_email
 
 
 async def test_the_first_page_sets_the_csrf_cookie_and_puts_it_in_its_forms(

@@ -6,14 +6,13 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from client_testing.browser import Browser
+from client_testing.contract_double import ContractDouble
 from starlette.responses import JSONResponse
 
 from ticketing.client.app import create_app
 from ticketing.client.config import ClientSettings
 from ticketing.common.testing.http import RoutedTransport
-
-from .browser import Browser
-from .contract_double import ContractDouble
 
 
 class Unreachable(httpx.AsyncBaseTransport):

@@ -5,8 +5,8 @@ import re
 from datetime import timedelta
 from uuid import uuid4
 
-from .browser import Browser
-from .contract_double import ContractDouble, DoubleOrder
+from client_testing.browser import Browser
+from client_testing.contract_double import ContractDouble, DoubleOrder
 
 
 async def placed_order(

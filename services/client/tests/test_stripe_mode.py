@@ -4,11 +4,10 @@ from datetime import timedelta
 from uuid import uuid4
 
 import pytest
+from client_testing.browser import Browser
+from client_testing.contract_double import ContractDouble
 
 from ticketing.client.config import ClientSettings
-
-from .browser import Browser
-from .contract_double import ContractDouble
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ import re
 from datetime import timedelta
 from uuid import uuid4
 
-from .browser import Browser, BrowserFactory
-from .contract_double import ContractDouble
+from client_testing.browser import Browser, BrowserFactory
+from client_testing.contract_double import ContractDouble
 
 
 async def test_home_lists_tickets_for_sale_with_price_and_link(

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from client_testing.browser import Browser, BrowserFactory
 from starlette.types import ASGIApp
 
 from ticketing.common.testing.http import RoutedTransport, eventually
@@ -21,8 +22,6 @@ from ticketing.query.config import QuerySettings
 from ticketing.stripe_sandbox import serve
 from ticketing.tickets.app import create_app as create_tickets_app
 from ticketing.tickets.config import TicketsSettings
-
-from .browser import Browser, BrowserFactory
 
 SettingsFactory = Callable[[str], Awaitable[dict[str, Any]]]
 
