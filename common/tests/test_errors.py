@@ -183,3 +183,13 @@ async def test_an_unhandled_exception_is_a_500_that_leaks_nothing(
     assert "hunter2" not in response.text
     assert "Traceback" not in response.text
     assert "hunter2" in caplog.text  # the details are in the log, for us
+
+
+def test_the_openapi_document_promises_400s_in_the_contract_shape_not_422s() -> None:
+    schema = build_app().openapi()
+
+    create = schema["paths"]["/things"]["post"]["responses"]
+    assert "422" not in create
+    error_item = create["400"]["content"]["application/json"]["schema"]["properties"]["errors"]
+    assert error_item["items"]["required"] == ["message"]
+    assert "HTTPValidationError" not in schema["components"]["schemas"]

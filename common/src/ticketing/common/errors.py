@@ -173,3 +173,51 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FastAPIValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected_error)
+    document_error_shape(app)
+
+
+ERROR_RESPONSE_SCHEMA: dict[str, Any] = {
+    "description": "Error",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["errors"],
+                "properties": {
+                    "errors": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["message"],
+                            "properties": {
+                                "message": {"type": "string"},
+                                "field": {"type": "string"},
+                            },
+                        },
+                    }
+                },
+            }
+        }
+    },
+}
+
+
+def document_error_shape(app: FastAPI) -> None:
+    """Make the OpenAPI document say what the service really answers: FastAPI documents a 422
+    for invalid input, but ``install_error_handlers`` turns it into a 400 in the contract shape."""
+    build_default_schema = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build_default_schema()
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    responses = operation.get("responses", {})
+                    if responses.pop("422", None) is not None:
+                        responses.setdefault("400", ERROR_RESPONSE_SCHEMA)
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
