@@ -9,12 +9,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import pipeline
+from benchmarks import orders, pipeline
 from benchmarks.infra import BenchInfrastructure, bench_infrastructure
 
 Benchmark = Callable[[BenchInfrastructure], Awaitable[dict[str, float]]]
 BENCHMARKS: dict[str, Benchmark] = {
     "Event pipeline (outbox -> JetStream -> consumer)": pipeline.run,
+    "Orders service (HTTP in-process, real PostgreSQL and NATS)": orders.run,
 }
 REPORT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
