@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer
 from ticketing.common.db import outbox
+from ticketing.common.dlq import run_command as dlq_command
 from ticketing.common.dlq import list_dead_letters, replay_dead_letters
 from ticketing.common.embedded import EmbeddedNats
 from ticketing.common.events import UserBanned, UserBannedData, UserCreated, UserCreatedData
@@ -276,3 +277,26 @@ async def test_the_test_helpers_read_back_what_was_published(bus: Bus) -> None:
     assert await events_of(bus, UserCreated) == [first, second]
     assert await last_event(bus, UserCreated) == second
     assert await events_of(bus, UserBanned) == []
+
+
+async def test_the_dlq_command_lists_and_replays(
+    bus: Bus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await bus.publish(
+        bus.names.dlq_subject("someone", "user_created"),
+        user_created().to_bytes(),
+        msg_id="dead-1",
+        headers={
+            "Ticketing-Consumer": "someone",
+            "Ticketing-Subject": bus.names.subject("user.created"),
+        },
+    )
+    where = ["--nats-url", bus.url, "--namespace", bus.names.namespace]
+
+    assert await dlq_command(["list", *where]) == 0
+    assert "1 dead letter(s) listed" in capsys.readouterr().out
+    assert await dlq_command(["replay", *where]) == 0
+    assert "1 dead letter(s) replayed" in capsys.readouterr().out
+
+    assert await list_dead_letters(bus) == []
+    assert len(await events_of(bus, UserCreated)) == 1  # back on its original subject

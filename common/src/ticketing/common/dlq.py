@@ -69,7 +69,7 @@ async def replay_dead_letters(bus: Bus, seqs: set[int] | None = None) -> list[De
     return replayed
 
 
-async def _main(argv: list[str]) -> int:
+async def run_command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m ticketing.common.dlq")
     parser.add_argument("command", choices=["list", "replay"])
     parser.add_argument("--seq", type=int, action="append", help="only these (repeatable)")
@@ -92,4 +92,4 @@ async def _main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(_main(sys.argv[1:])))
+    sys.exit(asyncio.run(run_command(sys.argv[1:])))
