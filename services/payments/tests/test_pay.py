@@ -234,3 +234,21 @@ async def test_a_banned_buyer_cannot_pay(
     response = await client.post("/api/payments", json=pay(order.data.id))
 
     assert response.status_code == 401
+
+
+async def test_a_payment_whose_order_is_cancelled_afterwards_is_refunded(
+    client: httpx.AsyncClient, jwt_keys: KeyPair, world: World
+) -> None:
+    # The expiry and the payment crossed between services: payments recorded the charge, then
+    # orders (which had expired the order first) publishes order.cancelled.
+    buyer = sign_in_as(client, jwt_keys)
+    order = await world.an_order(buyer.id)
+    assert (await client.post("/api/payments", json=pay(order.data.id))).status_code == 201
+
+    await world.cancel(order)
+
+    async def refunded() -> None:
+        (charge,) = await world.charges_for(order.data.id)
+        assert charge["amount_refunded"] == charge["amount"]
+
+    await eventually(refunded)

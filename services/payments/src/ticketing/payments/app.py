@@ -10,7 +10,7 @@ from ticketing.common.service import ServiceDefinition, ServiceRuntime, create_s
 from ticketing.payments import api, webhooks
 from ticketing.payments.config import PaymentsSettings
 from ticketing.payments.listeners import SUBSCRIPTIONS
-from ticketing.payments.refunds import refund_cancelled_payments
+from ticketing.payments.refunds import refund_what_is_owed
 from ticketing.payments.stripe_gateway import StripeGateway
 
 
@@ -32,7 +32,7 @@ def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
             migrations_dir=Path(__file__).parent / "migrations",
             routers=[api.router, webhooks.router],
             subscriptions=SUBSCRIPTIONS,
-            background=[refund_cancelled_payments],
+            background=[refund_what_is_owed],
             resources=[stripe_client],
             extras={"stripe": gateway},
         )

@@ -11,12 +11,12 @@ import logging
 from sqlalchemy.dialects.postgresql import insert
 
 from ticketing.common.consumer import EventOutOfOrder, Subscriptions, should_apply
-from ticketing.common.contracts import utcnow
 from ticketing.common.events import OrderCancelled, OrderCompleted, OrderCreated, UserBanned
 from ticketing.common.service import record_ban
 from ticketing.common.uow import UnitOfWork
 from ticketing.payments import domain
 from ticketing.payments.models import Order
+from ticketing.payments.refunds import owe_refund
 from ticketing.payments.settlement import recorded_payment
 
 logger = logging.getLogger("ticketing.payments")
@@ -47,16 +47,14 @@ async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:
     if order is None:
         return
     order.status, order.version = domain.CANCELLED, event.data.version
-    payment = await recorded_payment(uow, order.id)
-    if payment is not None and payment.refund_requested_at is None:
+    if (payment := await recorded_payment(uow, order.id)) is not None:
         # The order expired in orders while this charge was being recorded here: the buyer
-        # does not get the ticket, so they get their money back (refunds.py sends it).
-        payment.refund_requested_at = utcnow()
-        logger.warning(
-            "Order %s was cancelled after payment %s (%s): refund requested",
-            order.id,
-            payment.id,
-            payment.stripe_id,
+        # does not get the ticket, so they get their money back.
+        await owe_refund(
+            uow.session,
+            intent_id=payment.stripe_id,
+            order_id=order.id,
+            reason="order cancelled after its payment",
         )
 
 

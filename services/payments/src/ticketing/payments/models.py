@@ -36,7 +36,18 @@ class Payment(Base):
     created_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.now()
     )
-    # Set when orders cancelled the order after all (it expired while the charge was being
-    # recorded); the refund loop gives the money back and sets refunded_at.
-    refund_requested_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class RefundOwed(Base):
+    """A charge we must give back, recorded before we try: if Stripe or this process fails
+    mid-way, the refund loop finishes it (the refund's idempotency key makes retries safe)."""
+
+    __tablename__ = "refunds_owed"
+
+    intent_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    order_id: Mapped[UUID]
+    reason: Mapped[str] = mapped_column(sa.String(100))
+    requested_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now()
+    )
     refunded_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

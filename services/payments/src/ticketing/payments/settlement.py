@@ -18,6 +18,7 @@ from ticketing.common.uow import UnitOfWork
 from ticketing.payments import domain
 from ticketing.payments.domain import Settlement
 from ticketing.payments.models import Order, Payment
+from ticketing.payments.refunds import owe_refund, refund_owed
 from ticketing.payments.stripe_gateway import StripeGateway
 
 logger = logging.getLogger("ticketing.payments")
@@ -64,7 +65,10 @@ async def settle_charge(
             )
         )
     elif decision in (Settlement.REFUND_CANCELLED, Settlement.REFUND_DUPLICATE):
-        await uow.rollback()  # release the row lock before talking to Stripe
-        logger.warning("Order %s: %s, refunding %s", order_id, decision.value, intent_id)
-        await gateway.refund(intent_id)
+        await owe_refund(uow.session, intent_id=intent_id, order_id=order_id, reason=decision.value)
+        await uow.commit()  # the debt is durable (and the row lock released) before Stripe
+        try:
+            await refund_owed(uow.session, gateway, [intent_id])
+        except Exception:
+            logger.exception("Refund of %s failed; the refund loop will retry", intent_id)
     return decision, payment

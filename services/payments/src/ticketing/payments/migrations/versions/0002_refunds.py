@@ -1,4 +1,4 @@
-"""payments: refunds owed for orders cancelled after their payment was recorded
+"""refunds_owed: charges to give back, recorded before the refund is attempted
 
 Revision ID: 0002
 Revises: 0001
@@ -14,10 +14,23 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("payments", sa.Column("refund_requested_at", sa.DateTime(timezone=True)))
-    op.add_column("payments", sa.Column("refunded_at", sa.DateTime(timezone=True)))
+    op.create_table(
+        "refunds_owed",
+        sa.Column("intent_id", sa.String(255), primary_key=True),
+        sa.Column("order_id", sa.Uuid, nullable=False),
+        sa.Column("reason", sa.String(100), nullable=False),
+        sa.Column(
+            "requested_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.Column("refunded_at", sa.DateTime(timezone=True)),
+    )
+    op.create_index(
+        "refunds_owed_pending",
+        "refunds_owed",
+        ["requested_at"],
+        postgresql_where=sa.text("refunded_at IS NULL"),
+    )
 
 
 def downgrade() -> None:
-    op.drop_column("payments", "refunded_at")
-    op.drop_column("payments", "refund_requested_at")
+    op.drop_table("refunds_owed")
