@@ -1,0 +1,50 @@
+"""make dev's supervisor: a crashed process is reported and restarted; SIGTERM stops it all."""
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+CRASH_ONCE = """
+import pathlib, sys, time
+marker = pathlib.Path(sys.argv[1])
+if not marker.exists():
+    marker.write_text("crashed once")
+    sys.exit(3)
+pathlib.Path(sys.argv[2]).write_text("second run")
+time.sleep(600)
+"""
+
+
+def wait_for(path: Path, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def test_a_crashed_process_is_reported_restarted_and_stopped_cleanly(tmp_path: Path) -> None:
+    crashed, restarted = tmp_path / "crashed", tmp_path / "restarted"
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "ticketing.devstack.supervise",
+         sys.executable, "-c", CRASH_ONCE, str(crashed), str(restarted)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        wait_for(restarted)
+        children = psutil.Process(supervisor.pid).children()
+        assert len(children) == 1  # the second run, alive
+
+        supervisor.send_signal(signal.SIGTERM)
+
+        assert supervisor.wait(timeout=15) == 0
+        assert not children[0].is_running()
+        output = supervisor.stdout.read() if supervisor.stdout else ""
+        assert "crashed with exit code 3; restarting in 1s" in output
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
