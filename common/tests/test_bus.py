@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer
 from ticketing.common.db import outbox
-from ticketing.common.dlq import run_command as dlq_command
 from ticketing.common.dlq import list_dead_letters, replay_dead_letters
+from ticketing.common.dlq import run_command as dlq_command
 from ticketing.common.embedded import EmbeddedNats
 from ticketing.common.events import UserBanned, UserBannedData, UserCreated, UserCreatedData
 from ticketing.common.outbox import OutboxRelay
