@@ -193,3 +193,26 @@ def test_the_openapi_document_promises_400s_in_the_contract_shape_not_422s() -> 
     error_item = create["400"]["content"]["application/json"]["schema"]["properties"]["errors"]
     assert error_item["items"]["required"] == ["message"]
     assert "HTTPValidationError" not in schema["components"]["schemas"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"title": 7, "price": 1, "ownerId": str(UUID(int=1))}, "Title must be a string"),
+        ({"title": "x", "price": 1e20, "ownerId": str(UUID(int=1))}, "Price is too large"),
+    ],
+)
+async def test_common_mistakes_get_plain_messages(
+    client: httpx.AsyncClient, body: dict[str, object], message: str
+) -> None:
+    response = await client.post("/things", json=body)
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"] == message
+
+
+async def test_a_body_that_is_not_an_object_is_a_400(client: httpx.AsyncClient) -> None:
+    response = await client.post("/things", json=[1, 2])
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": [{"message": "Request body must be a JSON object"}]}

@@ -120,6 +120,20 @@ def _humanize(field: str | None, error: dict[str, Any]) -> str:
         return f"{label} must be a valid id"
     if kind == "decimal_max_places":
         return f"{label} must have at most {ctx.get('decimal_places')} decimals"
+    if kind == "decimal_max_digits":
+        return f"{label} is too large"
+    if kind == "string_too_long":
+        return f"{label} must be at most {ctx.get('max_length')} characters"
+    if kind in ("greater_than_equal", "less_than_equal", "less_than"):
+        word = {"greater_than_equal": "at least", "less_than_equal": "at most"}.get(kind, "below")
+        bound = ctx.get("ge", ctx.get("le", ctx.get("lt")))
+        return f"{label} must be {word} {bound}"
+    if kind in ("string_type", "str_type"):
+        return f"{label} must be a string"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{label} must be a whole number"
+    if kind in ("model_attributes_type", "dict_type", "model_type") and not field:
+        return "Request body must be a JSON object"
     message = str(error.get("msg", "is invalid"))
     if kind == "value_error":
         # Our validators phrase the rule as a predicate: "must be a number".
