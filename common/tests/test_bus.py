@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from uuid import uuid4
 
@@ -300,3 +301,26 @@ async def test_the_dlq_command_lists_and_replays(
 
     assert await list_dead_letters(bus) == []
     assert len(await events_of(bus, UserCreated)) == 1  # back on its original subject
+
+
+async def test_published_outbox_rows_are_pruned_after_the_retention_period(
+    unit_of_work: Callable[[], UnitOfWork],
+    relay: OutboxRelay,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    for _ in range(2):
+        async with unit_of_work() as uow:
+            uow.publish(user_created())
+            await uow.commit()
+    await relay.publish_pending()
+    async with unit_of_work() as uow:
+        uow.publish(user_created())  # committed, not yet published: never pruned
+        await uow.commit()
+
+    kept = await relay.prune_published()  # default retention: everything is recent
+    pruned = await relay.prune_published(older_than=timedelta(seconds=-1))
+
+    assert (kept, pruned) == (0, 2)
+    async with sessionmaker() as session:
+        remaining = await session.scalar(sa.select(sa.func.count()).select_from(outbox))
+    assert remaining == 1

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,6 +22,11 @@ from ticketing.common.contracts import utcnow
 from ticketing.common.db import outbox
 
 logger = logging.getLogger("ticketing.outbox")
+
+# Published rows are kept a week (for inspection; far longer than JetStream's dedupe window),
+# then pruned, so the table does not grow forever. The stream itself keeps the events.
+RETENTION = timedelta(days=7)
+PRUNE_EVERY_SECONDS = 3600
 
 
 class OutboxRelay:
@@ -36,6 +43,7 @@ class OutboxRelay:
         self._poll_seconds = poll_seconds
         self._batch_size = batch_size
         self._wake = asyncio.Event()
+        self._next_prune = 0.0
 
     def notify(self) -> None:
         """Called after a commit that wrote outbox rows: publish them now, not at the next poll."""
@@ -55,8 +63,19 @@ class OutboxRelay:
                 continue
             if published == self._batch_size:
                 continue
+            if time.monotonic() >= self._next_prune:
+                self._next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+                await self.prune_published()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+
+    async def prune_published(self, older_than: timedelta = RETENTION) -> int:
+        """Delete rows published more than ``older_than`` ago; returns how many."""
+        async with self._sessionmaker() as session, session.begin():
+            result = await session.execute(
+                sa.delete(outbox).where(outbox.c.published_at < utcnow() - older_than)
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def publish_pending(self) -> int:
         """Publish one batch of unpublished rows; returns how many went out."""
