@@ -28,7 +28,8 @@ from ticketing.stripe_sandbox.errors import (
     invalid_request,
 )
 from ticketing.stripe_sandbox.idempotency import IdempotencyStore, RecordedResponse
-from ticketing.stripe_sandbox.ledger import Ledger, random_suffix
+from ticketing.stripe_sandbox.ledger import Ledger
+from ticketing.stripe_sandbox.objects import random_suffix
 from ticketing.stripe_sandbox.params import Params, decode_pairs
 
 Operation = Callable[[Params], JsonDict]

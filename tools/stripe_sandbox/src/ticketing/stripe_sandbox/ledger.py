@@ -1,8 +1,9 @@
 """The sandbox's in-memory Stripe account: PaymentIntents, charges, refunds and their rules.
 
-Everything Stripe would decide lives here, with no HTTP in sight: which params each endpoint
-accepts, how confirming charges a test card, when the card is declined, how much may still be
-refunded, how lists page, and what each object looks like as JSON. Every operation takes the
+Everything Stripe would decide lives here, with no HTTP in sight: how confirming charges a test
+card, when the card is declined, how much may still be refunded and how lists page (which params
+each endpoint accepts: ``accepted_params``; the objects and their JSON: ``objects``; amounts:
+``money``). Every operation takes the
 request's ``Params`` and returns the JSON body of the answer, or raises ``StripeApiError``
 (a decline is raised *after* the failed attempt is recorded, as Stripe does). The ledger is not
 synchronised itself: ``app.py`` holds one ``asyncio.Lock`` around every state change.
@@ -10,15 +11,28 @@ synchronised itself: ``app.py`` holds one ``asyncio.Lock`` around every state ch
 
 from __future__ import annotations
 
-import datetime
-import re
-import secrets
-import string
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+from ticketing.stripe_sandbox.accepted_params import (
+    CANCELABLE,
+    CANCELLATION_REASONS,
+    CHARGE_EXPANSIONS,
+    CONFIRMABLE,
+    PAGING_PARAMS,
+    PAYMENT_INTENT_CONFIRM_PARAMS,
+    PAYMENT_INTENT_CREATE_PARAMS,
+    PAYMENT_INTENT_CREATE_UNSUPPORTED,
+    PAYMENT_INTENT_EXPANSIONS,
+    PAYMENT_INTENT_UNSUPPORTED,
+    PAYMENT_METHOD_DATA_PARAMS,
+    REFUND_CREATE_PARAMS,
+    REFUND_CREATE_UNSUPPORTED,
+    REFUND_EXPANSIONS,
+    REFUND_REASONS,
+    SUPPORTED_PAYMENT_METHOD_TYPES,
+)
 from ticketing.stripe_sandbox.cards import (
     CardProfile,
     card_for_magic_payment_method,
@@ -31,383 +45,22 @@ from ticketing.stripe_sandbox.errors import (
     resource_missing,
     unexpected_state,
 )
+from ticketing.stripe_sandbox.money import (
+    CURRENCY_CODE,
+    DEFAULT_MINIMUM_AMOUNT,
+    MAXIMUM_AMOUNT,
+    MINIMUM_AMOUNTS,
+    format_amount,
+)
+from ticketing.stripe_sandbox.objects import (
+    Charge,
+    PaymentIntent,
+    PaymentMethod,
+    Refund,
+    new_id,
+    random_suffix,
+)
 from ticketing.stripe_sandbox.params import Params, ParamValue
-
-# --- what each endpoint accepts -------------------------------------------------------------
-
-_PAYMENT_INTENT_SHARED = frozenset(
-    {
-        "payment_method",
-        "payment_method_data",
-        "return_url",
-        "receipt_email",
-        "setup_future_usage",
-        "shipping",
-        "capture_method",
-        "payment_method_options",
-        "use_stripe_sdk",
-        "error_on_requires_action",
-        "radar_options",
-        "expand",
-    }
-)
-PAYMENT_INTENT_CREATE_PARAMS = _PAYMENT_INTENT_SHARED | {
-    "amount",
-    "currency",
-    "confirm",
-    "payment_method_types",
-    "automatic_payment_methods",
-    "metadata",
-    "description",
-    "statement_descriptor",
-    "statement_descriptor_suffix",
-    "confirmation_method",
-    "transfer_group",
-}
-PAYMENT_INTENT_CONFIRM_PARAMS = _PAYMENT_INTENT_SHARED
-# Real Stripe params whose behaviour is not modelled: refused loudly rather than ignored.
-_PAYMENT_INTENT_UNSUPPORTED = frozenset(
-    {
-        "allowed_payment_method_types",
-        "amount_details",
-        "amount_to_confirm",
-        "confirmation_token",
-        "excluded_payment_method_types",
-        "hooks",
-        "mandate",
-        "mandate_data",
-        "off_session",
-        "payment_details",
-    }
-)
-PAYMENT_INTENT_CREATE_UNSUPPORTED = _PAYMENT_INTENT_UNSUPPORTED | {
-    "application_fee_amount",
-    "customer",
-    "customer_account",
-    "on_behalf_of",
-    "payment_method_configuration",
-    "transfer_data",
-}
-PAYMENT_METHOD_DATA_PARAMS = frozenset(
-    {"type", "card", "billing_details", "metadata", "allow_redisplay"}
-)
-REFUND_CREATE_PARAMS = frozenset(
-    {"amount", "charge", "payment_intent", "metadata", "reason", "expand"}
-)
-REFUND_CREATE_UNSUPPORTED = frozenset(
-    {
-        "currency",
-        "customer",
-        "instructions_email",
-        "origin",
-        "refund_application_fee",
-        "reverse_transfer",
-    }
-)
-_PAGING_PARAMS = frozenset({"limit", "starting_after", "ending_before", "created", "expand"})
-
-PAYMENT_INTENT_EXPANSIONS = frozenset({"latest_charge", "payment_method"})
-CHARGE_EXPANSIONS = frozenset({"payment_intent", "payment_method"})
-REFUND_EXPANSIONS = frozenset({"charge", "payment_intent"})
-
-CANCELLATION_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer", "abandoned"})
-REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
-CONFIRMABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
-CANCELABLE = (
-    "requires_payment_method",
-    "requires_capture",
-    "requires_confirmation",
-    "requires_action",
-    "processing",
-)
-SUPPORTED_PAYMENT_METHOD_TYPES = frozenset({"card"})
-
-# --- money ----------------------------------------------------------------------------------
-
-ZERO_DECIMAL_CURRENCIES = frozenset(
-    {
-        "bif",
-        "clp",
-        "djf",
-        "gnf",
-        "jpy",
-        "kmf",
-        "krw",
-        "mga",
-        "pyg",
-        "rwf",
-        "ugx",
-        "vnd",
-        "vuv",
-        "xaf",
-        "xof",
-        "xpf",
-    }
-)
-# Stripe's minimum charge amounts, in the smallest unit; other currencies use 50.
-MINIMUM_AMOUNTS = {
-    "usd": 50,
-    "eur": 50,
-    "gbp": 30,
-    "aud": 50,
-    "cad": 50,
-    "chf": 50,
-    "nzd": 50,
-    "sgd": 50,
-    "dkk": 250,
-    "nok": 300,
-    "sek": 300,
-    "pln": 200,
-    "hkd": 400,
-    "mxn": 1000,
-    "jpy": 50,
-}
-DEFAULT_MINIMUM_AMOUNT = 50
-MAXIMUM_AMOUNT = 99_999_999
-_CURRENCY = re.compile(r"^[a-z]{3}$")
-
-
-def format_amount(amount: int, currency: str) -> str:
-    if currency in ZERO_DECIMAL_CURRENCIES:
-        return f"{amount:,} {currency}"
-    sign = "-" if amount < 0 else ""
-    units, cents = divmod(abs(amount), 100)
-    return f"{sign}{units:,}.{cents:02d} {currency}"
-
-
-# --- objects --------------------------------------------------------------------------------
-
-_ID_ALPHABET = string.ascii_letters + string.digits
-
-
-def random_suffix(length: int = 24) -> str:
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{random_suffix()}"
-
-
-@dataclass
-class PaymentMethod:
-    id: str
-    card: CardProfile
-    created: int
-    billing_details: ParamValue | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> JsonDict:
-        created_year = datetime.datetime.fromtimestamp(self.created, datetime.UTC).year
-        billing = self.billing_details if isinstance(self.billing_details, dict) else {}
-        return {
-            "id": self.id,
-            "object": "payment_method",
-            "allow_redisplay": "unspecified",
-            "billing_details": {
-                "address": billing.get("address"),
-                "email": billing.get("email"),
-                "name": billing.get("name"),
-                "phone": billing.get("phone"),
-            },
-            "card": {
-                "brand": self.card.brand,
-                "checks": {
-                    "address_line1_check": None,
-                    "address_postal_code_check": None,
-                    "cvc_check": "pass",
-                },
-                "country": self.card.country,
-                "display_brand": self.card.brand,
-                "exp_month": 12,
-                "exp_year": created_year + 1,
-                "funding": self.card.funding,
-                "last4": self.card.last4,
-                "networks": {"available": [self.card.brand], "preferred": None},
-                "wallet": None,
-            },
-            "created": self.created,
-            "customer": None,
-            "livemode": False,
-            "metadata": dict(self.metadata),
-            "type": "card",
-        }
-
-
-@dataclass
-class Charge:
-    id: str
-    amount: int
-    currency: str
-    payment_intent: str
-    payment_method: PaymentMethod
-    created: int
-    metadata: dict[str, str]
-    description: str | None
-    failure: StripeApiError | None = None
-    amount_refunded: int = 0
-
-    @property
-    def succeeded(self) -> bool:
-        return self.failure is None
-
-    @property
-    def refunded(self) -> bool:
-        return self.succeeded and self.amount_refunded == self.amount
-
-    def to_json(self) -> JsonDict:
-        card = self.payment_method.card
-        payment_method = self.payment_method.to_json()
-        outcome: JsonDict = {
-            "network_status": "approved_by_network",
-            "reason": None,
-            "risk_level": "normal",
-            "seller_message": "Payment complete.",
-            "type": "authorized",
-        }
-        if self.failure is not None:
-            outcome = {
-                "network_status": "declined_by_network",
-                "reason": self.failure.decline_code,
-                "risk_level": "normal",
-                "seller_message": "The bank did not return any further details with this decline.",
-                "type": "issuer_declined",
-            }
-        return {
-            "id": self.id,
-            "object": "charge",
-            "amount": self.amount,
-            "amount_captured": self.amount if self.succeeded else 0,
-            "amount_refunded": self.amount_refunded,
-            "balance_transaction": None,
-            "billing_details": payment_method["billing_details"],
-            "captured": self.succeeded,
-            "created": self.created,
-            "currency": self.currency,
-            "description": self.description,
-            "failure_code": self.failure.code if self.failure else None,
-            "failure_message": self.failure.message if self.failure else None,
-            "livemode": False,
-            "metadata": dict(self.metadata),
-            "outcome": outcome,
-            "paid": self.succeeded,
-            "payment_intent": self.payment_intent,
-            "payment_method": self.payment_method.id,
-            "payment_method_details": {
-                "card": {
-                    "brand": card.brand,
-                    "country": card.country,
-                    "exp_month": 12,
-                    "exp_year": payment_method["card"]["exp_year"],
-                    "funding": card.funding,
-                    "last4": card.last4,
-                },
-                "type": "card",
-            },
-            "refunded": self.refunded,
-            "status": "succeeded" if self.succeeded else "failed",
-        }
-
-
-@dataclass
-class PaymentIntent:
-    id: str
-    amount: int
-    currency: str
-    created: int
-    metadata: dict[str, str]
-    payment_method_types: list[str]
-    automatic_payment_methods: JsonDict | None
-    client_secret: str
-    status: str = "requires_payment_method"
-    payment_method: PaymentMethod | None = None
-    latest_charge: str | None = None
-    last_payment_error: JsonDict | None = None
-    description: str | None = None
-    receipt_email: str | None = None
-    statement_descriptor: str | None = None
-    statement_descriptor_suffix: str | None = None
-    capture_method: str = "automatic_async"
-    confirmation_method: str = "automatic"
-    setup_future_usage: str | None = None
-    shipping: ParamValue | None = None
-    transfer_group: str | None = None
-    canceled_at: int | None = None
-    cancellation_reason: str | None = None
-
-    def to_json(self) -> JsonDict:
-        return {
-            "id": self.id,
-            "object": "payment_intent",
-            "amount": self.amount,
-            "amount_capturable": 0,
-            "amount_details": {"tip": {}},
-            "amount_received": self.amount if self.status == "succeeded" else 0,
-            "application": None,
-            "application_fee_amount": None,
-            "automatic_payment_methods": (
-                dict(self.automatic_payment_methods) if self.automatic_payment_methods else None
-            ),
-            "canceled_at": self.canceled_at,
-            "cancellation_reason": self.cancellation_reason,
-            "capture_method": self.capture_method,
-            "client_secret": self.client_secret,
-            "confirmation_method": self.confirmation_method,
-            "created": self.created,
-            "currency": self.currency,
-            "customer": None,
-            "description": self.description,
-            "last_payment_error": self.last_payment_error,
-            "latest_charge": self.latest_charge,
-            "livemode": False,
-            "metadata": dict(self.metadata),
-            "next_action": None,
-            "on_behalf_of": None,
-            "payment_method": self.payment_method.id if self.payment_method else None,
-            "payment_method_options": {},
-            "payment_method_types": list(self.payment_method_types),
-            "processing": None,
-            "receipt_email": self.receipt_email,
-            "review": None,
-            "setup_future_usage": self.setup_future_usage,
-            "shipping": self.shipping,
-            "source": None,
-            "statement_descriptor": self.statement_descriptor,
-            "statement_descriptor_suffix": self.statement_descriptor_suffix,
-            "status": self.status,
-            "transfer_data": None,
-            "transfer_group": self.transfer_group,
-        }
-
-
-@dataclass
-class Refund:
-    id: str
-    amount: int
-    charge: str
-    payment_intent: str
-    currency: str
-    created: int
-    metadata: dict[str, str]
-    reason: str | None
-
-    def to_json(self) -> JsonDict:
-        return {
-            "id": self.id,
-            "object": "refund",
-            "amount": self.amount,
-            "balance_transaction": None,
-            "charge": self.charge,
-            "created": self.created,
-            "currency": self.currency,
-            "destination_details": {"card": {"type": "refund"}, "type": "card"},
-            "metadata": dict(self.metadata),
-            "payment_intent": self.payment_intent,
-            "reason": self.reason,
-            "receipt_number": None,
-            "source_transfer_reversal": None,
-            "status": "succeeded",
-            "transfer_reversal": None,
-        }
 
 
 class _Listable(Protocol):
@@ -451,7 +104,7 @@ class Ledger:
         params.check_known(PAYMENT_INTENT_CREATE_PARAMS | PAYMENT_INTENT_CREATE_UNSUPPORTED)
         params.reject_unsupported(PAYMENT_INTENT_CREATE_UNSUPPORTED)
         currency = (params.string("currency", required=True) or "").lower()
-        if not _CURRENCY.match(currency):
+        if not CURRENCY_CODE.match(currency):
             raise invalid_request(f"Invalid currency: {currency}.", param="currency")
         amount = params.integer("amount", required=True) or 0
         minimum = MINIMUM_AMOUNTS.get(currency, DEFAULT_MINIMUM_AMOUNT)
@@ -504,8 +157,8 @@ class Ledger:
 
     def confirm_payment_intent(self, intent_id: str, params: Params) -> JsonDict:
         intent = self._intent(intent_id)
-        params.check_known(PAYMENT_INTENT_CONFIRM_PARAMS | _PAYMENT_INTENT_UNSUPPORTED)
-        params.reject_unsupported(_PAYMENT_INTENT_UNSUPPORTED)
+        params.check_known(PAYMENT_INTENT_CONFIRM_PARAMS | PAYMENT_INTENT_UNSUPPORTED)
+        params.reject_unsupported(PAYMENT_INTENT_UNSUPPORTED)
         expand = params.expand(PAYMENT_INTENT_EXPANSIONS)
         self._ignored_flags(params)
         if intent.status not in CONFIRMABLE:
@@ -545,7 +198,7 @@ class Ledger:
         return self._intent_json(intent, params.expand(PAYMENT_INTENT_EXPANSIONS))
 
     def list_payment_intents(self, params: Params) -> JsonDict:
-        params.check_known(_PAGING_PARAMS | {"customer", "customer_account"})
+        params.check_known(PAGING_PARAMS | {"customer", "customer_account"})
         params.reject_unsupported({"customer", "customer_account"})
         return self._page(
             self.payment_intents.values(),
@@ -758,7 +411,7 @@ class Ledger:
         return self._expanded(charge.to_json(), params.expand(CHARGE_EXPANSIONS))
 
     def list_charges(self, params: Params) -> JsonDict:
-        params.check_known(_PAGING_PARAMS | {"payment_intent", "customer", "transfer_group"})
+        params.check_known(PAGING_PARAMS | {"payment_intent", "customer", "transfer_group"})
         params.reject_unsupported({"customer", "transfer_group"})
         intent_id = params.string("payment_intent")
         charges = [c for c in self.charges.values() if intent_id in (None, c.payment_intent)]
@@ -871,7 +524,7 @@ class Ledger:
         return self._expanded(refund.to_json(), params.expand(REFUND_EXPANSIONS))
 
     def list_refunds(self, params: Params) -> JsonDict:
-        params.check_known(_PAGING_PARAMS | {"payment_intent", "charge"})
+        params.check_known(PAGING_PARAMS | {"payment_intent", "charge"})
         intent_id = params.string("payment_intent")
         charge_id = params.string("charge")
         refunds = [
