@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from ticketing.devstack.configuration import write_readme
 from ticketing.devstack.seed import seed
@@ -12,6 +13,8 @@ from ticketing.devstack.stack import DevConfig, run
 
 
 def main(argv: list[str]) -> int:
+    # pgserver asks platformdirs for a runtime dir; its fallback is fine, the warning is noise
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     parser = argparse.ArgumentParser(prog="python -m ticketing.devstack")
     parser.add_argument("command", choices=["up", "seed", "config"])
     args = parser.parse_args(argv)

@@ -10,24 +10,23 @@ import httpx
 
 
 def wait_until_ready(urls: list[str], timeout: float = 120) -> bool:
+    """Wait for each URL in turn: the client, which checks the services, is asked last, so
+    it is not polled (and does not log) while the services are still starting."""
     deadline = time.monotonic() + timeout
-    pending = list(urls)
-    while pending and time.monotonic() < deadline:
-        still: list[str] = []
-        for url in pending:
-            try:
-                ok = httpx.get(url, timeout=1).status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            if not ok:
-                still.append(url)
-        pending = still
-        if pending:
+    for url in urls:
+        while not _answers(url):
+            if time.monotonic() >= deadline:
+                print(f"not ready after {timeout:.0f}s: {url}", flush=True)
+                return False
             time.sleep(0.2)
-    if pending:
-        print(f"not ready after {timeout:.0f}s: {', '.join(pending)}", flush=True)
-        return False
     return True
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def main(argv: list[str]) -> int:

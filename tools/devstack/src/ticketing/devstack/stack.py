@@ -148,8 +148,10 @@ def plan_processes(
         )
     )
     public_url = f"http://localhost:{config.port}"
-    health = [f"{urls[name]}/readyz" for name in HTTP_SERVICES]
-    health += [f"{urls['expiration']}/readyz", f"http://127.0.0.1:{config.port}/healthz"]
+    # the client last: its readiness asks the others
+    health = [f"{urls[name]}/readyz" for name in HTTP_SERVICES if name != "client"]
+    health += [f"{urls['expiration']}/readyz", f"{urls['client']}/readyz"]
+    health.append(f"http://127.0.0.1:{config.port}/healthz")
     processes.append(
         Process(
             "ready",
