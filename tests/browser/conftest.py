@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Error as PlaywrightError
 
 from ticketing.client.app import create_app as create_client_app
 from ticketing.client.config import ClientSettings
@@ -38,9 +39,16 @@ CHROMIUM_ARGS = [
 async def browser() -> AsyncIterator[Browser]:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=chromium, args=CHROMIUM_ARGS, headless=True
-        )
+        try:
+            browser = await playwright.chromium.launch(
+                executable_path=chromium, args=CHROMIUM_ARGS, headless=True
+            )
+        except PlaywrightError as exc:
+            pytest.fail(
+                "No browser for the browser tests: install Debian's Chromium "
+                "(`apt-get install -y chromium`, as .ci/run does) or Playwright's own "
+                f"(`uv run --all-packages playwright install chromium`).\n{exc}"
+            )
         yield browser
         await browser.close()
 

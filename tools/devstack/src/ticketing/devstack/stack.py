@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import shlex
+import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,6 +164,13 @@ def plan_processes(
 
 def run(config: DevConfig) -> int:
     """Start everything, block until Ctrl-C (or SIGTERM), stop everything."""
+    if not _port_is_free(config.port):
+        print(
+            f"make dev: port {config.port} is in use (another make dev?); "
+            "choose another with TICKETING_PORT=8081 make dev",
+            file=sys.stderr,
+        )
+        return 1
     config.data_dir.mkdir(parents=True, exist_ok=True)
     print(f"make dev: data in {config.data_dir}", flush=True)
     postgres = EmbeddedPostgres(config.data_dir / "postgres", keep_data=True)
@@ -195,3 +203,12 @@ def run(config: DevConfig) -> int:
                 server.stop()
         postgres.stop()
         print("make dev: stopped", flush=True)
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

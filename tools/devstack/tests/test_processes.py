@@ -1,6 +1,8 @@
-"""make dev's supervisor: a crashed process is reported and restarted; SIGTERM stops it all."""
+"""make dev's process handling: the supervisor restarts crashes; a busy port is refused."""
 
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -48,3 +50,23 @@ def test_a_crashed_process_is_reported_restarted_and_stopped_cleanly(tmp_path: P
     finally:
         if supervisor.poll() is None:
             supervisor.kill()
+
+
+def test_make_dev_refuses_a_busy_port_with_a_clear_message(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {**os.environ, "TICKETING_PORT": str(port), "TICKETING_DATA_DIR": str(tmp_path)}
+
+        result = subprocess.run(
+            [sys.executable, "-m", "ticketing.devstack", "up"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert result.returncode == 1
+    assert f"port {port} is in use" in result.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing started, nothing written
