@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import httpx
 import pytest
@@ -34,7 +34,7 @@ from ticketing.auth.config import AuthSettings
 from ticketing.common.auth import KeyPair
 from ticketing.common.service import ServiceRuntime
 from ticketing.common.testing.fixtures import Infrastructure
-from ticketing.common.testing.http import RoutedTransport, eventually
+from ticketing.common.testing.http import RoutedTransport, eventually, sign_up
 from ticketing.expiration.config import ExpirationSettings
 from ticketing.expiration.worker import running_worker
 from ticketing.orders.app import create_app as create_orders_app
@@ -52,7 +52,6 @@ from ticketing.tickets.config import TicketsSettings
 SettingsFactory = Callable[[str], Awaitable[dict[str, Any]]]
 Json = dict[str, Any]
 BASE_URL = "http://testserver"
-PASSWORD = "correct horse battery"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -130,12 +129,8 @@ class Platform:
 
     async def sign_up(self) -> Browser:
         http = await self._stack.enter_async_context(self.browser())
-        email = f"user-{uuid4().hex[:10]}@example.com"
-        user = expect(
-            await http.post("/api/users/signup", json={"email": email, "password": PASSWORD}),
-            201,
-        )
-        return Browser(http, user)
+        user = await sign_up(http)
+        return Browser(http, {"id": str(user.id), "email": user.email})
 
     async def start_query(self) -> None:
         await self._stack.enter_async_context(started_together([self.apps["query"]]))

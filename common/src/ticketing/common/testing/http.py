@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import httpx
 from asgi_lifespan import LifespanManager
@@ -73,3 +73,18 @@ class RoutedTransport(httpx.AsyncBaseTransport):
             if prefix == "/" or path == prefix or path.startswith(prefix.rstrip("/") + "/"):
                 return await transport.handle_async_request(request)
         return httpx.Response(404, json={"errors": [{"message": "Not found"}]})
+
+
+TEST_PASSWORD = "correct horse battery"
+
+
+async def sign_up(client: httpx.AsyncClient, email: str | None = None) -> CurrentUser:
+    """Sign up through the real auth service behind ``client``; the client keeps the session
+    cookie, so it is an authenticated client from then on."""
+    email = email or f"user-{uuid4().hex[:10]}@example.com"
+    response = await client.post(
+        "/api/users/signup", json={"email": email, "password": TEST_PASSWORD}
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return CurrentUser(id=UUID(body["id"]), email=body["email"])
