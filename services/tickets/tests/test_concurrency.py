@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
 from ticketing.common.auth import CurrentUser
-from ticketing.common.contracts import utcnow
+from ticketing.common.contracts import TicketBody, utcnow
 from ticketing.common.db import outbox
 from ticketing.common.errors import ConflictError
 from ticketing.common.events import OrderCreated, OrderCreatedData, OrderCreatedTicket
@@ -20,7 +20,7 @@ from ticketing.common.service import ServiceRuntime
 from ticketing.tickets import domain, repository
 from ticketing.tickets.api import commit_checked
 from ticketing.tickets.listeners import on_order_created
-from ticketing.tickets.schemas import TicketOut, ticket_updated
+from ticketing.tickets.schemas import ticket_updated
 
 
 async def sell(client: httpx.AsyncClient) -> UUID:
@@ -42,9 +42,9 @@ def order_for(ticket_id: UUID) -> OrderCreated:
     )
 
 
-async def stored(runtime: ServiceRuntime, ticket_id: UUID) -> TicketOut:
+async def stored(runtime: ServiceRuntime, ticket_id: UUID) -> TicketBody:
     async with runtime.unit_of_work() as uow:
-        return TicketOut.model_validate(await repository.get(uow.session, ticket_id))
+        return TicketBody.model_validate(await repository.get(uow.session, ticket_id))
 
 
 async def updates_in_outbox(runtime: ServiceRuntime) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
+from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
@@ -37,6 +38,17 @@ Price = Annotated[
     PlainSerializer(float, return_type=float, when_used="json"),
 ]
 """A positive amount of money with at most 2 decimals, a JSON number on the wire."""
+
+
+class TicketBody(ApiModel):
+    """A ticket as DESIGN §3 shows it: tickets serves it, query extends it with a status."""
+
+    id: UUID
+    title: str
+    price: Price
+    user_id: UUID
+    version: int
+    order_id: UUID | None
 
 
 def to_cents(amount: Decimal) -> int:

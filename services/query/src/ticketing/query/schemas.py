@@ -3,18 +3,12 @@
 from datetime import datetime
 from uuid import UUID
 
-from ticketing.common.contracts import ApiModel, Price
+from ticketing.common.contracts import ApiModel, Price, TicketBody
 from ticketing.common.events import OrderStatus
 from ticketing.query.domain import ListingStatus
 
 
-class ListingOut(ApiModel):
-    id: UUID
-    title: str
-    price: Price
-    user_id: UUID
-    version: int
-    order_id: UUID | None
+class ListingOut(TicketBody):
     status: ListingStatus
     updated_at: datetime
 

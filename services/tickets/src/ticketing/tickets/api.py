@@ -6,45 +6,46 @@ from fastapi import APIRouter
 from sqlalchemy.orm.exc import StaleDataError
 
 from ticketing.common.auth import RequiredUser
+from ticketing.common.contracts import TicketBody
 from ticketing.common.errors import ConflictError
 from ticketing.common.service import UnitOfWorkDep
 from ticketing.common.uow import UnitOfWork
 from ticketing.tickets import domain, repository
-from ticketing.tickets.schemas import TicketIn, TicketOut, ticket_created, ticket_updated
+from ticketing.tickets.schemas import TicketIn, ticket_created, ticket_updated
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"])
 
 CHANGED_CONCURRENTLY = "Ticket was changed concurrently, retry"
 
 
-@router.post("", status_code=201, response_model=TicketOut)
-async def create_ticket(body: TicketIn, user: RequiredUser, uow: UnitOfWorkDep) -> TicketOut:
+@router.post("", status_code=201, response_model=TicketBody)
+async def create_ticket(body: TicketIn, user: RequiredUser, uow: UnitOfWorkDep) -> TicketBody:
     ticket = domain.list_ticket(title=body.title, price=body.price, seller=user.id)
     uow.session.add(ticket)
     uow.publish(ticket_created(ticket))
     await uow.commit()
-    return TicketOut.model_validate(ticket)
+    return TicketBody.model_validate(ticket)
 
 
-@router.get("", response_model=list[TicketOut])
-async def list_tickets(uow: UnitOfWorkDep) -> list[TicketOut]:
-    return [TicketOut.model_validate(t) for t in await repository.available(uow.session)]
+@router.get("", response_model=list[TicketBody])
+async def list_tickets(uow: UnitOfWorkDep) -> list[TicketBody]:
+    return [TicketBody.model_validate(t) for t in await repository.available(uow.session)]
 
 
-@router.get("/{ticket_id}", response_model=TicketOut)
-async def show_ticket(ticket_id: UUID, uow: UnitOfWorkDep) -> TicketOut:
-    return TicketOut.model_validate(await repository.get(uow.session, ticket_id))
+@router.get("/{ticket_id}", response_model=TicketBody)
+async def show_ticket(ticket_id: UUID, uow: UnitOfWorkDep) -> TicketBody:
+    return TicketBody.model_validate(await repository.get(uow.session, ticket_id))
 
 
-@router.put("/{ticket_id}", response_model=TicketOut)
+@router.put("/{ticket_id}", response_model=TicketBody)
 async def update_ticket(
     ticket_id: UUID, body: TicketIn, user: RequiredUser, uow: UnitOfWorkDep
-) -> TicketOut:
+) -> TicketBody:
     ticket = await repository.get(uow.session, ticket_id)
     if domain.edit(ticket, title=body.title, price=body.price, by=user.id):
         uow.publish(ticket_updated(ticket))
         await commit_checked(uow)
-    return TicketOut.model_validate(ticket)
+    return TicketBody.model_validate(ticket)
 
 
 async def commit_checked(uow: UnitOfWork) -> None:

@@ -1,7 +1,6 @@
 """What tickets looks like from outside: request/response bodies and the events it publishes."""
 
 from typing import Annotated
-from uuid import UUID
 
 from pydantic import StringConstraints
 
@@ -22,15 +21,6 @@ Title = Annotated[
 class TicketIn(ApiModel):
     title: Title
     price: Price
-
-
-class TicketOut(ApiModel):
-    id: UUID
-    title: str
-    price: Price
-    user_id: UUID
-    version: int
-    order_id: UUID | None
 
 
 def ticket_created(ticket: Ticket) -> TicketCreated:
