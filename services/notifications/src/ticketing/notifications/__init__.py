@@ -1,0 +1,1 @@
+"""The notifications worker: emails the people a purchase concerns, exactly once (DESIGN §2)."""
