@@ -78,9 +78,11 @@ def handled(db: async_sessionmaker[AsyncSession]) -> Callable[[Event], Awaitable
 def publish_ticket(bus: Bus, replica: Callable[[UUID], Awaitable[Ticket]]) -> PublishTicket:
     """Act as the tickets service: publish ticket.created and wait until orders has it."""
 
-    async def publish(*, title: str = "Concert", price: str = "20.00") -> TicketCreatedData:
+    async def publish(
+        *, title: str = "Concert", price: str = "20.00", seller: UUID | None = None
+    ) -> TicketCreatedData:
         data = TicketCreatedData(
-            id=uuid4(), title=title, price=Decimal(price), user_id=uuid4(), version=0
+            id=uuid4(), title=title, price=Decimal(price), user_id=seller or uuid4(), version=0
         )
         await publish_event(bus, TicketCreated(data=data))
         await eventually(lambda: replica(data.id))

@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
+import pytest
 
 from ticketing.common.auth import KeyPair
 from ticketing.common.bus import Bus
@@ -21,9 +22,24 @@ from ticketing.common.events import (
 )
 from ticketing.common.testing.events import events_of, last_event, publish_event
 from ticketing.common.testing.http import eventually, sign_in_as
+from ticketing.orders.config import OrdersSettings
 
 Handled = Callable[[Event], Awaitable[None]]
 Order = dict[str, Any]
+
+
+@pytest.fixture
+async def orders_settings(
+    service_settings: Callable[[str], Awaitable[dict[str, Any]]],
+) -> OrdersSettings:
+    """Orders are over their window (and grace) by the time the expiry event is handled, as
+    when the expiration worker sends it; the sweep stays out of the way."""
+    return OrdersSettings(
+        **await service_settings("orders"),
+        expiration_window_seconds=0.01,
+        payment_grace_seconds=0,
+        sweep_interval_seconds=3600,
+    )
 
 
 async def place(client: httpx.AsyncClient, jwt_keys: KeyPair, ticket_id: UUID) -> Order:

@@ -1,6 +1,8 @@
-"""The sweep: the safety net that cancels overdue orders when no expiration.complete comes."""
+"""The sweep: the safety net that cancels overdue orders when no expiration.complete comes,
+at the same moment as the expiry would (``expiresAt`` + the payment grace), never before."""
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,6 +15,8 @@ from ticketing.common.testing.events import last_event
 from ticketing.common.testing.http import eventually, sign_in_as
 from ticketing.orders.config import OrdersSettings
 
+GRACE = timedelta(seconds=1)
+
 
 @pytest.fixture
 async def orders_settings(
@@ -22,7 +26,7 @@ async def orders_settings(
     return OrdersSettings(
         **await service_settings("orders"),
         expiration_window_seconds=0.2,
-        sweep_grace_seconds=0.1,
+        payment_grace_seconds=GRACE.total_seconds(),
         sweep_interval_seconds=0.1,
     )
 
@@ -35,6 +39,7 @@ async def test_the_sweep_cancels_an_overdue_order_and_publishes_it(
 
     event = await eventually(lambda: last_event(bus, OrderCancelled))
 
+    assert event.occurred_at > datetime.fromisoformat(order["expiresAt"]) + GRACE
     assert event.to_json()["data"] == {
         "id": order["id"],
         "version": 1,

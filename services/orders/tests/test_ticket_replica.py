@@ -4,6 +4,8 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from uuid import UUID, uuid4
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from ticketing.common.bus import Bus
 from ticketing.common.events import (
     Event,
@@ -42,6 +44,25 @@ async def test_a_created_ticket_is_replicated(bus: Bus, replica: Replica) -> Non
 
     ticket = await eventually(lambda: replica(data.id))
     assert (ticket.title, ticket.price, ticket.version) == ("Opera", Decimal("19.99"), 0)
+    assert ticket.user_id == data.user_id  # the seller, for "Cannot buy your own ticket"
+
+
+async def test_a_ticket_replicated_before_sellers_were_kept_learns_its_seller_from_any_event(
+    db: async_sessionmaker[AsyncSession], bus: Bus, replica: Replica, handled: Handled
+) -> None:
+    legacy = Ticket(id=uuid4(), title="Old", price=Decimal("5"), user_id=None, version=1)
+    async with db() as session, session.begin():
+        session.add(legacy)  # as migration 0002 left it: no seller
+    data = TicketCreatedData(
+        id=legacy.id, title="Older", price=Decimal("4"), user_id=uuid4(), version=0
+    )
+    replayed = TicketCreated(data=data)  # a stale version: it changes nothing else
+
+    await publish_event(bus, replayed)
+
+    await handled(replayed)
+    ticket = await replica(legacy.id)
+    assert (ticket.user_id, ticket.title, ticket.version) == (data.user_id, "Old", 1)
 
 
 async def test_updates_delivered_out_of_order_end_in_the_latest_state(

@@ -30,6 +30,7 @@ async def place_order(
             user_id=user.id,
             ticket_id=body.ticket_id,
             window=timedelta(seconds=settings.expiration_window_seconds),
+            max_unpaid_orders=settings.max_unpaid_orders,
         )
         return OrderOut.model_validate(order)
 

@@ -7,18 +7,19 @@ from fastapi import FastAPI
 from ticketing.common.service import ServiceDefinition, create_service_app
 from ticketing.orders.api import router
 from ticketing.orders.config import OrdersSettings
-from ticketing.orders.listeners import SUBSCRIPTIONS
+from ticketing.orders.listeners import subscriptions
 from ticketing.orders.sweep import sweep_overdue_orders
 
 
 def create_app(settings: OrdersSettings | None = None) -> FastAPI:
+    settings = settings or OrdersSettings()  # from the environment
     return create_service_app(
         ServiceDefinition(
             name="orders",
-            settings=settings or OrdersSettings(),  # from the environment
+            settings=settings,
             migrations_dir=Path(__file__).parent / "migrations",
             routers=[router],
-            subscriptions=SUBSCRIPTIONS,
+            subscriptions=subscriptions(settings),
             background=[sweep_overdue_orders],
         )
     )

@@ -1,4 +1,5 @@
-"""Orders settings (env prefix ``ORDERS_``): the common ones plus the reservation timings."""
+"""Orders settings (env prefix ``ORDERS_``): the common ones plus the reservation timings and
+the limit on unpaid orders."""
 
 from typing import Annotated
 
@@ -19,10 +20,17 @@ class OrdersSettings(ServiceSettings):
     sweep_interval_seconds: float = Field(
         default=30, gt=0, description="How often the sweep looks for overdue orders"
     )
-    sweep_grace_seconds: float = Field(
-        default=60,
+    payment_grace_seconds: float = Field(
+        default=30,
         ge=0,
-        description="How long past expiresAt the sweep leaves an order to the expiration worker",
+        description=(
+            "How long after expiresAt an unpaid order is still not cancelled for expiry, so "
+            "that a payment accepted before expiresAt completes it (same value as "
+            "EXPIRATION_PAYMENT_GRACE_SECONDS)"
+        ),
+    )
+    max_unpaid_orders: int = Field(
+        default=5, ge=1, description="Orders in created one buyer may hold at once"
     )
 
 

@@ -1,25 +1,30 @@
 """What orders does with other services' events: keep the ticket replica in version order,
-cancel expired orders, complete paid ones, remember bans. Each handler runs inside the
-consumer's unit of work (which commits and records the event as processed)."""
+cancel expired orders, complete paid ones (``common`` records bans and revocations). Each
+handler runs inside the consumer's unit of work (which commits and records the event as
+processed).
+
+``subscriptions(settings)`` builds the table: the expiry handler needs the payment grace."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
+from functools import partial
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
-from ticketing.common.consumer import Subscriptions, should_apply
+from ticketing.common.consumer import EventOutOfOrder, Subscriptions, should_apply
+from ticketing.common.contracts import utcnow
 from ticketing.common.events import (
     ExpirationComplete,
     PaymentCreated,
     TicketCreated,
     TicketUpdated,
-    UserBanned,
 )
-from ticketing.common.service import record_ban
 from ticketing.common.uow import UnitOfWork
-from ticketing.orders import use_cases
+from ticketing.orders import domain, use_cases
+from ticketing.orders.config import OrdersSettings
 from ticketing.orders.models import Ticket
 
 logger = logging.getLogger("ticketing.orders")
@@ -29,7 +34,13 @@ async def on_ticket_created(event: TicketCreated, uow: UnitOfWork) -> None:
     ticket = event.data
     statement = (
         insert(Ticket)
-        .values(id=ticket.id, title=ticket.title, price=ticket.price, version=ticket.version)
+        .values(
+            id=ticket.id,
+            title=ticket.title,
+            price=ticket.price,
+            user_id=ticket.user_id,
+            version=ticket.version,
+        )
         .on_conflict_do_nothing(index_elements=[Ticket.id])
         .returning(Ticket.id)
     )
@@ -49,17 +60,33 @@ async def _apply_ticket(event: TicketCreated | TicketUpdated, uow: UnitOfWork) -
         await uow.session.execute(
             sa.update(Ticket)
             .where(Ticket.id == ticket.id, Ticket.version == ticket.version - 1)
-            .values(title=ticket.title, price=ticket.price, version=ticket.version)
+            .values(
+                title=ticket.title,
+                price=ticket.price,
+                user_id=ticket.user_id,
+                version=ticket.version,
+            )
         )
+    elif local is not None and local.user_id is None:
+        # Replicated before sellers were kept. A seller never changes, so any version of the
+        # ticket, even an old one, may fill it in.
+        local.user_id = ticket.user_id
 
 
-async def on_expiration_complete(event: ExpirationComplete, uow: UnitOfWork) -> None:
+async def on_expiration_complete(
+    event: ExpirationComplete, uow: UnitOfWork, *, grace: timedelta
+) -> None:
+    """Cancel the expired order, but never before ``expiresAt`` + grace by this service's
+    clock (a skewed or misconfigured worker): until then it comes back later."""
     order = await use_cases.find_order(uow, event.data.order_id, lock=True)
     if order is None:
         logger.warning("expiration.complete for unknown order %s", event.data.order_id)
         return
-    if order.status == "complete":  # paid in time: expiry changes nothing
+    if order.status in ("complete", "cancelled"):  # paid in time, or already over
         return
+    if not domain.expiry_is_due(order, utcnow(), grace):
+        moment = domain.cancellable_for_expiry_from(order, grace).isoformat()
+        raise EventOutOfOrder(f"order {order.id} may still be paid for until {moment}")
     await use_cases.cancel_order(uow, order)
 
 
@@ -75,10 +102,11 @@ async def on_payment_created(event: PaymentCreated, uow: UnitOfWork) -> None:
     await use_cases.complete_order(uow, order)
 
 
-SUBSCRIPTIONS: Subscriptions = {
-    TicketCreated: on_ticket_created,
-    TicketUpdated: on_ticket_updated,
-    ExpirationComplete: on_expiration_complete,
-    PaymentCreated: on_payment_created,
-    UserBanned: record_ban,
-}
+def subscriptions(settings: OrdersSettings) -> Subscriptions:
+    grace = timedelta(seconds=settings.payment_grace_seconds)
+    return {
+        TicketCreated: on_ticket_created,
+        TicketUpdated: on_ticket_updated,
+        ExpirationComplete: partial(on_expiration_complete, grace=grace),
+        PaymentCreated: on_payment_created,
+    }

@@ -22,13 +22,17 @@ class Base(DeclarativeBase):
 
 
 class Ticket(Base):
-    """A copy of a tickets-service ticket; only ticket events change it, never this service."""
+    """A copy of a tickets-service ticket; only ticket events change it, never this service.
+
+    ``user_id`` is the seller; None only for rows replicated before sellers were kept (filled
+    in by the ticket's next event)."""
 
     __tablename__ = "tickets"
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(sa.Text)
     price: Mapped[Decimal] = mapped_column(sa.Numeric(10, 2))
+    user_id: Mapped[UUID | None]
     version: Mapped[int]
 
 

@@ -1,6 +1,7 @@
 """The safety net behind the expiration worker: a periodic sweep cancels orders still
-``created`` well past their ``expiresAt`` (if Redis lost the job, no ticket stays reserved
-forever). The grace period leaves the normal path, ``expiration.complete``, to act first."""
+``created`` past their ``expiresAt`` + the payment grace (if Redis lost the job, no ticket
+stays reserved forever). It uses the same moment as the worker's job (``domain.expiry_is_due``):
+a payment accepted before ``expiresAt`` has the grace to reach this service."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ async def sweep_overdue_orders(runtime: ServiceRuntime) -> None:
     """Background loop: cancel overdue orders every ``sweep_interval_seconds``."""
     settings = runtime.settings
     assert isinstance(settings, OrdersSettings)
-    grace = timedelta(seconds=settings.sweep_grace_seconds)
+    grace = timedelta(seconds=settings.payment_grace_seconds)
     while True:
         cancelled = await cancel_overdue_orders(runtime, grace)
         if cancelled:

@@ -1,0 +1,71 @@
+"""The payment grace (DESIGN §3 money rules, §5): orders never cancels an order for expiry
+before ``expiresAt`` + ``ORDERS_PAYMENT_GRACE_SECONDS`` by its own clock, whatever the
+expiration worker says; after that moment the expiry cancels it."""
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+
+from ticketing.common.auth import KeyPair
+from ticketing.common.bus import Bus
+from ticketing.common.contracts import utcnow
+from ticketing.common.events import (
+    ExpirationComplete,
+    ExpirationCompleteData,
+    OrderCancelled,
+    TicketCreatedData,
+)
+from ticketing.common.testing.events import events_of, last_event, publish_event
+from ticketing.common.testing.http import eventually, sign_in_as
+from ticketing.orders.config import OrdersSettings
+
+GRACE = timedelta(seconds=4)
+
+
+@pytest.fixture
+async def orders_settings(
+    service_settings: Callable[[str], Awaitable[dict[str, Any]]],
+) -> OrdersSettings:
+    """A short window and grace; no sweep, so only expiration.complete can cancel. The early
+    event keeps coming back until the moment: enough deliveries for that wait."""
+    return OrdersSettings(
+        **await service_settings("orders"),
+        expiration_window_seconds=0.5,
+        payment_grace_seconds=GRACE.total_seconds(),
+        sweep_interval_seconds=3600,
+        consumer_max_deliver=200,
+    )
+
+
+async def handled_once(bus: Bus) -> None:
+    """Orders has been through the expiry at least once: given it back, or acknowledged it."""
+    info = await bus.js.consumer_info(bus.names.stream, "orders")
+    acknowledged = (info.num_pending, info.num_ack_pending) == (0, 0)
+    assert info.num_redelivered >= 1 or acknowledged, "the expiry is not handled yet"
+
+
+async def test_an_early_expiration_leaves_the_order_created_until_expires_at_plus_grace(
+    client: httpx.AsyncClient, jwt_keys: KeyPair, ticket: TicketCreatedData, bus: Bus
+) -> None:
+    sign_in_as(client, jwt_keys)
+    order = (await client.post("/api/orders", json={"ticketId": str(ticket.id)})).json()
+    cancellable_from = datetime.fromisoformat(order["expiresAt"]) + GRACE
+    early = ExpirationComplete(data=ExpirationCompleteData(order_id=UUID(order["id"])))
+
+    await publish_event(bus, early)  # a worker with a fast clock, or no grace configured
+
+    await eventually(lambda: handled_once(bus))
+    seen_at = utcnow()
+    status = (await client.get(f"/api/orders/{order['id']}")).json()["status"]
+    assert seen_at < cancellable_from, "too slow to observe the order inside its grace"
+    assert status == "created"
+    assert await events_of(bus, OrderCancelled) == []
+
+    cancelled = await eventually(lambda: last_event(bus, OrderCancelled), timeout=20)
+    assert cancelled.data.id == UUID(order["id"])
+    assert cancelled.occurred_at > cancellable_from
+    assert (await client.get(f"/api/orders/{order['id']}")).json()["status"] == "cancelled"
