@@ -15,4 +15,5 @@ def expiration_settings(infrastructure: Infrastructure, bus_namespace: str) -> E
         health_port=0,
         poll_delay_seconds=0.1,
         consumer_backoff_seconds=[0.05, 0.1, 0.2, 0.3, 0.5],
+        payment_grace_seconds=0,  # the job fires at expiresAt (test_payment_grace.py: with one)
     )

@@ -21,3 +21,11 @@ class ExpirationSettings(BusSettings):
         default=0.5, gt=0, le=5, description="How late at most a due job starts"
     )
     job_max_tries: int = Field(default=20, ge=1, description="Publish attempts before giving up")
+    payment_grace_seconds: float = Field(
+        default=30,
+        ge=0,
+        description=(
+            "How long after expiresAt the expiry fires, so that a payment accepted before "
+            "expiresAt completes the order (same value as ORDERS_PAYMENT_GRACE_SECONDS)"
+        ),
+    )

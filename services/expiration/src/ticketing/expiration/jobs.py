@@ -1,8 +1,10 @@
 """Scheduling an order's expiry and the arq job that announces it.
 
-``Scheduler.on_order_created`` enqueues one job per order, deferred until ``expiresAt``; the job
-id is derived from the order id, so a redelivered ``order.created`` schedules nothing new (arq
-refuses a job id that is queued or has a kept result). ``publish_expiration`` runs when the
+``Scheduler.on_order_created`` enqueues one job per order, deferred until ``expiresAt`` + the
+payment grace (DESIGN §3: a payment accepted before ``expiresAt`` has that long to complete the
+order; orders' sweep waits for the same moment); the job id is derived from the order id, so a
+redelivered ``order.created`` schedules nothing new (arq refuses a job id that is queued or has
+a kept result). ``publish_expiration`` runs when the
 order is due and publishes ``expiration.complete`` straight to JetStream with an event id derived
 from the order id too: a job that runs twice publishes one message (Nats-Msg-Id dedupe). A
 failed publish asks arq to retry with backoff; if every try fails, orders' own sweep still
@@ -12,6 +14,7 @@ cancels the overdue order.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -42,26 +45,33 @@ def expiration_event_id(order_id: UUID) -> UUID:
     return uuid5(_EVENT_IDS, f"expiration.complete:{order_id}")
 
 
+def fires_at(expires_at: datetime, grace: timedelta) -> datetime:
+    """When the expiry of an order that expires at ``expires_at`` is announced."""
+    return expires_at + grace
+
+
 class Scheduler:
     """The ``order.created`` handler: it owns the Redis connection jobs are enqueued on."""
 
-    def __init__(self, redis: ArqRedis, namespace: str) -> None:
+    def __init__(self, redis: ArqRedis, namespace: str, *, grace: timedelta) -> None:
         self._redis = redis
         self._namespace = namespace
+        self._grace = grace
 
     async def on_order_created(self, event: OrderCreated, _: None) -> None:
         order_id = event.data.id
+        moment = fires_at(event.data.expires_at, self._grace)
         job = await self._redis.enqueue_job(
             JOB_FUNCTION,
             str(order_id),
             _job_id=job_id(self._namespace, order_id),
             _queue_name=queue_name(self._namespace),
-            _defer_until=event.data.expires_at,
+            _defer_until=moment,
         )
         if job is None:
             logger.info("Expiry of order %s is already scheduled", order_id)
         else:
-            logger.info("Order %s expires at %s", order_id, event.data.expires_at.isoformat())
+            logger.info("Expiry of order %s fires at %s", order_id, moment.isoformat())
 
 
 async def publish_expiration(ctx: dict[str, Any], order_id: str) -> None:

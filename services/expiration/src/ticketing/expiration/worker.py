@@ -93,7 +93,9 @@ async def running_worker(settings: ExpirationSettings) -> AsyncIterator[RunningW
         worker = _arq_worker(settings, redis, bus)
         polling = asyncio.create_task(supervise("arq worker", worker.main), name="arq")
         stack.push_async_callback(_stop_arq, worker, polling)
-        consumer = _consumer(settings, bus, Scheduler(redis, settings.bus_namespace))
+        grace = timedelta(seconds=settings.payment_grace_seconds)
+        scheduler = Scheduler(redis, settings.bus_namespace, grace=grace)
+        consumer = _consumer(settings, bus, scheduler)
         stack.push_async_callback(_cancel, asyncio.create_task(supervise("consumer", consumer.run)))
         health = HealthServer(
             create_health_app(
