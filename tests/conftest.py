@@ -66,7 +66,8 @@ class PlatformOptions:
     expiration_worker: bool = False
     # The sweep runs once at start-up, then every interval: by default, never again in a test.
     sweep_interval_seconds: float = 3600
-    sweep_grace_seconds: float = 60
+    # ORDERS_/EXPIRATION_PAYMENT_GRACE_SECONDS, one value for both (0: expire at expiresAt).
+    payment_grace_seconds: float = 0
     query: bool = True  # False: the query service is created but not started (start_query)
 
 
@@ -201,7 +202,7 @@ async def platform(
                 **orders,
                 expiration_window_seconds=options.expiration_window_seconds,
                 sweep_interval_seconds=options.sweep_interval_seconds,
-                sweep_grace_seconds=options.sweep_grace_seconds,
+                payment_grace_seconds=options.payment_grace_seconds,
             )
         ),
         "payments": create_payments_app(
@@ -215,7 +216,7 @@ async def platform(
         await stack.enter_async_context(started_together(at_start))
         if options.expiration_worker:
             await stack.enter_async_context(
-                running_worker(_expiration_settings(infrastructure, bus_namespace))
+                running_worker(_expiration_settings(infrastructure, bus_namespace, options))
             )
         yield Platform(options, apps, transport, auth_settings, stripe_sandbox, stack)
 
@@ -262,7 +263,9 @@ async def _started(lifespan: asyncio.Task[None], ready: asyncio.Event) -> None:
         lifespan.result()
 
 
-def _expiration_settings(infrastructure: Infrastructure, namespace: str) -> ExpirationSettings:
+def _expiration_settings(
+    infrastructure: Infrastructure, namespace: str, options: PlatformOptions
+) -> ExpirationSettings:
     return ExpirationSettings(
         environment="test",
         redis_url=infrastructure.redis_url,
@@ -271,5 +274,6 @@ def _expiration_settings(infrastructure: Infrastructure, namespace: str) -> Expi
         health_host="127.0.0.1",
         health_port=0,
         poll_delay_seconds=0.1,
+        payment_grace_seconds=options.payment_grace_seconds,
         consumer_backoff_seconds=[0.05, 0.1, 0.2, 0.3, 0.5],
     )

@@ -52,7 +52,7 @@ async def test_an_unpaid_order_expires_and_frees_its_ticket(platform: Platform) 
     expiration_window_seconds=0.5,
     expiration_worker=False,
     sweep_interval_seconds=0.2,
-    sweep_grace_seconds=0.3,
+    payment_grace_seconds=0.3,
 )
 async def test_the_sweep_cancels_an_overdue_order_when_no_expiry_arrives(
     platform: Platform,
