@@ -26,6 +26,7 @@ from ticketing.common.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRe
 HTTP_SERVICES = ("auth", "tickets", "orders", "payments", "query", "client")
 DATABASE_SERVICES = ("auth", "tickets", "orders", "payments", "query")
 STRIPE_SANDBOX_KEY = "sk_test_sandbox"
+PAYMENT_GRACE_SECONDS = "30"  # orders and the expiration worker must agree (DESIGN §3)
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def plan_processes(
         "auth": {"AUTH_JWT_PRIVATE_KEY": private_key},
         "orders": {
             "ORDERS_EXPIRATION_WINDOW_SECONDS": str(config.expiration_window_seconds),
-            "ORDERS_SWEEP_GRACE_SECONDS": "10",
+            "ORDERS_PAYMENT_GRACE_SECONDS": PAYMENT_GRACE_SECONDS,
         },
         "payments": {
             "PAYMENTS_STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", STRIPE_SANDBOX_KEY),
@@ -137,6 +138,7 @@ def plan_processes(
                 "EXPIRATION_NATS_URL": nats_url,
                 "EXPIRATION_REDIS_URL": redis_url,
                 "EXPIRATION_HEALTH_PORT": str(ports["expiration"]),
+                "EXPIRATION_PAYMENT_GRACE_SECONDS": PAYMENT_GRACE_SECONDS,
             },
         )
     )
