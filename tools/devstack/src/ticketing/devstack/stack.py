@@ -166,7 +166,7 @@ def plan_processes(
 
 def run(config: DevConfig) -> int:
     """Start everything, block until Ctrl-C (or SIGTERM), stop everything."""
-    if not _port_is_free(config.port):
+    if not port_is_free(config.port):
         print(
             f"make dev: port {config.port} is in use (another make dev?); "
             "choose another with TICKETING_PORT=8081 make dev",
@@ -207,10 +207,14 @@ def run(config: DevConfig) -> int:
         print("make dev: stopped", flush=True)
 
 
-def _port_is_free(port: int) -> bool:
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether the gateway could listen on ``port``. With ``SO_REUSEADDR``, as uvicorn binds:
+    connections of a stopped ``make dev`` lingering in TIME_WAIT do not make the port busy,
+    a socket still listening on it does."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind(("127.0.0.1", port))
+            probe.bind((host, port))
         except OSError:
             return False
     return True

@@ -1,0 +1,98 @@
+"""The copies of other services' data that the emails need, kept by the version rule.
+
+Users (address; bans live in the shared ``banned_users`` table), tickets (title and seller,
+versioned by tickets), orders (buyer, ticket, price, deadline, status, versioned by orders) and
+payments (the Stripe id). A read of something not replicated yet raises ``EventOutOfOrder``:
+the event comes back after the one it builds on.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.common.consumer import EventOutOfOrder, should_apply
+from ticketing.common.db import banned_users
+from ticketing.common.events import (
+    OrderChangedData,
+    OrderCreatedData,
+    PaymentCreatedData,
+    TicketCreatedData,
+    TicketUpdatedData,
+    UserCreatedData,
+)
+from ticketing.notifications.domain import Recipient
+from ticketing.notifications.models import Order, Payment, Ticket, User
+
+
+async def add_user(session: AsyncSession, data: UserCreatedData) -> None:
+    statement = insert(User).values(id=data.id, email=data.email)
+    await session.execute(statement.on_conflict_do_nothing(index_elements=[User.id]))
+
+
+async def recipient(session: AsyncSession, user_id: UUID) -> Recipient:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise EventOutOfOrder(f"user {user_id} is not known yet (user.created)")
+    banned = await session.scalar(
+        sa.select(banned_users.c.user_id).where(banned_users.c.user_id == user_id)
+    )
+    return Recipient(user_id=user.id, email=user.email, banned=banned is not None)
+
+
+async def add_ticket(session: AsyncSession, data: TicketCreatedData) -> None:
+    statement = insert(Ticket).values(
+        id=data.id, title=data.title, seller_id=data.user_id, version=data.version
+    )
+    await session.execute(statement.on_conflict_do_nothing(index_elements=[Ticket.id]))
+
+
+async def update_ticket(session: AsyncSession, data: TicketUpdatedData) -> None:
+    ticket = await session.get(Ticket, data.id, with_for_update=True)
+    if should_apply(ticket.version if ticket else None, data.version):
+        assert ticket is not None  # should_apply raised otherwise
+        ticket.title, ticket.seller_id, ticket.version = data.title, data.user_id, data.version
+
+
+async def ticket(session: AsyncSession, ticket_id: UUID) -> Ticket:
+    found = await session.get(Ticket, ticket_id)
+    if found is None:
+        raise EventOutOfOrder(f"ticket {ticket_id} is not known yet (ticket.created)")
+    return found
+
+
+async def add_order(session: AsyncSession, data: OrderCreatedData) -> Order | None:
+    """The new order; None when it was already replicated (a duplicate)."""
+    statement = insert(Order).values(
+        id=data.id,
+        buyer_id=data.user_id,
+        ticket_id=data.ticket.id,
+        price=data.ticket.price,
+        expires_at=data.expires_at,
+        status=data.status,
+        version=data.version,
+    )
+    inserted = await session.scalar(
+        statement.on_conflict_do_nothing(index_elements=[Order.id]).returning(Order.id)
+    )
+    return None if inserted is None else await session.get(Order, data.id)
+
+
+async def next_order_version(session: AsyncSession, data: OrderChangedData) -> Order | None:
+    """The order to change, locked; None when this version is already applied."""
+    order = await session.get(Order, data.id, with_for_update=True)
+    if should_apply(order.version if order else None, data.version):
+        return order
+    return None
+
+
+async def add_payment(session: AsyncSession, data: PaymentCreatedData) -> None:
+    statement = insert(Payment).values(order_id=data.order_id, id=data.id, stripe_id=data.stripe_id)
+    await session.execute(statement.on_conflict_do_nothing(index_elements=[Payment.order_id]))
+
+
+async def payment(session: AsyncSession, order_id: UUID) -> Payment | None:
+    return await session.get(Payment, order_id)
