@@ -1,8 +1,19 @@
 """The dev gateway: one port, paths routed to services exactly as the Kubernetes Ingress does.
 
-A plain reverse proxy over httpx. It keeps every response header (several ``Set-Cookie``
-included), adds ``X-Forwarded-*``, and answers in the contract error shape when a service
-is down.
+A plain reverse proxy over httpx that behaves like the Ingress' nginx where it matters:
+
+- **no cookie jar**: each request carries the browser's own ``Cookie`` header and nothing else
+  (a shared jar handed every visitor the last signed-up user's session);
+- **paths normalised before routing**: dot-segments (``..``, ``%2e%2e``) and repeated slashes
+  are resolved first, then the route is chosen and the normalised path forwarded, so no path
+  reaches a service outside its prefix;
+- hop-by-hop headers (and those the ``Connection`` header names) are not relayed; ``Date`` and
+  ``Server`` are the gateway's own, not repeated from the service;
+- the Ingress' 1 MiB body limit (413 in the contract shape, refused while reading);
+- ``X-Request-ID`` accepted or created, sent to the service and returned.
+
+Every ``Set-Cookie`` of a response is relayed; a service that is down is a 502 in the contract
+shape.
 """
 
 from __future__ import annotations
@@ -10,60 +21,127 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from urllib.parse import quote
+from uuid import uuid4
 
 import httpx
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 
+from ticketing.common.http_limits import MAX_BODY_BYTES, BodyLimitMiddleware
 from ticketing.devstack.routes import Route, load_routes, route_for
 
-HOP_BY_HOP = {
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailers",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "content-length",
-}
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "x-request-id"}
+NOT_RELAYED = HOP_BY_HOP | {"content-length", "content-encoding", "date", "server", "x-request-id"}
+REQUEST_ID = "x-request-id"
+_REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_PATH_SAFE = "/!$&'()*+,;=:@~"
 
 
-def create_gateway(upstreams: dict[str, str], routes: list[Route] | None = None) -> Starlette:
+def normalise_path(path: str) -> str:
+    """RFC 3986 dot-segment removal on the decoded path, repeated slashes merged (as nginx)."""
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment not in ("", "."):
+            segments.append(segment)
+    trailing = path.endswith(("/", "/.", "/..")) and bool(segments)
+    return "/" + "/".join(segments) + ("/" if trailing else "")
+
+
+def request_id_of(request: Request) -> str:
+    """The caller's ``X-Request-ID`` when it is a sane token, else a new one."""
+    given = request.headers.get(REQUEST_ID, "")
+    return given if _REQUEST_ID_SHAPE.fullmatch(given) else uuid4().hex
+
+
+def _connection_tokens(connection: str) -> set[str]:
+    """Headers a ``Connection`` header names are hop-by-hop too (RFC 9110 §7.6.1)."""
+    return {name.strip().lower() for name in connection.split(",") if name.strip()}
+
+
+def _forwarded_headers(request: Request, request_id: str) -> list[tuple[str, str]]:
+    dropped = NOT_FORWARDED | _connection_tokens(request.headers.get("connection", ""))
+    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in dropped]
+    return [
+        *headers,
+        ("x-forwarded-for", request.client.host if request.client else ""),
+        ("x-forwarded-host", request.headers.get("host", "")),
+        ("x-forwarded-proto", request.url.scheme),
+        (REQUEST_ID, request_id),
+    ]
+
+
+def _refusing_cookie_jar() -> CookieJar:
+    # No domain is allowed: the jar never stores a cookie, so it never sends one either.
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
+def _error(status_code: int, message: str, request_id: str) -> JSONResponse:
+    return JSONResponse(
+        {"errors": [{"message": message}]},
+        status_code=status_code,
+        headers={REQUEST_ID: request_id},
+    )
+
+
+def create_gateway(
+    upstreams: dict[str, str],
+    routes: list[Route] | None = None,
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> Starlette:
     table = routes or load_routes()
-    client = httpx.AsyncClient(timeout=30, follow_redirects=False)
+    client = httpx.AsyncClient(timeout=30, follow_redirects=False, cookies=_refusing_cookie_jar())
 
     async def proxy(request: Request) -> Response:
-        route = route_for(request.url.path, table)
+        request_id = request_id_of(request)
+        path = normalise_path(request.url.path)
+        route = route_for(path, table)
         if route is None or route.service not in upstreams:
-            return JSONResponse({"errors": [{"message": "Not found"}]}, status_code=404)
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
-        headers += [
-            ("x-forwarded-for", request.client.host if request.client else ""),
-            ("x-forwarded-host", request.headers.get("host", "")),
-            ("x-forwarded-proto", request.url.scheme),
-        ]
-        url = upstreams[route.service] + request.url.path
+            return _error(404, "Not found", request_id)
+        url = upstreams[route.service] + quote(path, safe=_PATH_SAFE)
         if request.url.query:
             url += "?" + request.url.query
         try:
             upstream = await client.request(
-                request.method, url, headers=headers, content=await request.body()
+                request.method,
+                url,
+                headers=_forwarded_headers(request, request_id),
+                content=await request.body(),
             )
         except httpx.TransportError:
-            message = f"The {route.service} service is not reachable"
-            return JSONResponse({"errors": [{"message": message}]}, status_code=502)
+            return _error(502, f"The {route.service} service is not reachable", request_id)
         response = Response(content=upstream.content, status_code=upstream.status_code)
+        dropped = NOT_RELAYED | _connection_tokens(upstream.headers.get("connection", ""))
         for key, value in upstream.headers.multi_items():
-            if key.lower() not in HOP_BY_HOP and key.lower() != "content-encoding":
+            if key.lower() not in dropped:
                 response.headers.append(key, value)
+        response.headers[REQUEST_ID] = request_id
         return response
 
     @asynccontextmanager
@@ -73,8 +151,15 @@ def create_gateway(upstreams: dict[str, str], routes: list[Route] | None = None)
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
     return Starlette(
-        routes=[StarletteRoute("/{path:path}", proxy, methods=methods)], lifespan=lifespan
+        routes=[StarletteRoute("/{path:path}", proxy, methods=methods)],
+        middleware=[Middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)],
+        lifespan=lifespan,
     )
+
+
+def server_config(app: Starlette, host: str = "127.0.0.1", port: int = 0) -> uvicorn.Config:
+    """How ``make dev`` serves the gateway (tests serve it the same way)."""
+    return uvicorn.Config(app, host=host, port=port, log_level="warning")
 
 
 def main() -> None:
@@ -82,7 +167,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     upstreams: dict[str, str] = json.loads(os.environ["DEVSTACK_UPSTREAMS"])
-    uvicorn.run(create_gateway(upstreams), host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.Server(server_config(create_gateway(upstreams), port=args.port)).run()
 
 
 if __name__ == "__main__":
