@@ -16,8 +16,7 @@ redelivered and applied on the fresh state, never overwriting the edit.
 """
 
 from ticketing.common.consumer import EventOutOfOrder, Subscriptions
-from ticketing.common.events import OrderCancelled, OrderCreated, UserBanned
-from ticketing.common.service import record_ban
+from ticketing.common.events import OrderCancelled, OrderCreated
 from ticketing.common.uow import UnitOfWork
 from ticketing.tickets import domain, repository
 from ticketing.tickets.models import CancelledOrder
@@ -47,5 +46,4 @@ async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:
 SUBSCRIPTIONS: Subscriptions = {
     OrderCreated: on_order_created,
     OrderCancelled: on_order_cancelled,
-    UserBanned: record_ban,
 }

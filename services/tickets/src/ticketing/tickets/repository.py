@@ -6,6 +6,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketing.common.db import banned_users
 from ticketing.common.errors import NotFoundError
 from ticketing.tickets.models import Ticket
 
@@ -18,8 +19,13 @@ async def get(session: AsyncSession, ticket_id: UUID) -> Ticket:
 
 
 async def available(session: AsyncSession) -> Sequence[Ticket]:
-    """Tickets for sale: those no order holds, oldest listing first."""
+    """Tickets for sale: those no order holds and whose seller is not banned, oldest listing
+    first. A banned seller's tickets leave the listing but keep their page
+    (``GET /api/tickets/{id}``), so links to them still answer; orders refuses to sell them."""
+    seller_banned = sa.exists().where(banned_users.c.user_id == Ticket.user_id)
     rows = await session.scalars(
-        sa.select(Ticket).where(Ticket.order_id.is_(None)).order_by(Ticket.created_at, Ticket.id)
+        sa.select(Ticket)
+        .where(Ticket.order_id.is_(None), ~seller_banned)
+        .order_by(Ticket.created_at, Ticket.id)
     )
     return rows.all()
