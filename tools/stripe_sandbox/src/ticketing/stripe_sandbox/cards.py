@@ -4,7 +4,8 @@ Each test card is reachable as the token ``tok_<name>`` (used as
 ``payment_method_data[card][token]``) and as the PaymentMethod ``pm_card_<name>``, exactly as in
 Stripe test mode. Both the current decline names (``pm_card_visa_chargeDeclined``) and the older
 ones (``pm_card_chargeDeclined``, ``tok_chargeDeclinedInsufficientFunds``) are known. Cards that
-need 3-D Secure or other next actions are not modelled, so they are unknown here.
+need 3-D Secure (``requires_authentication``) put a PaymentIntent in ``requires_action`` until
+the buyer completes the sandbox's authentication page; their ``decline``, if any, applies after.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class CardProfile:
     funding: str = "credit"
     country: str = "US"
     decline: Decline | None = None
+    requires_authentication: bool = False
 
 
 _DECLINED = Decline("card_declined", "generic_decline", "Your card was declined.")
@@ -76,6 +78,14 @@ TEST_CARDS: dict[str, CardProfile] = {
     "chargeDeclinedExpiredCard": CardProfile("visa", "0069", decline=_EXPIRED),
     "chargeDeclinedIncorrectCvc": CardProfile("visa", "0127", decline=_INCORRECT_CVC),
     "chargeDeclinedProcessingError": CardProfile("visa", "0119", decline=_PROCESSING_ERROR),
+    # 4000 0027 6000 3184: 3-D Secure 2 on every payment; under both of Stripe's names.
+    "threeDSecure2Required": CardProfile("visa", "3184", requires_authentication=True),
+    "authenticationRequired": CardProfile("visa", "3184", requires_authentication=True),
+    "threeDSecureRequired": CardProfile("visa", "3063", requires_authentication=True),
+    # 4000 0082 6000 3178: authenticates, then the issuer declines it.
+    "authenticationRequiredChargeDeclinedInsufficientFunds": CardProfile(
+        "visa", "3178", decline=_INSUFFICIENT_FUNDS, requires_authentication=True
+    ),
 }
 
 

@@ -1,43 +1,19 @@
 """The sandbox's in-memory Stripe account: PaymentIntents, charges, refunds and their rules.
 
-Everything Stripe would decide lives here, with no HTTP in sight: how confirming charges a test
-card, when the card is declined, how much may still be refunded and how lists page (which params
-each endpoint accepts: ``accepted_params``; the objects and their JSON: ``objects``; amounts:
-``money``). Every operation takes the
-request's ``Params`` and returns the JSON body of the answer, or raises ``StripeApiError``
-(a decline is raised *after* the failed attempt is recorded, as Stripe does). The ledger is not
-synchronised itself: ``app.py`` holds one ``asyncio.Lock`` around every state change.
+Everything Stripe would decide lives here, with no HTTP in sight: when a card is charged, when
+it needs 3-D Secure first, when it is declined, how much may still be refunded. Operations take
+the request's ``Params`` and return the JSON body of the answer, or raise ``StripeApiError`` (a
+decline is raised *after* the failed attempt is recorded, as Stripe does). Each change Stripe
+would announce is appended to ``events`` (a Stripe event object), which the app drains and hands
+to webhook delivery. The ledger is not synchronised itself: the app holds one lock around every
+operation.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
-from typing import Protocol, TypeVar
+from collections.abc import Callable
 
-from ticketing.stripe_sandbox.accepted_params import (
-    CANCELABLE,
-    CANCELLATION_REASONS,
-    CHARGE_EXPANSIONS,
-    CONFIRMABLE,
-    PAGING_PARAMS,
-    PAYMENT_INTENT_CONFIRM_PARAMS,
-    PAYMENT_INTENT_CREATE_PARAMS,
-    PAYMENT_INTENT_CREATE_UNSUPPORTED,
-    PAYMENT_INTENT_EXPANSIONS,
-    PAYMENT_INTENT_UNSUPPORTED,
-    PAYMENT_METHOD_DATA_PARAMS,
-    REFUND_CREATE_PARAMS,
-    REFUND_CREATE_UNSUPPORTED,
-    REFUND_EXPANSIONS,
-    REFUND_REASONS,
-    SUPPORTED_PAYMENT_METHOD_TYPES,
-)
-from ticketing.stripe_sandbox.cards import (
-    CardProfile,
-    card_for_magic_payment_method,
-    card_for_token,
-)
 from ticketing.stripe_sandbox.errors import (
     JsonDict,
     StripeApiError,
@@ -45,38 +21,24 @@ from ticketing.stripe_sandbox.errors import (
     resource_missing,
     unexpected_state,
 )
-from ticketing.stripe_sandbox.money import (
-    CURRENCY_CODE,
-    DEFAULT_MINIMUM_AMOUNT,
-    MAXIMUM_AMOUNT,
-    MINIMUM_AMOUNTS,
-    format_amount,
+from ticketing.stripe_sandbox.money import validate_amount
+from ticketing.stripe_sandbox.objects import Charge, PaymentIntent, PaymentMethod, Refund, new_id
+from ticketing.stripe_sandbox.params import Params
+from ticketing.stripe_sandbox.payment_intents import (
+    CANCELABLE,
+    CANCELLATION_REASONS,
+    CONFIRM_PARAMS,
+    CONFIRMABLE,
+    CREATE_PARAMS,
+    authentication_required,
+    next_action,
+    payment_method_settings,
+    require_confirmable,
 )
-from ticketing.stripe_sandbox.objects import (
-    Charge,
-    PaymentIntent,
-    PaymentMethod,
-    Refund,
-    new_id,
-    random_suffix,
-)
-from ticketing.stripe_sandbox.params import Params, ParamValue
+from ticketing.stripe_sandbox.payment_methods import resolve_payment_method
+from ticketing.stripe_sandbox.refunds import create_refund
 
-
-class _Listable(Protocol):
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def created(self) -> int: ...
-
-    def to_json(self) -> JsonDict: ...
-
-
-_T = TypeVar("_T", bound=_Listable)
-
-
-# --- the account ----------------------------------------------------------------------------
+API_VERSION = "2026-10-28.endive"  # the version the pinned stripe SDK speaks
 
 
 class Ledger:
@@ -88,98 +50,82 @@ class Ledger:
         self.payment_intents: dict[str, PaymentIntent] = {}
         self.charges: dict[str, Charge] = {}
         self.refunds: dict[str, Refund] = {}
+        self.refund_failures: set[str] = set()
+        self.events: list[JsonDict] = []
 
     def reset(self) -> None:
-        self.payment_methods.clear()
-        self.payment_intents.clear()
-        self.charges.clear()
-        self.refunds.clear()
+        for table in (self.payment_methods, self.payment_intents, self.charges, self.refunds):
+            table.clear()
+        self.refund_failures.clear()
+        self.events.clear()
 
-    def _now(self) -> int:
+    def take_events(self) -> list[JsonDict]:
+        """The events recorded since the last call, oldest first."""
+        events, self.events = self.events, []
+        return events
+
+    def now(self) -> int:
         return int(self._clock())
 
     # payment intents -----------------------------------------------------------------------
 
-    def create_payment_intent(self, params: Params) -> JsonDict:
-        params.check_known(PAYMENT_INTENT_CREATE_PARAMS | PAYMENT_INTENT_CREATE_UNSUPPORTED)
-        params.reject_unsupported(PAYMENT_INTENT_CREATE_UNSUPPORTED)
+    def create_payment_intent(self, params: Params, site: str) -> JsonDict:
+        """POST /v1/payment_intents; ``site`` is the sandbox's base URL, for the 3DS page."""
+        params.check_known(CREATE_PARAMS)
         currency = (params.string("currency", required=True) or "").lower()
-        if not CURRENCY_CODE.match(currency):
-            raise invalid_request(f"Invalid currency: {currency}.", param="currency")
-        amount = params.integer("amount", required=True) or 0
-        minimum = MINIMUM_AMOUNTS.get(currency, DEFAULT_MINIMUM_AMOUNT)
-        if amount < minimum:
-            raise invalid_request(
-                f"Amount must be at least {format_amount(minimum, currency)}",
-                param="amount",
-                code="amount_too_small",
-            )
-        if amount > MAXIMUM_AMOUNT:
-            raise invalid_request(
-                f"Amount must be no more than {format_amount(MAXIMUM_AMOUNT, currency)}",
-                param="amount",
-                code="amount_too_large",
-            )
-        types, automatic = self._payment_method_settings(params)
+        amount = validate_amount(params.integer("amount", required=True) or 0, currency)
+        types, automatic = payment_method_settings(params)
         confirm = params.boolean("confirm") or False
-        return_url = params.string("return_url")
-        expand = params.expand(PAYMENT_INTENT_EXPANSIONS)
-        self._ignored_flags(params)
-        payment_method = self._resolve_payment_method(params)
+        payment_method = resolve_payment_method(params, self.payment_methods, self.now())
         intent = PaymentIntent(
             id=new_id("pi"),
             amount=amount,
             currency=currency,
-            created=self._now(),
+            created=self.now(),
             metadata=params.metadata(),
             payment_method_types=types,
             automatic_payment_methods=automatic,
             client_secret="",
             description=params.string("description") or None,
-            statement_descriptor=params.string("statement_descriptor") or None,
-            statement_descriptor_suffix=params.string("statement_descriptor_suffix") or None,
-            confirmation_method=(
-                params.choice("confirmation_method", {"automatic", "manual"}) or "automatic"
-            ),
-            transfer_group=params.string("transfer_group") or None,
         )
-        intent.client_secret = f"{intent.id}_secret_{random_suffix()}"
-        self._apply_shared(intent, params)
+        intent.client_secret = f"{intent.id}_secret_{new_id('s')[2:]}"
         if confirm:
-            self._check_confirmable(payment_method, automatic, return_url)
+            require_confirmable(payment_method, automatic, params.string("return_url"))
+            params.boolean("error_on_requires_action")
+        elif "error_on_requires_action" in params or "return_url" in params:
+            raise invalid_request(
+                "return_url and error_on_requires_action can only be passed when confirm=true.",
+                param="return_url" if "return_url" in params else "error_on_requires_action",
+            )
         if payment_method is not None:
             intent.payment_method = payment_method
             intent.status = "requires_confirmation"
         self.payment_intents[intent.id] = intent
         if confirm:
-            self._attempt_charge(intent)
-        return self._intent_json(intent, expand)
+            self._confirm(intent, params, site)
+        return intent.to_json()
 
-    def confirm_payment_intent(self, intent_id: str, params: Params) -> JsonDict:
-        intent = self._intent(intent_id)
-        params.check_known(PAYMENT_INTENT_CONFIRM_PARAMS | PAYMENT_INTENT_UNSUPPORTED)
-        params.reject_unsupported(PAYMENT_INTENT_UNSUPPORTED)
-        expand = params.expand(PAYMENT_INTENT_EXPANSIONS)
-        self._ignored_flags(params)
+    def confirm_payment_intent(self, intent_id: str, params: Params, site: str) -> JsonDict:
+        intent = self.intent(intent_id)
+        params.check_known(CONFIRM_PARAMS)
         if intent.status not in CONFIRMABLE:
             raise unexpected_state(
                 "You cannot confirm this PaymentIntent because it has a status of "
                 f"{intent.status}. Only a PaymentIntent with one of the following statuses "
                 f"may be confirmed: {', '.join(CONFIRMABLE)}."
             )
-        payment_method = self._resolve_payment_method(params) or intent.payment_method
-        self._check_confirmable(
-            payment_method, intent.automatic_payment_methods, params.string("return_url")
-        )
-        self._apply_shared(intent, params)
+        payment_method = resolve_payment_method(params, self.payment_methods, self.now())
+        payment_method = payment_method or intent.payment_method
+        return_url = params.string("return_url")
+        require_confirmable(payment_method, intent.automatic_payment_methods, return_url)
+        params.boolean("error_on_requires_action")
         intent.payment_method = payment_method
-        self._attempt_charge(intent)
-        return self._intent_json(intent, expand)
+        self._confirm(intent, params, site)
+        return intent.to_json()
 
     def cancel_payment_intent(self, intent_id: str, params: Params) -> JsonDict:
-        intent = self._intent(intent_id)
-        params.check_known({"cancellation_reason", "expand"})
-        expand = params.expand(PAYMENT_INTENT_EXPANSIONS)
+        intent = self.intent(intent_id)
+        params.check_known({"cancellation_reason"})
         reason = params.choice("cancellation_reason", CANCELLATION_REASONS)
         if intent.status not in CANCELABLE:
             raise unexpected_state(
@@ -188,121 +134,73 @@ class Ledger:
                 f"may be canceled: {', '.join(CANCELABLE)}."
             )
         intent.status = "canceled"
-        intent.canceled_at = self._now()
+        intent.next_action = None
+        intent.canceled_at = self.now()
         intent.cancellation_reason = reason
-        return self._intent_json(intent, expand)
+        return intent.to_json()
 
     def retrieve_payment_intent(self, intent_id: str, params: Params) -> JsonDict:
-        intent = self._intent(intent_id)
-        params.check_known({"expand", "client_secret"})
-        return self._intent_json(intent, params.expand(PAYMENT_INTENT_EXPANSIONS))
+        intent = self.intent(intent_id)
+        params.check_known({"client_secret"})
+        return intent.to_json()
 
-    def list_payment_intents(self, params: Params) -> JsonDict:
-        params.check_known(PAGING_PARAMS | {"customer", "customer_account"})
-        params.reject_unsupported({"customer", "customer_account"})
-        return self._page(
-            self.payment_intents.values(),
-            params,
-            url="/v1/payment_intents",
-            kind="payment_intent",
-            expansions=PAYMENT_INTENT_EXPANSIONS,
-        )
-
-    def _intent(self, intent_id: str) -> PaymentIntent:
+    def intent(self, intent_id: str) -> PaymentIntent:
         intent = self.payment_intents.get(intent_id)
         if intent is None:
             raise resource_missing("payment_intent", intent_id, param="intent", http_status=404)
         return intent
 
-    def _intent_json(self, intent: PaymentIntent, expand: Iterable[str]) -> JsonDict:
-        return self._expanded(intent.to_json(), expand)
+    def _confirm(self, intent: PaymentIntent, params: Params, site: str) -> None:
+        """Charge now, or first send the buyer to authenticate if the card wants 3-D Secure."""
+        assert intent.payment_method is not None
+        intent.last_payment_error = None
+        if not intent.payment_method.card.requires_authentication:
+            self._raise(self._charge(intent))
+            return
+        if params.boolean("error_on_requires_action"):
+            self._raise(self._fail(intent, authentication_required(intent.payment_method)))
+        intent.return_url = params.string("return_url") or None
+        intent.status = "requires_action"
+        intent.next_action = next_action(intent, site)
+        self.emit("payment_intent.requires_action", intent.to_json())
 
-    def _payment_method_settings(self, params: Params) -> tuple[list[str], JsonDict | None]:
-        """``payment_method_types`` and ``automatic_payment_methods``, defaulted like Stripe.
+    # 3-D Secure ----------------------------------------------------------------------------
 
-        Since API version 2023-08-16 a PaymentIntent created without ``payment_method_types``
-        has ``automatic_payment_methods`` enabled, allowing redirects.
-        """
-        types = params.string_list("payment_method_types")
-        automatic_params = params.hash("automatic_payment_methods")
-        if types is not None and automatic_params is not None:
-            raise invalid_request(
-                "You may only specify one of these parameters: automatic_payment_methods, "
-                "payment_method_types.",
-                param="automatic_payment_methods",
-            )
-        if types is not None:
-            for method_type in types:
-                if method_type not in SUPPORTED_PAYMENT_METHOD_TYPES:
-                    raise invalid_request(
-                        f"The payment method type provided: {method_type} is invalid. "
-                        "The Stripe sandbox only supports card.",
-                        param="payment_method_types",
-                    )
-            return types or ["card"], None
-        if automatic_params is None:
-            return ["card"], {"allow_redirects": "always", "enabled": True}
-        automatic_params.check_known({"enabled", "allow_redirects"})
-        automatic_params.require("enabled")
-        enabled = automatic_params.boolean("enabled") or False
-        redirects = automatic_params.choice("allow_redirects", {"always", "never"}) or "always"
-        if not enabled:
-            return ["card"], None
-        return ["card"], {"allow_redirects": redirects, "enabled": True}
-
-    @staticmethod
-    def _apply_shared(intent: PaymentIntent, params: Params) -> None:
-        """The params both create and confirm may set; all are validated before any is set."""
-        capture = params.choice("capture_method", {"automatic", "automatic_async", "manual"})
-        if capture == "manual":
-            raise invalid_request(
-                "The Stripe sandbox does not support capture_method=manual; "
-                "it only models automatic capture.",
-                param="capture_method",
-            )
-        receipt_email = params.string("receipt_email") or None
-        setup_future_usage = params.choice("setup_future_usage", {"off_session", "on_session"})
-        shipping = params.raw("shipping")
-        if capture is not None:
-            intent.capture_method = capture
-        if "receipt_email" in params:
-            intent.receipt_email = receipt_email
-        if "setup_future_usage" in params:
-            intent.setup_future_usage = setup_future_usage
-        if "shipping" in params:
-            intent.shipping = shipping
-
-    @staticmethod
-    def _ignored_flags(params: Params) -> None:
-        """Validate the flags Stripe accepts but which change nothing for a server-side card."""
-        params.boolean("use_stripe_sdk")
-        params.boolean("error_on_requires_action")
-        params.hash("payment_method_options")
-        params.hash("radar_options")
-
-    @staticmethod
-    def _check_confirmable(
-        payment_method: PaymentMethod | None, automatic: JsonDict | None, return_url: str | None
-    ) -> None:
-        if payment_method is None:
+    def awaiting_authentication(self, intent_id: str) -> PaymentIntent:
+        """The intent, if its buyer is due on the authentication page; raises otherwise."""
+        intent = self.intent(intent_id)
+        if intent.status != "requires_action":
             raise unexpected_state(
-                "You cannot confirm this PaymentIntent because it's missing a payment method. "
-                "Update the PaymentIntent with a payment method, or confirm it again with "
-                "payment_method or payment_method_data."
+                f"This PaymentIntent ({intent_id}) is not awaiting authentication: its status "
+                f"is {intent.status}."
             )
-        if automatic and automatic.get("allow_redirects") != "never" and not return_url:
-            raise invalid_request(
-                "A `return_url` must be specified because this PaymentIntent is configured with "
-                "automatic payment methods that allow redirects, and some of them may need a "
-                "full page redirect. To accept only payment methods without redirects, create "
-                "the PaymentIntent with `automatic_payment_methods[enabled]=true` and "
-                "`automatic_payment_methods[allow_redirects]=never` (or with "
-                "`payment_method_types`).",
-                param="return_url",
-            )
+        return intent
 
-    def _attempt_charge(self, intent: PaymentIntent) -> None:
-        """Charge the intent's card; on a decline record the failure, then raise it (402)."""
+    def complete_authentication(self, intent_id: str) -> PaymentIntent:
+        """The buyer passed 3-D Secure: the charge is attempted, as a confirm would."""
+        intent = self.awaiting_authentication(intent_id)
+        intent.next_action = None
+        self._charge(intent)
+        return intent
+
+    def fail_authentication(self, intent_id: str) -> PaymentIntent:
+        intent = self.awaiting_authentication(intent_id)
+        assert intent.payment_method is not None
+        failure = StripeApiError(
+            402,
+            "card_error",
+            "We are unable to authenticate your payment method. Please choose a different "
+            "payment method and try again.",
+            code="payment_intent_authentication_failure",
+            extra={"payment_method": intent.payment_method.to_json()},
+        )
+        self._fail(intent, failure)
+        return intent
+
+    # charges -------------------------------------------------------------------------------
+
+    def _charge(self, intent: PaymentIntent) -> StripeApiError | None:
+        """Charge the intent's card; a decline is recorded on the intent and returned."""
         payment_method = intent.payment_method
         assert payment_method is not None
         charge = Charge(
@@ -311,9 +209,8 @@ class Ledger:
             currency=intent.currency,
             payment_intent=intent.id,
             payment_method=payment_method,
-            created=self._now(),
+            created=self.now(),
             metadata=dict(intent.metadata),
-            description=intent.description,
         )
         self.charges[charge.id] = charge
         intent.latest_charge = charge.id
@@ -321,103 +218,33 @@ class Ledger:
         if decline is None:
             intent.status = "succeeded"
             intent.last_payment_error = None
-            return
-        failure = StripeApiError(
+            self.emit("payment_intent.succeeded", intent.to_json())
+            return None
+        charge.failure = StripeApiError(
             402,
             "card_error",
             decline.message,
             code=decline.code,
             decline_code=decline.decline_code,
-            param=decline.param,
+            param=decline.param or None,
             extra={"charge": charge.id, "payment_method": payment_method.to_json()},
         )
-        charge.failure = failure
+        return self._fail(intent, charge.failure)
+
+    def _fail(self, intent: PaymentIntent, failure: StripeApiError) -> StripeApiError:
+        """The attempt failed: the intent wants a new payment method, and says why."""
         intent.status = "requires_payment_method"
         intent.payment_method = None
+        intent.next_action = None
         intent.last_payment_error = failure.error_object()
         failure.extra["payment_intent"] = intent.to_json()
-        raise failure
+        self.emit("payment_intent.payment_failed", intent.to_json())
+        return failure
 
-    # payment methods -----------------------------------------------------------------------
-
-    def _resolve_payment_method(self, params: Params) -> PaymentMethod | None:
-        payment_method_id = params.string("payment_method") or None
-        data = params.hash("payment_method_data")
-        if payment_method_id is not None and data is not None:
-            raise invalid_request(
-                "You may only specify one of these parameters: payment_method, "
-                "payment_method_data.",
-                param="payment_method_data",
-            )
-        if payment_method_id is not None:
-            return self._payment_method(payment_method_id)
-        if data is not None:
-            return self._payment_method_from_data(data)
-        return None
-
-    def _payment_method(self, payment_method_id: str) -> PaymentMethod:
-        existing = self.payment_methods.get(payment_method_id)
-        if existing is not None:
-            return existing
-        card = card_for_magic_payment_method(payment_method_id)
-        if card is None:
-            raise resource_missing(
-                "PaymentMethod", payment_method_id, param="payment_method", http_status=400
-            )
-        return self._new_payment_method(card, None, {})
-
-    def _payment_method_from_data(self, data: Params) -> PaymentMethod:
-        data.check_known(PAYMENT_METHOD_DATA_PARAMS)
-        method_type = data.string("type", required=True)
-        if method_type != "card":
-            raise invalid_request(
-                f"Invalid {data.name('type')}: the Stripe sandbox only supports card "
-                f"(got {method_type}).",
-                param=data.name("type"),
-            )
-        card_params = data.hash("card", required=True)
-        assert card_params is not None
-        card_params.check_known({"token"})
-        token = card_params.string("token", required=True) or ""
-        card = card_for_token(token)
-        if card is None:
-            raise resource_missing("token", token, param=card_params.name("token"), http_status=400)
-        data.choice("allow_redisplay", {"always", "limited", "unspecified"})
-        billing = data.hash("billing_details")
-        if billing is not None:
-            billing.check_known({"address", "email", "name", "phone", "tax_id"})
-        return self._new_payment_method(card, data.raw("billing_details"), data.metadata())
-
-    def _new_payment_method(
-        self, card: CardProfile, billing_details: ParamValue | None, metadata: dict[str, str]
-    ) -> PaymentMethod:
-        payment_method = PaymentMethod(
-            id=new_id("pm"),
-            card=card,
-            created=self._now(),
-            billing_details=billing_details,
-            metadata=metadata,
-        )
-        self.payment_methods[payment_method.id] = payment_method
-        return payment_method
-
-    # charges -------------------------------------------------------------------------------
-
-    def retrieve_charge(self, charge_id: str, params: Params) -> JsonDict:
-        params.check_known({"expand"})
-        charge = self.charges.get(charge_id)
-        if charge is None:
-            raise resource_missing("charge", charge_id, param="id", http_status=404)
-        return self._expanded(charge.to_json(), params.expand(CHARGE_EXPANSIONS))
-
-    def list_charges(self, params: Params) -> JsonDict:
-        params.check_known(PAGING_PARAMS | {"payment_intent", "customer", "transfer_group"})
-        params.reject_unsupported({"customer", "transfer_group"})
-        intent_id = params.string("payment_intent")
-        charges = [c for c in self.charges.values() if intent_id in (None, c.payment_intent)]
-        return self._page(
-            charges, params, url="/v1/charges", kind="charge", expansions=CHARGE_EXPANSIONS
-        )
+    @staticmethod
+    def _raise(failure: StripeApiError | None) -> None:
+        if failure is not None:
+            raise failure
 
     def successful_charges(self) -> list[JsonDict]:
         """Every charge that moved money, oldest first: the sandbox's inspection view."""
@@ -437,194 +264,26 @@ class Ledger:
             if charge.succeeded
         ]
 
-    # refunds -------------------------------------------------------------------------------
-
     def create_refund(self, params: Params) -> JsonDict:
-        params.check_known(REFUND_CREATE_PARAMS | REFUND_CREATE_UNSUPPORTED)
-        params.reject_unsupported(REFUND_CREATE_UNSUPPORTED)
-        expand = params.expand(REFUND_EXPANSIONS)
-        metadata = params.metadata()
-        reason = params.choice("reason", REFUND_REASONS)
-        amount = params.integer("amount")
-        if amount is not None and amount <= 0:
-            raise invalid_request("Invalid positive integer", param="amount")
-        charge = self._refundable_charge(
-            params.string("payment_intent") or None, params.string("charge") or None
-        )
-        remaining = charge.amount - charge.amount_refunded
-        if remaining == 0:
-            raise invalid_request(
-                f"Charge {charge.id} has already been refunded.",
-                param="charge",
-                code="charge_already_refunded",
-            )
-        if amount is None:
-            amount = remaining
-        if amount > remaining:
-            raise invalid_request(
-                f"Refund amount ({format_amount(amount, charge.currency)}) is greater than "
-                f"unrefunded amount on charge ({format_amount(remaining, charge.currency)})",
-                param="amount",
-            )
-        refund = Refund(
-            id=new_id("re"),
-            amount=amount,
-            charge=charge.id,
-            payment_intent=charge.payment_intent,
-            currency=charge.currency,
-            created=self._now(),
-            metadata=metadata,
-            reason=reason,
-        )
-        self.refunds[refund.id] = refund
-        charge.amount_refunded += amount
-        return self._expanded(refund.to_json(), expand)
+        return create_refund(self, params)
 
-    def _refundable_charge(self, intent_id: str | None, charge_id: str | None) -> Charge:
-        if intent_id is None and charge_id is None:
-            raise invalid_request(
-                "One of the following params should be provided for this request: "
-                "payment_intent or charge."
-            )
-        if charge_id is not None:
-            charge = self.charges.get(charge_id)
-            if charge is None:
-                raise resource_missing("charge", charge_id, param="charge", http_status=400)
-            if intent_id is not None and intent_id != charge.payment_intent:
-                raise invalid_request(
-                    f"Charge {charge_id} does not belong to PaymentIntent {intent_id}.",
-                    param="charge",
-                )
-            if not charge.succeeded:
-                raise invalid_request(
-                    f"Charge {charge_id} has failed and cannot be refunded.", param="charge"
-                )
-            return charge
-        assert intent_id is not None
-        intent = self.payment_intents.get(intent_id)
-        if intent is None:
-            raise resource_missing(
-                "payment_intent", intent_id, param="payment_intent", http_status=400
-            )
-        latest = self.charges.get(intent.latest_charge or "")
-        if intent.status != "succeeded" or latest is None or not latest.succeeded:
-            raise invalid_request(
-                f"This PaymentIntent ({intent_id}) does not have a successful charge to refund. "
-                f"Its status is {intent.status}.",
-                param="payment_intent",
-                code="payment_intent_unexpected_state",
-            )
-        return latest
+    def fail_refunds_of(self, intent_id: str) -> None:
+        """From now on every refund of the intent fails, as for a disputed charge."""
+        self.intent(intent_id)
+        self.refund_failures.add(intent_id)
 
-    def retrieve_refund(self, refund_id: str, params: Params) -> JsonDict:
-        params.check_known({"expand"})
-        refund = self.refunds.get(refund_id)
-        if refund is None:
-            raise resource_missing("refund", refund_id, param="id", http_status=404)
-        return self._expanded(refund.to_json(), params.expand(REFUND_EXPANSIONS))
-
-    def list_refunds(self, params: Params) -> JsonDict:
-        params.check_known(PAGING_PARAMS | {"payment_intent", "charge"})
-        intent_id = params.string("payment_intent")
-        charge_id = params.string("charge")
-        refunds = [
-            refund
-            for refund in self.refunds.values()
-            if intent_id in (None, refund.payment_intent) and charge_id in (None, refund.charge)
-        ]
-        return self._page(
-            refunds, params, url="/v1/refunds", kind="refund", expansions=REFUND_EXPANSIONS
-        )
-
-    # shared: expansion and paging ----------------------------------------------------------
-
-    def _expanded(self, body: JsonDict, fields: Iterable[str]) -> JsonDict:
-        for name in fields:
-            value = body.get(name)
-            if isinstance(value, str):
-                body[name] = self._object_json(value)
-        return body
-
-    def _object_json(self, object_id: str) -> JsonDict | str:
-        found: _Listable | None = (
-            self.payment_intents.get(object_id)
-            or self.charges.get(object_id)
-            or self.payment_methods.get(object_id)
-            or self.refunds.get(object_id)
-        )
-        return found.to_json() if found is not None else object_id
-
-    def _page(
-        self,
-        objects: Iterable[_T],
-        params: Params,
-        *,
-        url: str,
-        kind: str,
-        expansions: frozenset[str],
-    ) -> JsonDict:
-        """A Stripe list, newest first, with ``limit``/``starting_after``/``ending_before``."""
-        expand = params.expand({f"data.{name}" for name in expansions})
-        limit = params.integer("limit")
-        if limit is None:
-            limit = 10
-        if not 1 <= limit <= 100:
-            raise invalid_request(
-                "Invalid limit: must be between 1 and 100",
-                param="limit",
-                code="parameter_invalid_integer",
-            )
-        keep = self._created_filter(params)
-        newest_first = [obj for obj in reversed(list(objects)) if keep(obj.created)]
-        ids = [obj.id for obj in newest_first]
-        starting_after = params.string("starting_after") or None
-        ending_before = params.string("ending_before") or None
-        if starting_after is not None and ending_before is not None:
-            raise invalid_request(
-                "You may only specify one of these parameters: ending_before, starting_after.",
-                param="ending_before",
-            )
-        if starting_after is not None:
-            after = self._cursor(ids, starting_after, kind, "starting_after") + 1
-            window = newest_first[after : after + limit]
-            has_more = after + limit < len(newest_first)
-        elif ending_before is not None:
-            before = self._cursor(ids, ending_before, kind, "ending_before")
-            window = newest_first[max(0, before - limit) : before]
-            has_more = before - limit > 0
-        else:
-            window = newest_first[:limit]
-            has_more = limit < len(newest_first)
-        fields = [name.removeprefix("data.") for name in expand]
-        return {
-            "object": "list",
-            "data": [self._expanded(obj.to_json(), fields) for obj in window],
-            "has_more": has_more,
-            "url": url,
-        }
-
-    @staticmethod
-    def _cursor(ids: list[str], cursor: str, kind: str, param: str) -> int:
-        try:
-            return ids.index(cursor)
-        except ValueError:
-            raise resource_missing(kind, cursor, param=param, http_status=400) from None
-
-    @staticmethod
-    def _created_filter(params: Params) -> Callable[[int], bool]:
-        if "created" not in params:
-            return lambda _created: True
-        if isinstance(params.tree["created"], str):
-            exact = params.integer("created")
-            return lambda created: created == exact
-        bounds = params.hash("created")
-        assert bounds is not None
-        bounds.check_known({"gt", "gte", "lt", "lte"})
-        gt, gte = bounds.integer("gt"), bounds.integer("gte")
-        lt, lte = bounds.integer("lt"), bounds.integer("lte")
-        return lambda created: (
-            (gt is None or created > gt)
-            and (gte is None or created >= gte)
-            and (lt is None or created < lt)
-            and (lte is None or created <= lte)
+    def emit(self, event_type: str, obj: JsonDict) -> None:
+        """Record a Stripe event about ``obj`` (its JSON now) for webhook delivery."""
+        self.events.append(
+            {
+                "id": new_id("evt"),
+                "object": "event",
+                "api_version": API_VERSION,
+                "created": self.now(),
+                "data": {"object": obj},
+                "livemode": False,
+                "pending_webhooks": 0,
+                "request": {"id": None, "idempotency_key": None},
+                "type": event_type,
+            }
         )

@@ -1,21 +1,15 @@
 """The Stripe objects the sandbox keeps (payment methods, charges, PaymentIntents, refunds)
-and their JSON, shaped like Stripe's so the SDK's StripeObject attributes work."""
+and their JSON: the fields a client reads, named and shaped as Stripe's, so the SDK's
+StripeObject attributes work and code written against the sandbox works against Stripe."""
 
 from __future__ import annotations
 
-import datetime
 import secrets
 import string
 from dataclasses import dataclass, field
 
-from ticketing.stripe_sandbox.cards import (
-    CardProfile,
-)
-from ticketing.stripe_sandbox.errors import (
-    JsonDict,
-    StripeApiError,
-)
-from ticketing.stripe_sandbox.params import ParamValue
+from ticketing.stripe_sandbox.cards import CardProfile
+from ticketing.stripe_sandbox.errors import JsonDict, StripeApiError
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 
@@ -33,38 +27,23 @@ class PaymentMethod:
     id: str
     card: CardProfile
     created: int
-    billing_details: ParamValue | None = None
     metadata: dict[str, str] = field(default_factory=dict)
 
+    def card_json(self) -> JsonDict:
+        return {
+            "brand": self.card.brand,
+            "country": self.card.country,
+            "exp_month": 12,
+            "exp_year": 2034,
+            "funding": self.card.funding,
+            "last4": self.card.last4,
+        }
+
     def to_json(self) -> JsonDict:
-        created_year = datetime.datetime.fromtimestamp(self.created, datetime.UTC).year
-        billing = self.billing_details if isinstance(self.billing_details, dict) else {}
         return {
             "id": self.id,
             "object": "payment_method",
-            "allow_redisplay": "unspecified",
-            "billing_details": {
-                "address": billing.get("address"),
-                "email": billing.get("email"),
-                "name": billing.get("name"),
-                "phone": billing.get("phone"),
-            },
-            "card": {
-                "brand": self.card.brand,
-                "checks": {
-                    "address_line1_check": None,
-                    "address_postal_code_check": None,
-                    "cvc_check": "pass",
-                },
-                "country": self.card.country,
-                "display_brand": self.card.brand,
-                "exp_month": 12,
-                "exp_year": created_year + 1,
-                "funding": self.card.funding,
-                "last4": self.card.last4,
-                "networks": {"available": [self.card.brand], "preferred": None},
-                "wallet": None,
-            },
+            "card": self.card_json(),
             "created": self.created,
             "customer": None,
             "livemode": False,
@@ -82,7 +61,6 @@ class Charge:
     payment_method: PaymentMethod
     created: int
     metadata: dict[str, str]
-    description: str | None
     failure: StripeApiError | None = None
     amount_refunded: int = 0
 
@@ -95,54 +73,23 @@ class Charge:
         return self.succeeded and self.amount_refunded == self.amount
 
     def to_json(self) -> JsonDict:
-        card = self.payment_method.card
-        payment_method = self.payment_method.to_json()
-        outcome: JsonDict = {
-            "network_status": "approved_by_network",
-            "reason": None,
-            "risk_level": "normal",
-            "seller_message": "Payment complete.",
-            "type": "authorized",
-        }
-        if self.failure is not None:
-            outcome = {
-                "network_status": "declined_by_network",
-                "reason": self.failure.decline_code,
-                "risk_level": "normal",
-                "seller_message": "The bank did not return any further details with this decline.",
-                "type": "issuer_declined",
-            }
         return {
             "id": self.id,
             "object": "charge",
             "amount": self.amount,
             "amount_captured": self.amount if self.succeeded else 0,
             "amount_refunded": self.amount_refunded,
-            "balance_transaction": None,
-            "billing_details": payment_method["billing_details"],
             "captured": self.succeeded,
             "created": self.created,
             "currency": self.currency,
-            "description": self.description,
             "failure_code": self.failure.code if self.failure else None,
             "failure_message": self.failure.message if self.failure else None,
             "livemode": False,
             "metadata": dict(self.metadata),
-            "outcome": outcome,
             "paid": self.succeeded,
             "payment_intent": self.payment_intent,
             "payment_method": self.payment_method.id,
-            "payment_method_details": {
-                "card": {
-                    "brand": card.brand,
-                    "country": card.country,
-                    "exp_month": 12,
-                    "exp_year": payment_method["card"]["exp_year"],
-                    "funding": card.funding,
-                    "last4": card.last4,
-                },
-                "type": "card",
-            },
+            "payment_method_details": {"card": self.payment_method.card_json(), "type": "card"},
             "refunded": self.refunded,
             "status": "succeeded" if self.succeeded else "failed",
         }
@@ -158,19 +105,13 @@ class PaymentIntent:
     payment_method_types: list[str]
     automatic_payment_methods: JsonDict | None
     client_secret: str
+    description: str | None = None
     status: str = "requires_payment_method"
     payment_method: PaymentMethod | None = None
     latest_charge: str | None = None
     last_payment_error: JsonDict | None = None
-    description: str | None = None
-    receipt_email: str | None = None
-    statement_descriptor: str | None = None
-    statement_descriptor_suffix: str | None = None
-    capture_method: str = "automatic_async"
-    confirmation_method: str = "automatic"
-    setup_future_usage: str | None = None
-    shipping: ParamValue | None = None
-    transfer_group: str | None = None
+    next_action: JsonDict | None = None
+    return_url: str | None = None
     canceled_at: int | None = None
     cancellation_reason: str | None = None
 
@@ -180,18 +121,15 @@ class PaymentIntent:
             "object": "payment_intent",
             "amount": self.amount,
             "amount_capturable": 0,
-            "amount_details": {"tip": {}},
             "amount_received": self.amount if self.status == "succeeded" else 0,
-            "application": None,
-            "application_fee_amount": None,
             "automatic_payment_methods": (
                 dict(self.automatic_payment_methods) if self.automatic_payment_methods else None
             ),
             "canceled_at": self.canceled_at,
             "cancellation_reason": self.cancellation_reason,
-            "capture_method": self.capture_method,
+            "capture_method": "automatic_async",
             "client_secret": self.client_secret,
-            "confirmation_method": self.confirmation_method,
+            "confirmation_method": "automatic",
             "created": self.created,
             "currency": self.currency,
             "customer": None,
@@ -200,22 +138,10 @@ class PaymentIntent:
             "latest_charge": self.latest_charge,
             "livemode": False,
             "metadata": dict(self.metadata),
-            "next_action": None,
-            "on_behalf_of": None,
+            "next_action": self.next_action,
             "payment_method": self.payment_method.id if self.payment_method else None,
-            "payment_method_options": {},
             "payment_method_types": list(self.payment_method_types),
-            "processing": None,
-            "receipt_email": self.receipt_email,
-            "review": None,
-            "setup_future_usage": self.setup_future_usage,
-            "shipping": self.shipping,
-            "source": None,
-            "statement_descriptor": self.statement_descriptor,
-            "statement_descriptor_suffix": self.statement_descriptor_suffix,
             "status": self.status,
-            "transfer_data": None,
-            "transfer_group": self.transfer_group,
         }
 
 
@@ -235,16 +161,11 @@ class Refund:
             "id": self.id,
             "object": "refund",
             "amount": self.amount,
-            "balance_transaction": None,
             "charge": self.charge,
             "created": self.created,
             "currency": self.currency,
-            "destination_details": {"card": {"type": "refund"}, "type": "card"},
             "metadata": dict(self.metadata),
             "payment_intent": self.payment_intent,
             "reason": self.reason,
-            "receipt_number": None,
-            "source_transfer_reversal": None,
             "status": "succeeded",
-            "transfer_reversal": None,
         }

@@ -2,7 +2,7 @@
 
 The SDK flattens nested params into bracket keys (``metadata[orderId]=1``,
 ``payment_method_types[0]=card``, ``payment_method_data[card][token]=tok_visa``; legacy clients
-send ``expand[]=x``) and booleans into ``true``/``false``. ``decode_pairs`` rebuilds the tree
+send ``a[]=x``) and booleans into ``true``/``false``. ``decode_pairs`` rebuilds the tree
 from the pairs of a body or a query string; ``Params`` reads typed values from one level of it
 and raises Stripe's invalid_request_error wording for missing, malformed or unknown parameters.
 """
@@ -86,17 +86,6 @@ class Params:
                     code="parameter_unknown",
                 )
 
-    def reject_unsupported(self, unsupported: Collection[str]) -> None:
-        """Refuse real Stripe params whose behaviour the sandbox does not model."""
-        for key in self.tree:
-            if key in unsupported:
-                raise invalid_request(
-                    f"The Stripe sandbox does not support the parameter {self.name(key)}; "
-                    "it only models card payments, confirmation and refunds.",
-                    param=self.name(key),
-                    code="parameter_unknown",
-                )
-
     def require(self, key: str) -> None:
         if key not in self.tree:
             raise invalid_request(
@@ -171,11 +160,6 @@ class Params:
             raise invalid_request("Invalid object", param=self.name(key))
         return Params(value, self.name(key))
 
-    def raw(self, key: str) -> ParamValue | None:
-        """A subtree as given (already plain JSON), for values stored without interpretation."""
-        value = self.tree.get(key)
-        return None if value is None or value == "" else value
-
     def metadata(self, key: str = "metadata") -> dict[str, str]:
         """Stripe metadata: string values; an empty value unsets the key."""
         nested = self.hash(key)
@@ -206,12 +190,3 @@ class Params:
                 f"Invalid metadata: at most {METADATA_MAX_KEYS} keys are allowed", param=key
             )
         return result
-
-    def expand(self, allowed: Collection[str]) -> list[str]:
-        fields = self.string_list("expand") or []
-        for field in fields:
-            if field not in allowed:
-                raise invalid_request(
-                    f"This property cannot be expanded ({field}).", param="expand"
-                )
-        return fields

@@ -75,11 +75,19 @@ def run_in_thread(
     *,
     app: FastAPI | None = None,
     log_level: str = "warning",
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
 ) -> tuple[str, Callable[[], None]]:
-    """Start the sandbox in a daemon thread; returns its base URL and an idempotent ``stop``."""
+    """Start the sandbox in a daemon thread; returns its base URL and an idempotent ``stop``.
+
+    ``webhook_url``/``webhook_secret`` configure the app made here (give your own ``app``
+    its webhook through ``create_app``)."""
+    if app is not None and (webhook_url or webhook_secret):
+        raise ValueError("give the webhook endpoint to create_app() when passing an app")
+    app = app or create_app(webhook_url=webhook_url, webhook_secret=webhook_secret)
     sock = bind(host, port)
     ready = threading.Event()
-    server = build_server(app or create_app(), on_ready=ready.set, log_level=log_level)
+    server = build_server(app, on_ready=ready.set, log_level=log_level)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="stripe-sandbox", daemon=True
     )
@@ -111,9 +119,18 @@ def serve(
     *,
     app: FastAPI | None = None,
     log_level: str = "warning",
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
 ) -> Iterator[str]:
     """``with serve() as base_url:`` the sandbox runs in the background for the block."""
-    url, stop = run_in_thread(host, port, app=app, log_level=log_level)
+    url, stop = run_in_thread(
+        host,
+        port,
+        app=app,
+        log_level=log_level,
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+    )
     try:
         yield url
     finally:
