@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query
 
 from ticketing.common.auth import RequiredUser
+from ticketing.common.db import banned_users
 from ticketing.common.errors import NotFoundError
 from ticketing.common.service import UnitOfWorkDep
 from ticketing.query.domain import ListingStatus
@@ -32,8 +33,12 @@ async def list_tickets(
     limit: Limit = 20,
     offset: Offset = 0,
 ) -> ListingPage:
-    """Listings, newest first, optionally only those in one status."""
-    where = [] if status is None else [Listing.status == status]
+    """Listings, newest first, optionally only those in one status. A banned seller's
+    listings are left out, as tickets' ``GET /api/tickets`` leaves them out; each keeps its
+    page (``/api/query/tickets/{id}``), so links to it still answer."""
+    where = [~sa.exists().where(banned_users.c.user_id == Listing.user_id)]
+    if status is not None:
+        where.append(Listing.status == status)
     total = await uow.session.scalar(sa.select(sa.func.count()).select_from(Listing).where(*where))
     listings = await uow.session.scalars(
         sa.select(Listing)
