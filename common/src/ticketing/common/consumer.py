@@ -1,20 +1,32 @@
-"""The consumer runner: a service's durable JetStream consumer and its delivery rules.
+"""The consumer runner: a service's durable JetStream consumer and its delivery rules (§4).
 
 - One durable pull consumer per service (replicas share it, so each event goes to one replica).
 - A handler runs inside a unit of work; the event id is recorded in the same transaction, so a
   redelivered event is skipped (idempotency), and the message is acked only after the commit.
-- A failing handler's message is nak'ed with a growing delay; on its last allowed delivery it
-  is copied to the dead-letter stream and terminated, so it neither blocks later messages nor
-  retries forever. An unparseable message is dead-lettered at once.
-- A handler that finds the event too early (a replica at version n-2 receiving n) raises
-  ``EventOutOfOrder``: the message is nak'ed and comes back after its predecessor.
+- **Outages spend nothing.** A transient failure (``failures.is_transient``: database, Redis,
+  NATS, SMTP unavailable) holds the message: it is kept in progress (its ack deadline extended,
+  and that of the batch waiting behind it) and retried in place with backoff until the
+  dependency is back, so an outage of any length dead-letters nothing and the backlog is then
+  handled in stream order.
+- **A rejected event is bounded.** A deterministic failure is nak'ed with a growing delay and
+  counted; after ``max_deliver`` failures it is copied to the dead-letter stream and
+  terminated, so it neither blocks later messages nor retries forever. An unparseable message
+  is dead-lettered at once.
+- **Waiting is not failing.** A handler that finds the event too early (a replica at version
+  n-1 receiving n+1) raises ``EventOutOfOrder``: the message is nak'ed to come back after its
+  predecessor, spending no failure budget, until it has waited ``out_of_order_timeout``; then it
+  is dead-lettered with that reason (its predecessor is lost).
+- **Nothing vanishes at the server's limit.** The server's ``max_deliver`` is set far above the
+  failure budget, and a message delivered for the last time the server allows is dead-lettered
+  whatever happened before. Each message's ack/nak/term/dead-letter is isolated from the others.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from nats.aio.msg import Msg
@@ -24,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ticketing.common.bus import Bus
 from ticketing.common.events import Event, UnknownEventError, parse_event
+from ticketing.common.failures import is_transient
 from ticketing.common.uow import UnitOfWork
 
 logger = logging.getLogger("ticketing.consumer")
@@ -33,6 +46,11 @@ Subscriptions = Mapping[type[Event], Handler]
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 """Services without a database (the expiration worker) pass None: their handlers must be
 idempotent on their own (e.g. an arq job id derived from the event) and receive None."""
+
+BATCH = 20
+SERVER_DELIVERIES_PER_FAILURE = 25  # out-of-order waits and crashes use deliveries too
+OUT_OF_ORDER_DELAYS = [0.1, 0.5, 1, 2, 5]
+HOLD_DELAYS = [0.2, 0.5, 1, 2, 5]
 
 
 class EventOutOfOrder(Exception):  # noqa: N818 - it is a signal, not a failure
@@ -50,15 +68,23 @@ class EventConsumer:
         max_deliver: int = 8,
         backoff_seconds: list[float] | None = None,
         ack_wait_seconds: float = 30,
+        out_of_order_timeout_seconds: float = 600,
     ) -> None:
         self.durable = durable
         self._bus = bus
         self._handlers = {cls.TYPE: handler for cls, handler in subscriptions.items()}
         self._unit_of_work = unit_of_work
-        self._max_deliver = max_deliver
+        self._max_failures = max_deliver
+        self._server_max_deliver = max_deliver * SERVER_DELIVERIES_PER_FAILURE
         self._backoff = backoff_seconds or [0.2, 0.5, 1, 2, 5]
         self._ack_wait = ack_wait_seconds
+        self._out_of_order_timeout = out_of_order_timeout_seconds
+        self._failures: dict[int, int] = {}  # stream seq -> deterministic failures seen here
+        self._early_since: dict[int, float] = {}  # stream seq -> first found out of order here
+        self._waiting: Sequence[Msg] = ()  # the rest of the batch, kept alive while we hold
+        self._holds = 0  # consecutive transient failures: the hold's backoff
         self._subscription: Any = None
+        self.last_progress = time.monotonic()
 
     async def run(self) -> None:
         """Fetch and handle messages until cancelled."""
@@ -71,15 +97,19 @@ class EventConsumer:
                 if task is not None and task.cancelling():
                     raise asyncio.CancelledError()
                 try:
-                    messages = await subscription.fetch(batch=20, timeout=1)
+                    messages = await subscription.fetch(batch=BATCH, timeout=1)
                 except (NatsTimeoutError, TimeoutError):
+                    self.last_progress = time.monotonic()
                     continue
                 except Exception as exc:
                     logger.warning("%s: fetch failed (%s); retrying", self.durable, exc)
                     await asyncio.sleep(0.5)
                     continue
-                for message in messages:
+                for index, message in enumerate(messages):
+                    self._waiting = messages[index + 1 :]
                     await self.handle(message)
+                    self.last_progress = time.monotonic()
+                self._waiting = ()
         finally:
             self._subscription = None
             await subscription.unsubscribe()
@@ -92,7 +122,7 @@ class EventConsumer:
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             filter_subjects=[names.subject(t) for t in sorted(self._handlers)],
-            max_deliver=self._max_deliver,
+            max_deliver=self._server_max_deliver,
             ack_wait=self._ack_wait,
             max_ack_pending=1000,
         )
@@ -103,21 +133,38 @@ class EventConsumer:
         return self._subscription
 
     async def handle(self, message: Msg) -> None:
-        delivery = message.metadata.num_delivered or 1
+        """Handle one message; whatever happens, it never raises into the fetch loop."""
+        try:
+            await self._handle(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Acking, nak'ing or dead-lettering failed (NATS gone): the server redelivers it.
+            logger.exception("%s: could not settle message %s", self.durable, _seq(message))
+
+    async def _handle(self, message: Msg) -> None:
         try:
             event = parse_event(message.data)
         except UnknownEventError as exc:
             await self._dead_letter(message, "unknown", str(exc))
             return
-        try:
-            await self._apply(event)
-        except EventOutOfOrder:
-            await self._retry_or_dead_letter(message, event, delivery, "event arrived out of order")
-        except Exception as exc:
-            logger.exception("%s: handling %s %s failed", self.durable, event.type, event.id)
-            await self._retry_or_dead_letter(message, event, delivery, repr(exc))
-        else:
-            await message.ack()
+        while True:
+            try:
+                await self._apply(event)
+            except EventOutOfOrder as early:
+                await self._wait_for_predecessor(message, event, str(early))
+            except Exception as exc:
+                if is_transient(exc):
+                    await self._hold(message, event, exc)
+                    continue
+                logger.exception("%s: handling %s %s failed", self.durable, event.type, event.id)
+                await self._failed(message, event, repr(exc))
+            else:
+                self._holds = 0
+                self._failures.pop(_seq(message), None)
+                self._early_since.pop(_seq(message), None)
+                await message.ack()
+            return
 
     async def _apply(self, event: Event) -> None:
         handler = self._handlers[event.type]
@@ -137,19 +184,58 @@ class EventConsumer:
                 if not await uow.already_processed(event.id):
                     raise
 
-    async def _retry_or_dead_letter(
-        self, message: Msg, event: Event, delivery: int, reason: str
-    ) -> None:
-        if delivery >= self._max_deliver:
+    async def _hold(self, message: Msg, event: Event, error: Exception) -> None:
+        """A dependency is down: keep this message (and the batch behind it) and wait."""
+        self._holds += 1
+        delay = min(HOLD_DELAYS[min(self._holds - 1, len(HOLD_DELAYS) - 1)], self._ack_wait / 3)
+        logger.warning(
+            "%s: %s %s waits for an outage to end (%s); retrying in %.1fs",
+            self.durable,
+            event.type,
+            event.id,
+            error,
+            delay,
+        )
+        for kept in (message, *self._waiting):
+            try:
+                await kept.in_progress()
+            except Exception as exc:  # NATS is down too: redelivery is the server's job then
+                logger.warning("%s: could not extend %s (%s)", self.durable, _seq(kept), exc)
+                break
+        await asyncio.sleep(delay)
+        self.last_progress = time.monotonic()
+
+    async def _wait_for_predecessor(self, message: Msg, event: Event, why: str) -> None:
+        self._holds = 0
+        seq = _seq(message)
+        waited = time.monotonic() - self._early_since.setdefault(seq, time.monotonic())
+        if waited >= self._out_of_order_timeout or self._last_server_delivery(message):
+            self._early_since.pop(seq, None)
+            reason = f"its predecessor never arrived ({why}; waited {waited:.0f}s)"
             await self._dead_letter(message, event.type, reason)
             return
-        delay = self._backoff[min(delivery - 1, len(self._backoff) - 1)]
-        await message.nak(delay=delay)
+        delivery = message.metadata.num_delivered or 1
+        await message.nak(
+            delay=OUT_OF_ORDER_DELAYS[min(delivery - 1, len(OUT_OF_ORDER_DELAYS) - 1)]
+        )
+
+    async def _failed(self, message: Msg, event: Event, reason: str) -> None:
+        self._holds = 0
+        seq = _seq(message)
+        failures = self._failures[seq] = self._failures.get(seq, 0) + 1
+        if failures >= self._max_failures or self._last_server_delivery(message):
+            self._failures.pop(seq, None)
+            await self._dead_letter(message, event.type, reason)
+            return
+        await message.nak(delay=self._backoff[min(failures - 1, len(self._backoff) - 1)])
+
+    def _last_server_delivery(self, message: Msg) -> bool:
+        return (message.metadata.num_delivered or 1) >= self._server_max_deliver
 
     async def _dead_letter(self, message: Msg, event_type: str, reason: str) -> None:
         """Keep the message, visible and replayable, in the dead-letter stream; stop retrying."""
         names = self._bus.names
-        stream_seq = message.metadata.sequence.stream if message.metadata.sequence else 0
+        stream_seq = _seq(message)
         logger.error(
             "%s: dead-lettering %s (stream seq %s): %s",
             self.durable,
@@ -169,6 +255,11 @@ class EventConsumer:
             },
         )
         await message.term()
+
+
+def _seq(message: Msg) -> int:
+    sequence = message.metadata.sequence
+    return sequence.stream if sequence else 0
 
 
 def should_apply(local_version: int | None, event_version: int) -> bool:

@@ -77,6 +77,18 @@ class EmbeddedPostgres:
             self._server.psql(f"CREATE DATABASE {name};")
         return self.url(name)
 
+    def shut_down(self) -> None:
+        """Stop the server but keep its data (an outage): clients get connection errors."""
+        from pgserver._commands import pg_ctl
+
+        pg_ctl(
+            ["-w", "stop", "-m", "fast"], pgdata=self._server.pgdata, user=self._server.system_user
+        )
+
+    def start_again(self) -> None:
+        """Start the server after ``shut_down``, on the same socket: the same URLs work again."""
+        self._server.ensure_postgres_running()
+
     def stop(self) -> None:
         self._server.cleanup()
 

@@ -84,6 +84,17 @@ def jwt_keys() -> KeyPair:
 
 
 @pytest.fixture
+def own_postgres(infrastructure: Infrastructure) -> Iterator[EmbeddedPostgres]:
+    """A PostgreSQL server of this test's own, which it may shut down and start again (a real
+    outage of one service's database while the others keep theirs)."""
+    server = EmbeddedPostgres(infrastructure.tmp_dir / f"pg-{uuid4().hex[:8]}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
 def bus_namespace() -> str:
     """A namespace of its own per test: its own stream, subjects and durable consumers."""
     return f"t{uuid4().hex[:12]}"
