@@ -3,18 +3,30 @@
 Every 4xx/5xx response of every service has the contract shape
 ``{"errors": [{"message": str, "field"?: str}]}``. Rules raise a typed ``CustomError`` where
 they live; ``install_error_handlers(app)`` is the single place that turns errors, FastAPI's
-validation errors, unknown routes and unexpected exceptions into that shape.
+validation errors, unknown routes and unexpected exceptions into that shape. The same call puts
+the body limit in front of the app (``http_limits``) and makes the OpenAPI document list every
+error status an operation can answer (``openapi_errors``).
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError as FastAPIValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ticketing.common.http_limits import (
+    MAX_BODY_BYTES,
+    TOO_LARGE,
+    BodyLimitMiddleware,
+    BodyTooLargeError,
+)
+from ticketing.common.openapi_errors import document_error_shape
 
 logger = logging.getLogger("ticketing.errors")
 
@@ -26,6 +38,7 @@ class CustomError(Exception):
 
     status_code: int = 500
     default_message: str = "Something went wrong"
+    headers: dict[str, str] | None = None  # e.g. Retry-After, sent with the error
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message or self.default_message
@@ -84,6 +97,23 @@ class ConflictError(CustomError):
     default_message = "Conflict"
 
 
+class PayloadTooLargeError(CustomError):
+    status_code = 413
+    default_message = TOO_LARGE
+
+
+class TooManyRequestsError(CustomError):
+    """A 429 that tells the client when to come back (``Retry-After``, whole seconds)."""
+
+    status_code = 429
+    default_message = "Too many requests, try again later"
+
+    def __init__(self, message: str | None = None, *, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = max(1, retry_after_seconds)
+        self.headers = {"Retry-After": str(self.retry_after_seconds)}
+
+
 class DatabaseConnectionError(CustomError):
     status_code = 503
     default_message = "Error connecting to the database"
@@ -94,8 +124,10 @@ class ServiceUnavailableError(CustomError):
     default_message = "Service unavailable"
 
 
-def error_response(status_code: int, errors: list[ErrorItem]) -> JSONResponse:
-    return JSONResponse(status_code=status_code, content={"errors": errors})
+def error_response(
+    status_code: int, errors: list[ErrorItem], headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(status_code=status_code, content={"errors": errors}, headers=headers)
 
 
 def _field_name(loc: tuple[Any, ...]) -> str | None:
@@ -122,7 +154,7 @@ def _humanize(field: str | None, error: dict[str, Any]) -> str:
         return f"{label} must have at most {ctx.get('decimal_places')} decimals"
     if kind == "decimal_max_digits":
         return f"{label} is too large"
-    if kind == "string_too_long":
+    if kind == "string_too_long" or (kind == "too_long" and isinstance(error.get("input"), str)):
         return f"{label} must be at most {ctx.get('max_length')} characters"
     if kind in ("greater_than_equal", "less_than_equal", "less_than"):
         word = {"greater_than_equal": "at least", "less_than_equal": "at most"}.get(kind, "below")
@@ -154,7 +186,13 @@ def validation_errors(exc: FastAPIValidationError) -> list[ErrorItem]:
 
 async def _on_custom_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CustomError)
-    return error_response(exc.status_code, exc.serialize_errors())
+    return error_response(exc.status_code, exc.serialize_errors(), exc.headers)
+
+
+async def _on_too_large(_: Request, exc: Exception) -> JSONResponse:
+    # Raised by the body limit into whatever reads the body (a form, a dependency).
+    assert isinstance(exc, BodyTooLargeError)
+    return error_response(413, [{"message": TOO_LARGE}])
 
 
 async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -165,73 +203,76 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(400, validation_errors(exc))
 
 
+HTTP_MESSAGES = {404: "Not found", 405: "Method not allowed", 413: TOO_LARGE}
+
+
 async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    messages = {404: "Not found", 405: "Method not allowed"}
     detail = exc.detail if isinstance(exc.detail, str) else None
-    message = messages.get(exc.status_code) or detail or "Request failed"
+    message = HTTP_MESSAGES.get(exc.status_code) or detail or "Request failed"
     response = error_response(exc.status_code, [{"message": message}])
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value
     return response
 
 
+_LOGGED = "ticketing.logged_error"
+
+
+def describe_unexpected(exc: BaseException) -> str:
+    """What went wrong and where, without the exception's message: messages carry user input
+    (SQL parameters, the bytes that did not encode), and logs must not hold passwords or tokens.
+    The types (causes included) and the innermost frames are enough to find the line."""
+    causes: list[str] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(causes) < 4:
+        causes.append(f"{type(cause).__module__}.{type(cause).__qualname__}")
+        cause = cause.__cause__ or cause.__context__
+    frames = traceback.extract_tb(exc.__traceback__)[-6:]
+    where = " < ".join(f"{f.filename}:{f.lineno} in {f.name}" for f in reversed(frames))
+    return f"{' caused by '.join(causes)} at {where or '?'}"
+
+
 async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    request.scope[_LOGGED] = exc
+    logger.error(
+        "Unhandled error on %s %s: %s", request.method, request.url.path, describe_unexpected(exc)
+    )
     return error_response(500, [{"message": "Something went wrong"}])
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Make every error response of ``app`` follow the contract shape."""
+class _HandledErrorsEndHere:
+    """Starlette's outermost layer answers an unexpected error with our handler (which logs it
+    once) and then re-raises it "so the server can log it": uvicorn would log the whole
+    traceback a second time. This layer, outside it, ends an error the handler has logged."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        except Exception as exc:
+            if scope.get(_LOGGED) is not exc:
+                raise
+
+
+def install_error_handlers(app: FastAPI, *, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    """Make every error response of ``app`` follow the contract shape, refuse bodies over
+    ``max_body_bytes`` (outermost, before anything reads them) and log each unexpected error
+    once, in one line."""
     app.add_exception_handler(CustomError, _on_custom_error)
+    app.add_exception_handler(BodyTooLargeError, _on_too_large)
     app.add_exception_handler(FastAPIValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected_error)
+    build_stack = app.build_middleware_stack
+
+    def build_limited_stack() -> ASGIApp:
+        return BodyLimitMiddleware(_HandledErrorsEndHere(build_stack()), max_body_bytes)
+
+    app.build_middleware_stack = build_limited_stack  # type: ignore[method-assign]
     document_error_shape(app)
-
-
-ERROR_RESPONSE_SCHEMA: dict[str, Any] = {
-    "description": "Error",
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "required": ["errors"],
-                "properties": {
-                    "errors": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["message"],
-                            "properties": {
-                                "message": {"type": "string"},
-                                "field": {"type": "string"},
-                            },
-                        },
-                    }
-                },
-            }
-        }
-    },
-}
-
-
-def document_error_shape(app: FastAPI) -> None:
-    """Make the OpenAPI document say what the service really answers: FastAPI documents a 422
-    for invalid input, but ``install_error_handlers`` turns it into a 400 in the contract shape."""
-    build_default_schema = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = build_default_schema()
-            for path in schema.get("paths", {}).values():
-                for operation in path.values():
-                    responses = operation.get("responses", {})
-                    if responses.pop("422", None) is not None:
-                        responses.setdefault("400", ERROR_RESPONSE_SCHEMA)
-            for name in ("HTTPValidationError", "ValidationError"):
-                schema.get("components", {}).get("schemas", {}).pop(name, None)
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

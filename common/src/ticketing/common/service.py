@@ -154,7 +154,7 @@ def create_service_app(definition: ServiceDefinition) -> FastAPI:
 
     app = FastAPI(title=f"Ticketing {definition.name}", lifespan=lifespan)
     app.state.runtime = runtime
-    install_error_handlers(app)
+    install_error_handlers(app, max_body_bytes=definition.settings.max_body_bytes)
     app.include_router(_health_router(definition.readiness_checks))
     for router in definition.routers:
         app.include_router(router)

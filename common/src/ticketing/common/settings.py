@@ -44,6 +44,9 @@ class ServiceSettings(BusSettings):
     jwt_public_key: str = Field(description="PEM public key that verifies session tokens")
     cookie_secure: bool = Field(default=False, description="Mark the session cookie Secure")
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1, description="Larger request bodies get 413 (the Ingress: 1m)"
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> ServiceSettings:

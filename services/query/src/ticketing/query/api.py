@@ -22,8 +22,12 @@ from ticketing.query.schemas import (
 
 router = APIRouter(prefix="/api/query", tags=["query"])
 
+MAX_OFFSET = 2**31 - 1
+"""Far past any real listing, and inside every integer type the database and driver take
+(an unbounded offset reached PostgreSQL as a bigint overflow: a 500)."""
+
 Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 @router.get("/tickets", response_model=ListingPage)

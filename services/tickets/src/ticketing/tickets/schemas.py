@@ -2,9 +2,9 @@
 
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import Field
 
-from ticketing.common.contracts import ApiModel, Price
+from ticketing.common.contracts import ApiModel, Price, VisibleText
 from ticketing.common.events import (
     TicketCreated,
     TicketCreatedData,
@@ -13,9 +13,8 @@ from ticketing.common.events import (
 )
 from ticketing.tickets.models import TITLE_MAX_LENGTH, Ticket
 
-Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH)
-]
+Title = Annotated[VisibleText, Field(max_length=TITLE_MAX_LENGTH)]
+"""Trimmed, visible, no control or direction-override characters (DESIGN §3 "Bad input")."""
 
 
 class TicketIn(ApiModel):
