@@ -1,8 +1,10 @@
 """Async SQLAlchemy plumbing and the tables every service's database carries.
 
-The infrastructure tables (outbox, processed events, bans, idempotency keys) live on their own
-``MetaData`` so each service's first migration creates them with one call, while each service
-keeps its own ``DeclarativeBase`` for its domain tables.
+The infrastructure tables (outbox, processed events, bans, revoked sessions, idempotency keys)
+live on their own ``MetaData`` so each service's first migration creates them with one call,
+while each service keeps its own ``DeclarativeBase`` for its domain tables. A table added here
+later also needs a migration in every service (``create(..., checkfirst=True)``: a fresh
+database already has it from the first migration's ``create_all``).
 """
 
 from __future__ import annotations
@@ -57,6 +59,16 @@ banned_users = sa.Table(
     sa.Column(
         "banned_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+)
+
+revoked_sessions = sa.Table(
+    "revoked_sessions",
+    infrastructure,
+    sa.Column("session_id", sa.Uuid, primary_key=True),  # the token's jti
+    sa.Column("user_id", sa.Uuid, nullable=False),
+    # The token's exp: past it the token is refused anyway, so the row is pruned.
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("revoked_sessions_expires_at", "expires_at"),
 )
 
 idempotency_keys = sa.Table(

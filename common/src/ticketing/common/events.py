@@ -91,6 +91,14 @@ class UserBannedData(ApiModel):
     user_id: UUID
 
 
+class SessionRevokedData(ApiModel):
+    """A signed-out session: its token's ``jti`` and ``exp``, refused until then."""
+
+    session_id: UUID
+    user_id: UUID
+    expires_at: datetime
+
+
 # --- events ---------------------------------------------------------------------------------
 
 
@@ -148,6 +156,12 @@ class UserBanned(Event):
     data: UserBannedData
 
 
+class SessionRevoked(Event):
+    TYPE = "session.revoked"
+    type: Literal["session.revoked"] = "session.revoked"
+    data: SessionRevokedData
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.TYPE: cls
     for cls in (
@@ -160,6 +174,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         PaymentCreated,
         UserCreated,
         UserBanned,
+        SessionRevoked,
     )
 }
 

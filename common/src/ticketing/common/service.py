@@ -22,13 +22,13 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from ticketing.common.auth import TokenVerifier
+from ticketing.common.auth import TokenVerifier, UserSession
 from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer, Subscriptions
 from ticketing.common.db import banned_users, create_engine, create_sessionmaker, run_migrations
 from ticketing.common.errors import install_error_handlers
-from ticketing.common.events import UserBanned
 from ticketing.common.outbox import OutboxRelay
+from ticketing.common.revocation import is_refused, with_session_subscriptions
 from ticketing.common.settings import ServiceSettings
 from ticketing.common.uow import UnitOfWork
 
@@ -52,6 +52,9 @@ class ServiceDefinition:
     readiness_checks: Sequence[ReadinessCheck] = ()
     resources: Sequence[Resource] = ()
     extras: dict[str, Any] = field(default_factory=dict)
+    consumes_session_events: bool = True
+    """Record ``user.banned`` and ``session.revoked`` from the bus, so this service refuses
+    those tokens (``revocation.SESSION_SUBSCRIPTIONS``). Auth records them as it publishes."""
 
 
 class ServiceRuntime:
@@ -85,11 +88,10 @@ class ServiceRuntime:
             )
         return found is not None
 
-
-async def record_ban(event: UserBanned, uow: UnitOfWork) -> None:
-    """Every service keeps the banned user ids, so it can refuse their still-valid tokens."""
-    stmt = sa.dialects.postgresql.insert(banned_users).values(user_id=event.data.user_id)
-    await uow.session.execute(stmt.on_conflict_do_nothing())
+    async def refuses(self, session: UserSession) -> bool:
+        """Whether this valid token must be refused: its user banned or its session revoked."""
+        async with self.sessionmaker() as db:
+            return await is_refused(db, session)
 
 
 async def supervise(name: str, loop: Callable[[], Awaitable[None]]) -> None:
@@ -130,11 +132,14 @@ def create_service_app(definition: ServiceDefinition) -> FastAPI:
         loops: list[tuple[str, Callable[[], Awaitable[None]]]] = [
             ("outbox-relay", runtime.relay.run)
         ]
-        if definition.subscriptions:
+        subscriptions = definition.subscriptions
+        if definition.consumes_session_events:
+            subscriptions = with_session_subscriptions(subscriptions)
+        if subscriptions:
             consumer = EventConsumer(
                 durable=definition.name,
                 bus=runtime.bus,
-                subscriptions=definition.subscriptions,
+                subscriptions=subscriptions,
                 unit_of_work=runtime.unit_of_work,
                 max_deliver=runtime.settings.consumer_max_deliver,
                 backoff_seconds=runtime.settings.consumer_backoff_seconds,

@@ -6,19 +6,22 @@ from uuid import UUID
 from pydantic import AfterValidator
 
 from ticketing.auth import domain
-from ticketing.common.contracts import ApiModel
+from ticketing.common.contracts import ApiModel, PlainText
+
+Password = Annotated[str, AfterValidator(domain.check_password_policy)]
 
 
 class Credentials(ApiModel):
-    email: Annotated[str, AfterValidator(domain.normalize_email)]
-    password: Annotated[str, AfterValidator(domain.check_password_policy)]
+    email: Annotated[PlainText, AfterValidator(domain.normalize_email)]
+    password: Password
 
 
 class SignInCredentials(ApiModel):
-    """Sign-in does not re-check the policy: a wrong password is just wrong."""
+    """Any email may be tried (an unknown one is just wrong credentials), but the password's
+    length is checked first, so an absurd one is refused before it is hashed."""
 
-    email: str
-    password: str
+    email: Annotated[PlainText, AfterValidator(domain.check_sign_in_email)]
+    password: Password
 
 
 class UserOut(ApiModel):

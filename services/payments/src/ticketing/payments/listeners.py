@@ -11,8 +11,7 @@ import logging
 from sqlalchemy.dialects.postgresql import insert
 
 from ticketing.common.consumer import EventOutOfOrder, Subscriptions, should_apply
-from ticketing.common.events import OrderCancelled, OrderCompleted, OrderCreated, UserBanned
-from ticketing.common.service import record_ban
+from ticketing.common.events import OrderCancelled, OrderCompleted, OrderCreated
 from ticketing.common.uow import UnitOfWork
 from ticketing.payments import domain
 from ticketing.payments.models import Order
@@ -68,5 +67,4 @@ SUBSCRIPTIONS: Subscriptions = {
     OrderCreated: on_order_created,
     OrderCancelled: on_order_cancelled,
     OrderCompleted: on_order_completed,
-    UserBanned: record_ban,
 }

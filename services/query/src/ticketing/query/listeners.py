@@ -29,12 +29,12 @@ from ticketing.common.events import (
     OrderCreated,
     OrderStatus,
     PaymentCreated,
+    SessionRevoked,
     TicketCreated,
     TicketUpdated,
     UserBanned,
     UserCreated,
 )
-from ticketing.common.service import record_ban
 from ticketing.common.uow import UnitOfWork
 from ticketing.query import domain
 from ticketing.query.models import Listing, Order, Payment, User
@@ -133,8 +133,13 @@ async def on_user_created(event: UserCreated, uow: UnitOfWork) -> None:
 
 
 async def on_user_banned(event: UserBanned, uow: UnitOfWork) -> None:
+    """The ban itself is recorded by common's handler, which runs next, under this lock."""
     await lock_read_model(uow.session)
-    await record_ban(event, uow)
+
+
+async def on_session_revoked(event: SessionRevoked, uow: UnitOfWork) -> None:
+    """Nothing to show; common records the revocation next, under this lock."""
+    await lock_read_model(uow.session)
 
 
 async def _advance_order(
@@ -181,5 +186,6 @@ SUBSCRIPTIONS: Subscriptions = {
     PaymentCreated: on_payment_created,
     UserCreated: on_user_created,
     UserBanned: on_user_banned,
+    SessionRevoked: on_session_revoked,
 }
 """Every event type of the platform (checked against ``EVENT_TYPES`` in the tests)."""

@@ -36,6 +36,7 @@ from ticketing.common.db import (
     run_migrations,
 )
 from ticketing.common.events import Event, UnknownEventError, parse_event
+from ticketing.common.revocation import with_session_subscriptions
 from ticketing.common.uow import UnitOfWork
 from ticketing.query.config import QuerySettings
 from ticketing.query.listeners import SUBSCRIPTIONS, lock_read_model
@@ -44,7 +45,8 @@ from ticketing.query.models import Base
 logger = logging.getLogger("ticketing.query.rebuild")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-HANDLERS = {event_class.TYPE: handler for event_class, handler in SUBSCRIPTIONS.items()}
+# The handlers the live consumer runs: the read model's, and common's for bans and sign-outs.
+HANDLERS = {cls.TYPE: handler for cls, handler in with_session_subscriptions(SUBSCRIPTIONS).items()}
 
 
 @dataclass

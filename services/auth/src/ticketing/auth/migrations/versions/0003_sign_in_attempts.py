@@ -1,0 +1,35 @@
+"""sign_in_attempts: failed sign-ins per email key and client address, for throttling
+
+Revision ID: 0003
+Revises: 0002
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "sign_in_attempts",
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("email_key", sa.String(320), nullable=False),
+        sa.Column("client", sa.String(64), nullable=False),
+        sa.Column(
+            "attempted_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+    )
+    op.create_index("sign_in_attempts_by_email", "sign_in_attempts", ["email_key", "attempted_at"])
+    op.create_index("sign_in_attempts_by_client", "sign_in_attempts", ["client", "attempted_at"])
+    op.create_index("sign_in_attempts_attempted_at", "sign_in_attempts", ["attempted_at"])
+
+
+def downgrade() -> None:
+    op.drop_table("sign_in_attempts")
