@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
@@ -32,7 +33,8 @@ from ticketing.common.testing.events import publish_event
 from ticketing.common.testing.http import eventually, running_app
 from ticketing.payments.app import create_app
 from ticketing.payments.config import PaymentsSettings
-from ticketing.payments.models import Order, Payment
+from ticketing.payments.models import Order, Payment, RefundOwed
+from ticketing.payments.refunds import parked_refunds
 from ticketing.stripe_sandbox import create_app as create_sandbox_app
 from ticketing.stripe_sandbox import serve
 
@@ -85,6 +87,8 @@ async def payments_settings(
         **await service_settings("payments"),
         stripe_api_base=sandbox_url,
         stripe_webhook_secret=WEBHOOK_SECRET,
+        refund_poll_seconds=0.2,
+        refund_max_attempts=3,
     )
 
 
@@ -130,21 +134,30 @@ class World:
         assert order is not None, "order not replicated yet"
         assert (order.status, order.version) == (status, version)
 
-    async def an_order(self, user_id: UUID, price: Decimal = Decimal("19.99")) -> OrderCreated:
+    async def an_order(
+        self,
+        user_id: UUID,
+        price: Decimal = Decimal("19.99"),
+        expires_in: timedelta = timedelta(minutes=15),
+    ) -> OrderCreated:
         """An order.created as the orders service would publish it, once payments has it."""
-        event = self.order_created(user_id, price)
+        event = self.order_created(user_id, price, expires_in)
         await publish_event(self.bus, event)
         await eventually(lambda: self.order_is(event.data.id, "created", 0))
         return event
 
     @staticmethod
-    def order_created(user_id: UUID, price: Decimal = Decimal("19.99")) -> OrderCreated:
+    def order_created(
+        user_id: UUID,
+        price: Decimal = Decimal("19.99"),
+        expires_in: timedelta = timedelta(minutes=15),
+    ) -> OrderCreated:
         return OrderCreated(
             data=OrderCreatedData(
                 id=uuid4(),
                 status="created",
                 user_id=user_id,
-                expires_at=utcnow(),
+                expires_at=utcnow() + expires_in,
                 version=0,
                 ticket=OrderCreatedTicket(id=uuid4(), price=price),
             )
@@ -160,6 +173,18 @@ class World:
             response = await http.get(f"{self.sandbox.url}/_sandbox/charges")
         response.raise_for_status()
         return [c for c in response.json()["data"] if c["metadata"].get("orderId") == str(order_id)]
+
+    async def fail_refunds_of(self, intent_id: str) -> None:
+        """From now on Stripe refuses every refund of this intent (as for a disputed charge)."""
+        async with httpx.AsyncClient() as http:
+            response = await http.post(
+                f"{self.sandbox.url}/_sandbox/refund_failures", json={"payment_intent": intent_id}
+            )
+        response.raise_for_status()
+
+    async def parked_refunds(self) -> list[RefundOwed]:
+        async with self.runtime.sessionmaker() as session:
+            return await parked_refunds(session)
 
     async def ban(self, user_id: UUID) -> None:
         await publish_event(self.bus, UserBanned(data=UserBannedData(user_id=user_id)))

@@ -103,12 +103,17 @@ async def test_a_double_submit_charges_once(
 
     assert len(await world.charges_for(order.data.id)) == 1
     (payment,) = await world.payments_for(order.data.id)
-    for response in (first, second):  # each twin either paid or was told the order is paid
-        assert response.status_code in (201, 400)
+    answers = sorted(r.status_code for r in (first, second))
+    assert answers[0] == 201  # one paid; its twin was told it is paid, or still in flight
+    assert answers[1] in (400, 409)
+    for response in (first, second):
         if response.status_code == 201:
             assert response.json() == {"id": str(payment.id)}
-        else:
+        elif response.status_code == 400:
             assert response.json() == {"errors": [{"message": "Order is already paid"}]}
+        else:
+            message = "A payment for this order is already in progress"
+            assert response.json() == {"errors": [{"message": message}]}
 
 
 async def test_paying_again_is_refused_without_charging_again(

@@ -8,6 +8,8 @@ from pydantic import ValidationError
 from ticketing.common.auth import KeyPair
 from ticketing.payments.config import PaymentsSettings
 
+REAL_WEBHOOK_SECRET = "whsec_" + "3f9a" * 8
+
 
 def production(jwt_keys: KeyPair, **stripe: Any) -> PaymentsSettings:
     return PaymentsSettings(
@@ -21,7 +23,7 @@ def production(jwt_keys: KeyPair, **stripe: Any) -> PaymentsSettings:
 
 def test_production_refuses_the_sandbox_key(jwt_keys: KeyPair) -> None:
     with pytest.raises(ValidationError, match="real Stripe key"):
-        production(jwt_keys, stripe_webhook_secret="whsec_live")
+        production(jwt_keys, stripe_webhook_secret=REAL_WEBHOOK_SECRET)
 
 
 def test_production_requires_a_webhook_secret(jwt_keys: KeyPair) -> None:
@@ -29,9 +31,19 @@ def test_production_requires_a_webhook_secret(jwt_keys: KeyPair) -> None:
         production(jwt_keys, stripe_secret_key="sk_live_realkey")
 
 
+@pytest.mark.parametrize(
+    "secret", ["whsec_dev", "whsec_short", "not-a-whsec-but-long-enough-anyway"]
+)
+def test_production_refuses_a_webhook_secret_anyone_could_know_or_guess(
+    jwt_keys: KeyPair, secret: str
+) -> None:
+    with pytest.raises(ValidationError, match="real whsec_"):
+        production(jwt_keys, stripe_secret_key="sk_live_realkey", stripe_webhook_secret=secret)
+
+
 def test_production_runs_with_a_real_key_and_a_webhook_secret(jwt_keys: KeyPair) -> None:
     settings = production(
-        jwt_keys, stripe_secret_key="sk_live_realkey", stripe_webhook_secret="whsec_live"
+        jwt_keys, stripe_secret_key="sk_live_realkey", stripe_webhook_secret=REAL_WEBHOOK_SECRET
     )
 
     assert (settings.stripe_api_base, settings.currency) == (None, "usd")

@@ -78,7 +78,8 @@ idempotency_keys = sa.Table(
     sa.Column("key", sa.String(255), primary_key=True),
     sa.Column("scope", sa.String(100), nullable=False),
     sa.Column("request_hash", sa.String(64), nullable=False),
-    sa.Column("status_code", sa.Integer, nullable=False),
+    # NULL while the first request holding the key is still running (claimed, no answer yet)
+    sa.Column("status_code", sa.Integer),
     sa.Column("body", JSONB),
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()

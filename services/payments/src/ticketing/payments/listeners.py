@@ -29,6 +29,7 @@ async def on_order_created(event: OrderCreated, uow: UnitOfWork) -> None:
         status=data.status,
         price=data.ticket.price,
         version=data.version,
+        expires_at=data.expires_at,
     )
     await uow.session.execute(stmt.on_conflict_do_nothing(index_elements=[Order.id]))
 

@@ -4,11 +4,14 @@ Always the real ``stripe`` SDK, async. With ``stripe_api_base`` set it talks to 
 Stripe-compatible server (the local sandbox) without network retries; otherwise to Stripe,
 retrying network failures (safe: every POST carries an idempotency key derived from the order).
 Stripe's errors become contract errors here: a decline is a 400 with Stripe's own message.
+Only what Stripe answers leaves this module, as a plain ``domain.Intent``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
@@ -53,34 +56,43 @@ class StripeGateway:
             max_network_retries=0 if sandbox else 2,
             http_client=self._http,
         )
-        self._currency = settings.currency
+        self.currency = settings.currency
 
-    async def charge(self, *, order_id: UUID, price: Decimal, token: str) -> str:
-        """Charge ``price`` for the order now; returns the succeeded PaymentIntent's id."""
+    async def charge(
+        self, *, order_id: UUID, price: Decimal, token: str, attempt: int, return_url: str
+    ) -> domain.Intent:
+        """Create and confirm a PaymentIntent for the order. The answer may be ``succeeded``
+        or ``requires_action`` (3-D Secure: send the buyer to ``next_action_url``; Stripe
+        brings them back to ``return_url``); a decline raises ``CardDeclinedError``."""
         params: dict[str, Any] = {
             "amount": to_cents(price),
-            "currency": self._currency,
+            "currency": self.currency,
             "confirm": True,
             "payment_method_types": ["card"],
+            "return_url": return_url,
             "metadata": {"orderId": str(order_id)},
             **payment_method_params(token),
         }
-        try:
+        key = domain.charge_idempotency_key(order_id, attempt)
+        with _stripe_errors():
             intent = await self._client.v1.payment_intents.create_async(
                 params=params,  # type: ignore[arg-type]  # the TypedDict omits card tokens
-                options={"idempotency_key": domain.charge_idempotency_key(order_id, token)},
+                options={"idempotency_key": key},
             )
-        except stripe.CardError as exc:
-            raise BadRequestError(exc.user_message or "Your card was declined.") from exc
-        except stripe.InvalidRequestError as exc:
-            if exc.param and exc.param.startswith(TOKEN_PARAMS):
-                raise FieldError("token", exc.user_message or "Invalid card token") from exc
-            raise
-        except stripe.IdempotencyError as exc:
-            raise ConflictError("A payment for this order is already in progress") from exc
-        except stripe.APIConnectionError as exc:
-            raise ServiceUnavailableError("The payment provider is not reachable") from exc
-        return intent.id
+        return _intent(intent)
+
+    async def retrieve(self, intent_id: str) -> domain.Intent:
+        with _stripe_errors():
+            return _intent(await self._client.v1.payment_intents.retrieve_async(intent_id))
+
+    async def cancel(self, intent_id: str) -> domain.Intent:
+        """Abandon an intent still awaiting authentication; if it succeeded meanwhile, Stripe
+        refuses and the succeeded intent is returned (the caller settles it)."""
+        try:
+            with _stripe_errors():
+                return _intent(await self._client.v1.payment_intents.cancel_async(intent_id))
+        except BadRequestError:
+            return await self.retrieve(intent_id)
 
     async def refund(self, intent_id: str) -> None:
         """Give the money back; refunding an already refunded intent is a no-op."""
@@ -96,6 +108,39 @@ class StripeGateway:
 
     async def close(self) -> None:
         await self._http.close_async()  # type: ignore[no-untyped-call]
+
+
+def _intent(intent: stripe.PaymentIntent) -> domain.Intent:
+    data: dict[str, Any] = intent.to_dict()
+    redirect = (data.get("next_action") or {}).get("redirect_to_url") or {}
+    return domain.Intent(
+        id=data["id"],
+        status=data["status"],
+        amount=data["amount"],
+        currency=data["currency"],
+        order_id=(data.get("metadata") or {}).get("orderId"),
+        next_action_url=redirect.get("url"),
+        error_message=(data.get("last_payment_error") or {}).get("message"),
+    )
+
+
+@contextlib.contextmanager
+def _stripe_errors() -> Iterator[None]:
+    """Stripe's errors as contract errors: a decline is a 400 with Stripe's own message."""
+    try:
+        yield
+    except stripe.CardError as exc:
+        raise domain.CardDeclinedError(exc.user_message or "Your card was declined.") from exc
+    except stripe.InvalidRequestError as exc:
+        if exc.param and exc.param.startswith(TOKEN_PARAMS):
+            raise FieldError("token", exc.user_message or "Invalid card token") from exc
+        raise BadRequestError(
+            exc.user_message or "The payment provider refused the request"
+        ) from exc
+    except stripe.IdempotencyError as exc:
+        raise ConflictError(domain.IN_PROGRESS) from exc
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
+        raise ServiceUnavailableError("The payment provider is not reachable") from exc
 
 
 def _running_gateway(request: Request) -> StripeGateway:
