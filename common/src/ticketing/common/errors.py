@@ -233,8 +233,18 @@ def describe_unexpected(exc: BaseException) -> str:
     return f"{' caused by '.join(causes)} at {where or '?'}"
 
 
+def _is_body_too_large(exc: BaseException) -> bool:
+    """A body limit error, maybe wrapped in a group by a task group (``BaseHTTPMiddleware``
+    reads the body in one) on its way out."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_is_body_too_large(inner) for inner in exc.exceptions)
+    return isinstance(exc, BodyTooLargeError)
+
+
 async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     request.scope[_LOGGED] = exc
+    if _is_body_too_large(exc):
+        return error_response(413, [{"message": TOO_LARGE}])
     logger.error(
         "Unhandled error on %s %s: %s", request.method, request.url.path, describe_unexpected(exc)
     )
@@ -244,7 +254,7 @@ async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse
 class _HandledErrorsEndHere:
     """Starlette's outermost layer answers an unexpected error with our handler (which logs it
     once) and then re-raises it "so the server can log it": uvicorn would log the whole
-    traceback a second time. This layer, outside it, ends an error the handler has logged."""
+    traceback a second time. This layer, outside it, ends an error the handler has answered."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

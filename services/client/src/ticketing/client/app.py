@@ -79,10 +79,14 @@ def create_app(
         finally:
             await app.state.api.aclose()
 
-    app = FastAPI(title="Ticketing client", lifespan=lifespan)
+    # No /docs, /redoc nor /openapi.json: at "/" of the site they would pass for the
+    # platform's API documentation, and the client's pages are no API.
+    app = FastAPI(
+        title="Ticketing client", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.settings = settings
     app.state.csrf = CsrfTokens(_csrf_secret(settings), secure_cookie=settings.cookie_secure)
-    install_error_pages(app)
+    install_error_pages(app, max_body_bytes=settings.max_body_bytes)
     app.middleware("http")(_security_headers)
     app.include_router(health_router)
     app.include_router(auth_pages)

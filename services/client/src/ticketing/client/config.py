@@ -48,6 +48,9 @@ class ClientSettings(BaseSettings):
         description="pk_... key: pay with Stripe's card element; unset: a test-card choice",
     )
     page_size: int = Field(default=20, ge=1, le=100, description="Tickets per page")
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1, description="Larger request bodies get 413 (the Ingress: 1m)"
+    )
 
     @field_validator("stripe_publishable_key", "csrf_secret", mode="before")
     @classmethod

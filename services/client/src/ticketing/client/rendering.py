@@ -91,9 +91,10 @@ async def _to_sign_in(_: Request, exc: Exception) -> Response:
     return RedirectResponse(sign_in_url(exc.next_url), status_code=303)
 
 
-def install_error_pages(app: FastAPI) -> None:
-    """The platform's JSON error handlers, each answering browsers with an HTML page."""
-    install_error_handlers(app)
+def install_error_pages(app: FastAPI, *, max_body_bytes: int) -> None:
+    """The platform's JSON error handlers (and body limit), each answering browsers with an
+    HTML page."""
+    install_error_handlers(app, max_body_bytes=max_body_bytes)
     for key, json_handler in list(app.exception_handlers.items()):
         app.add_exception_handler(key, _negotiated(json_handler))
     app.add_exception_handler(SignInRequiredError, _to_sign_in)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -20,8 +21,15 @@ class SignInRequiredError(Exception):
         self.next_url = next_url
 
 
+# The characters of a JWT (base64url and dots); a browser keeps no longer cookie.
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_.-]{1,4096}")
+
+
 def session_of(request: Request) -> Session:
-    return request.cookies.get(SESSION_COOKIE)
+    """The browser's session token; a cookie that cannot be one (non-ASCII, spaces, too long)
+    means signed out: it is never forwarded (it would not even fit in an HTTP header)."""
+    value = request.cookies.get(SESSION_COOKIE)
+    return value if value is not None and _TOKEN_SHAPE.fullmatch(value) else None
 
 
 async def viewer(request: Request, api: Annotated[ApiClient, Depends(get_api)]) -> User | None:

@@ -15,7 +15,10 @@ class ExpirationSettings(BusSettings):
     redis_url: str = Field(
         default="redis://127.0.0.1:6379/0", description="Redis holding the arq jobs"
     )
-    health_host: str = Field(default="0.0.0.0", description="Where the probe server listens")
+    health_host: str = Field(
+        default="127.0.0.1",
+        description="Where the probe server listens (the image sets 0.0.0.0 for the kubelet)",
+    )
     health_port: int = Field(default=8000, ge=0, le=65535, description="0 picks a free port")
     poll_delay_seconds: float = Field(
         default=0.5, gt=0, le=5, description="How late at most a due job starts"

@@ -25,10 +25,13 @@ NOT_YET_ON_SALE = "This ticket is not on sale yet. Try again in a moment."
 
 @router.get("/")
 async def tickets_for_sale(
-    request: Request, user: Viewer, api: Api, page_number: Annotated[int, Query(alias="page")] = 1
+    request: Request,
+    user: Viewer,
+    api: Api,
+    raw_page: Annotated[str | None, Query(alias="page")] = None,
 ) -> Response:
     size = request.app.state.settings.page_size
-    page_number = max(page_number, 1)
+    page_number = domain.page_number(raw_page)
     listing = await api.tickets_for_sale(limit=size, offset=(page_number - 1) * size)
     return page(
         request,
