@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing.common.bus import Bus
 from ticketing.common.contracts import utcnow
-from ticketing.common.db import create_engine, create_sessionmaker
+from ticketing.common.db import banned_users, create_engine, create_sessionmaker
 from ticketing.common.embedded import free_port
 from ticketing.common.events import (
     Event,
@@ -300,7 +300,17 @@ class World:
         return event
 
     async def ban(self, user: UserCreated) -> None:
+        """Ban the user, once notifications has recorded it."""
         await self.publish(UserBanned(data=UserBannedData(user_id=user.data.id)))
+
+        async def recorded() -> None:
+            async with self.sessionmaker() as session:
+                found = await session.scalar(
+                    sa.select(banned_users.c.user_id).where(banned_users.c.user_id == user.data.id)
+                )
+            assert found is not None, "ban not recorded yet"
+
+        await eventually(recorded)
 
     async def mails(self, recipient: str) -> list[SentMail]:
         async with self.sessionmaker() as session:
@@ -312,7 +322,9 @@ class World:
             return list(rows)
 
     async def mail_is(self, recipient: str, status: str) -> SentMail:
-        [mail] = await self.mails(recipient)
+        mails = await self.mails(recipient)
+        assert len(mails) == 1, f"{len(mails)} emails to {recipient}"
+        mail = mails[0]
         assert mail.status == status, (mail.status, mail.last_error)
         return mail
 

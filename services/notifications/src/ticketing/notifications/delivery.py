@@ -138,7 +138,7 @@ class Delivery:
         self._metrics.count("failed", mail.template)
         log = logger.error if exc.stage in ("connect", "sender") and exc.code else logger.warning
         log(
-            "Email %s (%s, event %s) not taken, attempt %d; retrying in %.0fs: %s",
+            "Email %s (%s, event %s) not taken, attempt %d; retrying in %.1fs: %s",
             mail.id, mail.template, mail.event_id, mail.attempts, delay.total_seconds(), exc,
         )  # fmt: skip
 

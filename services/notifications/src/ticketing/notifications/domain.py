@@ -38,7 +38,6 @@ WELCOME, RESERVED, RECEIPT, SOLD, ENDED = (
     "ticket_sold",
     "reservation_ended",
 )
-TEMPLATES = (WELCOME, RESERVED, RECEIPT, SOLD, ENDED)
 
 
 @dataclass(frozen=True)
@@ -173,8 +172,3 @@ def judge(code: int, stage: SmtpStage) -> Verdict:
 def retry_delay(attempts: int, backoff: Sequence[float]) -> timedelta:
     """The wait after the ``attempts``-th failed attempt (the last backoff value repeats)."""
     return timedelta(seconds=backoff[min(max(attempts, 1), len(backoff)) - 1])
-
-
-def is_stale(attempted_at: datetime, now: datetime, stale_after: timedelta) -> bool:
-    """A send whose outcome was not recorded in this long was interrupted (crash, kill)."""
-    return now - attempted_at > stale_after
