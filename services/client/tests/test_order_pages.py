@@ -6,7 +6,13 @@ from datetime import timedelta
 from uuid import uuid4
 
 from client_testing.browser import Browser
-from client_testing.contract_double import ContractDouble, DoubleOrder
+from client_testing.contract_double import (
+    AUTHENTICATION_FAILED,
+    BANK_PAGE,
+    THREE_D_SECURE,
+    ContractDouble,
+    DoubleOrder,
+)
 
 
 async def placed_order(
@@ -112,6 +118,50 @@ async def test_a_declined_card_is_shown_on_the_order_page(
     assert '<li data-testid="form-error">Your card was declined.</li>' in response.text
     assert 'data-testid="pay-button"' in response.text
     assert re.search(r'value="tok_chargeDeclined"[^>]*\s+checked>', response.text)
+    assert order.status == "created"
+
+
+async def test_a_card_needing_3d_secure_sends_the_buyer_to_the_banks_page(
+    browser: Browser, contract_double: ContractDouble
+) -> None:
+    order = await placed_order(browser, contract_double)
+    page = f"/orders/{order.id}"
+
+    response = await browser.submit(page, f"{page}/pay", {"token": THREE_D_SECURE})
+
+    assert response.status_code == 303
+    assert response.headers["location"] == BANK_PAGE
+    assert order.status == "created"
+
+
+async def test_back_from_a_completed_3d_secure_the_order_is_paid(
+    browser: Browser, contract_double: ContractDouble
+) -> None:
+    order = await placed_order(browser, contract_double)
+    page = f"/orders/{order.id}"
+    await browser.submit(page, f"{page}/pay", {"token": THREE_D_SECURE})
+    contract_double.authentications[order.id] = "succeeded"  # the buyer pressed Complete
+
+    response = await browser.get(f"{page}/authenticated?payment_intent=pi_1&redirect_status=x")
+
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{page}?paid=1"
+    assert order.status == "complete"
+
+
+async def test_back_from_a_failed_3d_secure_the_failure_is_shown_and_the_order_payable(
+    browser: Browser, contract_double: ContractDouble
+) -> None:
+    order = await placed_order(browser, contract_double)
+    page = f"/orders/{order.id}"
+    await browser.submit(page, f"{page}/pay", {"token": THREE_D_SECURE})
+    contract_double.authentications[order.id] = "failed"  # the buyer pressed Fail
+
+    response = await browser.get(f"{page}/authenticated?redirect_status=succeeded")
+
+    assert response.status_code == 400
+    assert f'<li data-testid="form-error">{AUTHENTICATION_FAILED}</li>' in response.text
+    assert 'data-testid="pay-button"' in response.text
     assert order.status == "created"
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 
 from ticketing.common.auth import SESSION_COOKIE, CurrentUser, TokenVerifier
 from ticketing.common.contracts import utcnow
@@ -27,6 +28,9 @@ from ticketing.common.errors import (
 )
 
 DECLINED = "Your card was declined."
+THREE_D_SECURE = "tok_threeDSecure2Required"
+BANK_PAGE = "http://bank.test/3ds"
+AUTHENTICATION_FAILED = "We are unable to authenticate your payment method."
 
 
 @dataclass
@@ -84,6 +88,8 @@ class ContractDouble:
     expiration_window: timedelta = timedelta(minutes=15)
     tickets: dict[UUID, DoubleTicket] = field(default_factory=dict)
     orders: dict[UUID, DoubleOrder] = field(default_factory=dict)
+    # 3-D Secure per order: "pending", then what the buyer did on the bank's page
+    authentications: dict[UUID, str] = field(default_factory=dict)
 
     def seed_ticket(self, seller: UUID, title: str = "Concert", price: str = "25") -> DoubleTicket:
         ticket = DoubleTicket(id=uuid4(), title=title, price=Decimal(price), user_id=seller)
@@ -185,8 +191,13 @@ class ContractDouble:
             order.ticket.order_id = None
             return Response(status_code=204)
 
-        @app.post("/api/payments", status_code=201)
-        async def pay(request: Request) -> dict[str, str]:
+        def paid(order: DoubleOrder) -> dict[str, str]:
+            order.status, order.version = "complete", order.version + 1
+            order.ticket.sold = True
+            return {"id": str(uuid4())}
+
+        @app.post("/api/payments", status_code=201, response_model=None)
+        async def pay(request: Request) -> dict[str, str] | JSONResponse:
             body = await request.json()
             order = order_of(request, UUID(body["orderId"]))
             if not body.get("token"):
@@ -195,8 +206,29 @@ class ContractDouble:
                 raise BadRequestError("Cannot pay for a cancelled order")
             if body["token"] == "tok_chargeDeclined":
                 raise BadRequestError(DECLINED)
-            order.status, order.version = "complete", order.version + 1
-            order.ticket.sold = True
-            return {"id": str(uuid4())}
+            if body["token"] == THREE_D_SECURE:
+                self.authentications[order.id] = "pending"
+                return JSONResponse(
+                    status_code=202,
+                    content={"status": "requires_action", "nextActionUrl": BANK_PAGE},
+                )
+            return paid(order)
+
+        @app.post("/api/payments/authenticated", status_code=201, response_model=None)
+        async def authenticated(request: Request) -> dict[str, str] | JSONResponse:
+            order = order_of(request, UUID((await request.json())["orderId"]))
+            outcome = self.authentications.get(order.id)
+            if outcome == "failed":
+                self.authentications.pop(order.id)
+                raise BadRequestError(AUTHENTICATION_FAILED)
+            if outcome == "pending":
+                return JSONResponse(
+                    status_code=202,
+                    content={"status": "requires_action", "nextActionUrl": BANK_PAGE},
+                )
+            if outcome != "succeeded":
+                raise BadRequestError("This order has no payment awaiting authentication")
+            self.authentications.pop(order.id)
+            return paid(order)
 
         return app

@@ -19,6 +19,7 @@ from fastapi import Request
 
 from ticketing.client.config import UPSTREAMS, ClientSettings, Upstream
 from ticketing.client.schemas import (
+    AuthenticationRequired,
     CurrentUserBody,
     Order,
     Payment,
@@ -191,7 +192,7 @@ class ApiClient:
 
     async def pay(
         self, session: Session, order_id: UUID, token: str, *, idempotency_key: str | None
-    ) -> Payment:
+    ) -> Payment | AuthenticationRequired:
         response = await self._call(
             "payments",
             "POST",
@@ -200,7 +201,26 @@ class ApiClient:
             json={"orderId": str(order_id), "token": token},
             headers=_idempotency(idempotency_key),
         )
-        return Payment.model_validate(response.json())
+        return _payment_outcome(response)
+
+    async def finish_authentication(
+        self, session: Session, order_id: UUID
+    ) -> Payment | AuthenticationRequired:
+        """The buyer is back from 3-D Secure: payments settles what Stripe says."""
+        response = await self._call(
+            "payments",
+            "POST",
+            "/api/payments/authenticated",
+            session=session,
+            json={"orderId": str(order_id)},
+        )
+        return _payment_outcome(response)
+
+
+def _payment_outcome(response: httpx.Response) -> Payment | AuthenticationRequired:
+    if response.status_code == 202:
+        return AuthenticationRequired.model_validate(response.json())
+    return Payment.model_validate(response.json())
 
 
 def _idempotency(key: str | None) -> dict[str, str]:

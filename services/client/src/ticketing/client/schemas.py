@@ -58,3 +58,9 @@ class Order(ApiModel):
 
 class Payment(ApiModel):
     id: UUID
+
+
+class AuthenticationRequired(ApiModel):
+    """Payments' 202: the card needs 3-D Secure; the buyer goes to ``next_action_url``."""
+
+    next_action_url: str

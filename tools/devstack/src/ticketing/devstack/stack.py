@@ -26,6 +26,7 @@ from ticketing.common.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRe
 HTTP_SERVICES = ("auth", "tickets", "orders", "payments", "query", "client")
 DATABASE_SERVICES = ("auth", "tickets", "orders", "payments", "query")
 STRIPE_SANDBOX_KEY = "sk_test_sandbox"
+DEV_WEBHOOK_SECRET = "whsec_dev"  # public: payments refuses it outside development
 PAYMENT_GRACE_SECONDS = "30"  # orders and the expiration worker must agree (DESIGN §3)
 
 
@@ -93,6 +94,7 @@ def plan_processes(
     ports = {name: free_port() for name in (*HTTP_SERVICES, "expiration", "stripe")}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     processes: list[Process] = []
+    webhook_secret = os.environ.get("STRIPE_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET)
     for name in HTTP_SERVICES:
         prefix = f"{name.upper()}_"
         env = {f"{prefix}ENVIRONMENT": "development"}
@@ -109,7 +111,9 @@ def plan_processes(
         },
         "payments": {
             "PAYMENTS_STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", STRIPE_SANDBOX_KEY),
-            "PAYMENTS_STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_dev"),
+            "PAYMENTS_STRIPE_WEBHOOK_SECRET": webhook_secret,
+            # 3-D Secure returns the buyer to the order page on the public port
+            "PAYMENTS_CLIENT_URL": f"http://localhost:{config.port}",
         },
         "client": {
             "CLIENT_CSRF_SECRET": load_or_create_secret(config.data_dir / "keys" / "csrf_secret"),
@@ -121,10 +125,13 @@ def plan_processes(
     }
     if "STRIPE_SECRET_KEY" not in os.environ:
         extra["payments"]["PAYMENTS_STRIPE_API_BASE"] = urls["stripe"]
+        # The sandbox delivers signed webhooks to payments, as Stripe does.
+        webhook_url = f"{urls['payments']}/api/payments/webhook"
+        sandbox = [sys.executable, "-m", "ticketing.stripe_sandbox", "--port", str(ports["stripe"])]
         processes.append(
             Process(
                 "stripe",
-                [sys.executable, "-m", "ticketing.stripe_sandbox", "--port", str(ports["stripe"])],
+                [*sandbox, "--webhook-url", webhook_url, "--webhook-secret", webhook_secret],
             )
         )
     for process in processes:

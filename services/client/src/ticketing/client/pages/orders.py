@@ -1,4 +1,5 @@
-"""My orders, an order's page (time left to pay, Pay, Cancel) and paying for it."""
+"""My orders, an order's page (time left to pay, Pay, Cancel) and paying for it, including
+the way back from 3-D Secure."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ticketing.client.api_client import UpstreamError
 from ticketing.client.csrf import VerifiedForm, verified_form
 from ticketing.client.forms import FormErrors, idempotency_key, text
 from ticketing.client.rendering import page
-from ticketing.client.schemas import User
+from ticketing.client.schemas import AuthenticationRequired, Payment, User
 from ticketing.client.session import Api, SessionCookie, SignedIn
 from ticketing.common.contracts import utcnow
 
@@ -87,29 +88,60 @@ async def pay_order(
 ) -> Response:
     token = text(form, "token")
     try:
-        await api.pay(session, order_id, token, idempotency_key=idempotency_key(form))
+        outcome = await api.pay(session, order_id, token, idempotency_key=idempotency_key(form))
     except UpstreamError as exc:
-        if exc.status_code == 404:
-            # Payments has not heard of an order that orders shows yet (events take a moment);
-            # an order unknown everywhere becomes this page's own 404.
-            problems, status_code = [{"message": NOT_YET_PAYABLE}], 409
-        elif exc.status_code == 400:
-            problems, status_code = exc.errors, 400
-        else:
-            raise
-        errors = FormErrors.of(problems, PAY_FIELDS)
-        return await _order_page(
-            request,
-            order_id,
-            user,
-            api,
-            session,
-            errors=errors,
-            chosen_card=token,
-            status_code=status_code,
-        )
+        return await _payment_refused(request, order_id, user, api, session, exc, token)
+    return _after_payment(order_id, outcome)
+
+
+@router.get("/{order_id}/authenticated")
+async def back_from_authentication(
+    request: Request, order_id: UUID, user: SignedIn, api: Api, session: SessionCookie
+) -> Response:
+    """Stripe sends the buyer back here after 3-D Secure, whatever its outcome: payments asks
+    Stripe what became of the payment (the query string proves nothing)."""
+    try:
+        outcome = await api.finish_authentication(session, order_id)
+    except UpstreamError as exc:
+        return await _payment_refused(request, order_id, user, api, session, exc, "")
+    return _after_payment(order_id, outcome)
+
+
+def _after_payment(order_id: UUID, outcome: Payment | AuthenticationRequired) -> Response:
+    if isinstance(outcome, AuthenticationRequired):
+        # The card needs 3-D Secure: to the bank's page, which returns to /authenticated.
+        return RedirectResponse(outcome.next_action_url, status_code=303)
     # The order turns complete when orders hears payment.created: the page waits for it.
     return RedirectResponse(f"/orders/{order_id}?paid=1", status_code=303)
+
+
+async def _payment_refused(
+    request: Request,
+    order_id: UUID,
+    user: User,
+    api: Api,
+    session: SessionCookie,
+    exc: UpstreamError,
+    token: str,
+) -> Response:
+    if exc.status_code == 404:
+        # Payments has not heard of an order that orders shows yet (events take a moment);
+        # an order unknown everywhere becomes this page's own 404.
+        problems, status_code = [{"message": NOT_YET_PAYABLE}], 409
+    elif exc.status_code in (400, 409):
+        problems, status_code = exc.errors, exc.status_code
+    else:
+        raise exc
+    return await _order_page(
+        request,
+        order_id,
+        user,
+        api,
+        session,
+        errors=FormErrors.of(problems, PAY_FIELDS),
+        chosen_card=token,
+        status_code=status_code,
+    )
 
 
 @router.post("/{order_id}/cancel", dependencies=[Depends(verified_form)])
