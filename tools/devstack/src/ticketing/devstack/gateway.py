@@ -25,6 +25,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from pathlib import Path
 from urllib.parse import quote
 from uuid import uuid4
 
@@ -37,6 +38,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 
 from ticketing.common.http_limits import MAX_BODY_BYTES, BodyLimitMiddleware
+from ticketing.devstack.mailcatcher import MailStore
+from ticketing.devstack.mailpages import mail_routes
 from ticketing.devstack.routes import Route, load_routes, route_for
 
 HOP_BY_HOP = frozenset(
@@ -114,7 +117,9 @@ def create_gateway(
     routes: list[Route] | None = None,
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
+    mail: MailStore | None = None,
 ) -> Starlette:
+    """``mail``: also serve the dev mail catcher's ``/dev/mail`` pages (``make dev`` only)."""
     table = routes or load_routes()
     client = httpx.AsyncClient(timeout=30, follow_redirects=False, cookies=_refusing_cookie_jar())
 
@@ -151,7 +156,10 @@ def create_gateway(
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
     return Starlette(
-        routes=[StarletteRoute("/{path:path}", proxy, methods=methods)],
+        routes=[
+            *(mail_routes(mail) if mail is not None else []),
+            StarletteRoute("/{path:path}", proxy, methods=methods),
+        ],
         middleware=[Middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)],
         lifespan=lifespan,
     )
@@ -167,7 +175,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     upstreams: dict[str, str] = json.loads(os.environ["DEVSTACK_UPSTREAMS"])
-    uvicorn.Server(server_config(create_gateway(upstreams), port=args.port)).run()
+    mail_dir = os.environ.get("DEVSTACK_MAIL_DIR")
+    mail = MailStore(Path(mail_dir)) if mail_dir else None
+    uvicorn.Server(server_config(create_gateway(upstreams, mail=mail), port=args.port)).run()
 
 
 if __name__ == "__main__":

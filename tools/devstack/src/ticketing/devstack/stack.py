@@ -2,7 +2,8 @@
 
 Infrastructure (PostgreSQL with one database per service, NATS JetStream, Redis with AOF) runs
 from this process and keeps its data in ``$TICKETING_DATA_DIR`` (default ``.dev/``), so it
-survives a restart. Services, the expiration worker, the Stripe sandbox and the gateway are
+survives a restart. Services, the expiration worker, the Stripe sandbox, the mail catcher
+(every email the notifications worker sends, shown at ``/dev/mail.html``) and the gateway are
 honcho processes, each wrapped in ``supervise`` (restart with backoff); a ``ready`` process
 prints the ready line once every service answers ``/readyz``.
 """
@@ -23,8 +24,8 @@ from honcho.manager import Manager
 from ticketing.common.auth import generate_key_pair
 from ticketing.common.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis, free_port
 
-HTTP_SERVICES = ("auth", "tickets", "orders", "payments", "query", "client")
-DATABASE_SERVICES = ("auth", "tickets", "orders", "payments", "query")
+HTTP_SERVICES = ("auth", "tickets", "orders", "payments", "query", "notifications", "client")
+DATABASE_SERVICES = ("auth", "tickets", "orders", "payments", "query", "notifications")
 STRIPE_SANDBOX_KEY = "sk_test_sandbox"
 DEV_WEBHOOK_SECRET = "whsec_dev"  # public: payments refuses it outside development
 PAYMENT_GRACE_SECONDS = "30"  # orders and the expiration worker must agree (DESIGN §3)
@@ -91,7 +92,7 @@ def plan_processes(
 ) -> list[Process]:
     """Every process of the platform with its command and environment."""
     private_key, public_key = keys
-    ports = {name: free_port() for name in (*HTTP_SERVICES, "expiration", "stripe")}
+    ports = {name: free_port() for name in (*HTTP_SERVICES, "expiration", "stripe", "mail")}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     processes: list[Process] = []
     webhook_secret = os.environ.get("STRIPE_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET)
@@ -115,6 +116,7 @@ def plan_processes(
             # 3-D Secure returns the buyer to the order page on the public port
             "PAYMENTS_CLIENT_URL": f"http://localhost:{config.port}",
         },
+        "notifications": notifications_env(config, mail_port=ports["mail"]),
         "client": {
             "CLIENT_CSRF_SECRET": load_or_create_secret(config.data_dir / "keys" / "csrf_secret"),
             **{
@@ -149,12 +151,17 @@ def plan_processes(
             },
         )
     )
+    mail_dir = str(config.data_dir / "mail")
+    catcher = ["--port", str(ports["mail"]), "--dir", mail_dir]
+    processes.append(
+        Process("mail", [sys.executable, "-m", "ticketing.devstack.mailcatcher", *catcher])
+    )
     upstreams = {name: urls[name] for name in HTTP_SERVICES}
     processes.append(
         Process(
             "gateway",
             [sys.executable, "-m", "ticketing.devstack.gateway", "--port", str(config.port)],
-            {"DEVSTACK_UPSTREAMS": json.dumps(upstreams)},
+            {"DEVSTACK_UPSTREAMS": json.dumps(upstreams), "DEVSTACK_MAIL_DIR": mail_dir},
         )
     )
     public_url = f"http://localhost:{config.port}"
@@ -169,6 +176,17 @@ def plan_processes(
         )
     )
     return processes
+
+
+def notifications_env(config: DevConfig, *, mail_port: int) -> dict[str, str]:
+    """Notifications sends to the local mail catcher (read at /dev/mail) and links to the
+    public port."""
+    return {
+        "NOTIFICATIONS_SMTP_HOST": "127.0.0.1",
+        "NOTIFICATIONS_SMTP_PORT": str(mail_port),
+        "NOTIFICATIONS_SMTP_SECURITY": "none",
+        "NOTIFICATIONS_CLIENT_BASE_URL": f"http://localhost:{config.port}",
+    }
 
 
 def run(config: DevConfig) -> int:
