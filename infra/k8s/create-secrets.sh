@@ -2,7 +2,8 @@
 # Create the Secrets the manifests reference by name (nothing secret is committed).
 #
 #   STRIPE_SECRET_KEY=sk_test_... STRIPE_WEBHOOK_SECRET=whsec_... \
-#   [STRIPE_PUBLISHABLE_KEY=pk_test_...] infra/k8s/create-secrets.sh <dev|staging|prod>
+#   [STRIPE_PUBLISHABLE_KEY=pk_test_...] [SMTP_PASSWORD=SG.... SMTP_HOST=... SMTP_PORT=...
+#   SMTP_SECURITY=starttls|tls SMTP_USERNAME=...] infra/k8s/create-secrets.sh <dev|staging|prod>
 #
 # dev -> the current namespace of the kubectl context (skaffold deploys there);
 # staging -> ticketing-staging; prod -> ticketing.
@@ -51,9 +52,23 @@ if [[ -n "${STRIPE_PUBLISHABLE_KEY:-}" ]]; then  # optional: the client's Stripe
 fi
 k create secret generic stripe "${stripe[@]}" --dry-run=client -o yaml | k apply -f -
 
+# The notifications worker's SMTP relay: SendGrid's unless SMTP_HOST says otherwise (username
+# `apikey`, password a SendGrid API key). Created when missing, replaced when SMTP_PASSWORD is
+# given; without a password the relay refuses the emails, which wait (retried) until it is set.
+if [[ -n "${SMTP_PASSWORD:-}" ]] || ! exists smtp; then
+  [[ -n "${SMTP_PASSWORD:-}" ]] || echo "warning: SMTP_PASSWORD is not set: no email leaves until it is" >&2
+  k create secret generic smtp \
+    --from-literal=host="${SMTP_HOST:-smtp.sendgrid.net}" \
+    --from-literal=port="${SMTP_PORT:-587}" \
+    --from-literal=security="${SMTP_SECURITY:-starttls}" \
+    --from-literal=username="${SMTP_USERNAME:-apikey}" \
+    --from-literal=password="${SMTP_PASSWORD:-}" \
+    --dry-run=client -o yaml | k apply -f -
+fi
+
 # One PostgreSQL per service; the dev overlay generates its own placeholder credentials.
 if [[ "$overlay" != dev ]]; then
-  for service in auth tickets orders payments query; do
+  for service in auth tickets orders payments query notifications; do
     exists "$service-db" && continue
     password="$(openssl rand -hex 24)"
     k create secret generic "$service-db" \

@@ -11,7 +11,7 @@ import pytest
 
 Manifest = dict[str, Any]
 KUBERNETES_VERSION = "1.30.0"
-DATABASE_SERVICES = {"auth", "tickets", "orders", "payments", "query"}
+DATABASE_SERVICES = {"auth", "tickets", "orders", "payments", "query", "notifications"}
 BUILT_IN_KINDS = {
     "ConfigMap",
     "Deployment",
