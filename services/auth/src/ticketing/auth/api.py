@@ -116,7 +116,9 @@ async def current_user(user: OptionalUser) -> CurrentUserOut:
     return CurrentUserOut(current_user=UserOut(id=user.id, email=user.email))
 
 
-@router.post("/{user_id}/ban", status_code=204, response_class=Response)
+@router.post(
+    "/{user_id}/ban", status_code=204, response_class=Response, responses=error_responses(401, 404)
+)
 async def ban_user(
     user_id: UUID, admin: RequiredUser, uow: UnitOfWorkDep, settings: Settings
 ) -> Response:
