@@ -4,8 +4,9 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import psutil
@@ -15,6 +16,7 @@ from ticketing.common.embedded import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 120
+T = TypeVar("T")
 
 
 def _processes_of(root: psutil.Process, data_dir: Path) -> list[psutil.Process]:
@@ -59,6 +61,47 @@ def make_dev(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
             process.wait()
 
 
+def until(attempt: Callable[[], T], *, timeout: float = 60) -> T:
+    """``attempt()``'s result once it stops raising AssertionError (polled, with a deadline)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return attempt()
+        except AssertionError:
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(0.25)
+
+
+def buy_and_read_the_mail(base_url: str, ticket_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A second person buys the ticket; the receipt and the seller's notice reach /dev/mail."""
+    with httpx.Client(base_url=base_url, timeout=10) as buyer:
+        signup = buyer.post(
+            "/api/users/signup", json={"email": "buyer@example.com", "password": "password123"}
+        )
+        assert signup.status_code == 201, signup.text
+
+        def created(path: str, body: dict[str, str]) -> dict[str, Any]:
+            response = buyer.post(path, json=body)
+            assert response.status_code == 201, response.text  # 404 until the event arrived
+            created: dict[str, Any] = response.json()
+            return created
+
+        order = until(lambda: created("/api/orders", {"ticketId": ticket_id}))
+        until(lambda: created("/api/payments", {"orderId": order["id"], "token": "tok_visa"}))
+
+        def mail(to: str, subject: str) -> dict[str, Any]:
+            messages = buyer.get("/dev/mail", params={"to": to}).json()["messages"]
+            found = [m for m in messages if m["subject"] == subject]
+            assert len(found) == 1, [m["subject"] for m in messages]
+            return found[0]
+
+        receipt = until(lambda: mail("buyer@example.com", "Receipt: Smoke test"))
+        sold = until(lambda: mail("dev@example.com", "Sold: Smoke test"))
+        assert buyer.get("/dev/mail.html").status_code == 200
+    return receipt, sold
+
+
 def test_make_dev_serves_the_platform_and_stops_cleanly(
     make_dev: tuple[str, subprocess.Popen[str]], tmp_path: Path
 ) -> None:
@@ -76,6 +119,10 @@ def test_make_dev_serves_the_platform_and_stops_cleanly(
     assert ticket.status_code == 201
     assert home.status_code == 200
     assert "dev@example.com" in home.text  # the first HTML already knows who is signed in
+
+    receipt, sold = buy_and_read_the_mail(base_url, ticket.json()["id"])
+    assert "12.50 USD" in receipt["text"]
+    assert "12.50 USD" in sold["text"]
 
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does
     assert process.wait(timeout=60) in (0, 2, 130, -signal.SIGINT)  # make dies of the SIGINT too
