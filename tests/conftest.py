@@ -32,9 +32,12 @@ from ticketing.auth.app import create_app as create_auth_app
 from ticketing.auth.commands import ban_user
 from ticketing.auth.config import AuthSettings
 from ticketing.common.auth import KeyPair
+from ticketing.common.db import processed_events
+from ticketing.common.embedded import EmbeddedPostgres
 from ticketing.common.service import ServiceRuntime
 from ticketing.common.testing.fixtures import Infrastructure
 from ticketing.common.testing.http import RoutedTransport, eventually, sign_up
+from ticketing.common.testing.money_invariant import Violation, check_money, still_settling
 from ticketing.expiration.config import ExpirationSettings
 from ticketing.expiration.worker import running_worker
 from ticketing.orders.app import create_app as create_orders_app
@@ -69,6 +72,10 @@ class PlatformOptions:
     # ORDERS_/EXPIRATION_PAYMENT_GRACE_SECONDS, one value for both (0: expire at expiresAt).
     payment_grace_seconds: float = 0
     query: bool = True  # False: the query service is created but not started (start_query)
+    # True: orders' database lives on a PostgreSQL server of its own (``own_postgres``), so a
+    # test can take only orders' database down (Platform.stop_orders_database).
+    orders_database_apart: bool = False
+    client_url: str = "http://localhost:8080"  # where 3-D Secure returns the buyer
 
 
 def expect(response: httpx.Response, status: int) -> Any:
@@ -123,6 +130,7 @@ class Platform:
     auth_settings: AuthSettings
     sandbox_url: str
     _stack: AsyncExitStack
+    orders_postgres: EmbeddedPostgres | None = None  # with orders_database_apart
 
     def browser(self) -> httpx.AsyncClient:
         """A fresh browser (no cookies) in front of the whole platform."""
@@ -166,6 +174,38 @@ class Platform:
             order = await session.get(PaymentsOrder, UUID(order_id))
             return None if order is None else order.status
 
+    async def handled_events(self, service: str, event_type: str) -> int:
+        """How many events of ``event_type`` the service has handled (its processed_events)."""
+        async with self._runtime(service).sessionmaker() as session:
+            handled = await session.scalar(
+                sa.select(sa.func.count())
+                .select_from(processed_events)
+                .where(processed_events.c.event_type == event_type)
+            )
+            return int(handled or 0)
+
+    async def stop_orders_database(self) -> None:
+        """A real outage of orders' database server (connections refused until restarted)."""
+        assert self.orders_postgres is not None, "needs platform(orders_database_apart=True)"
+        await asyncio.to_thread(self.orders_postgres.shut_down)
+
+    async def start_orders_database(self) -> None:
+        assert self.orders_postgres is not None, "needs platform(orders_database_apart=True)"
+        await asyncio.to_thread(self.orders_postgres.start_again)
+
+    def database_url(self, service: str) -> str:
+        url: str = self._runtime(service).settings.database_url
+        return url
+
+    async def money_violations(self) -> list[Violation]:
+        """DESIGN §3's invariant over this platform's orders: kept charges = 1 if complete,
+        else 0 (the sandbox is the session's, so other tests' charges are left out)."""
+        return await check_money(self.database_url("orders"), self.sandbox_url)
+
+    async def still_settling(self) -> list[str]:
+        """What is still on its way (orders not final, replicas behind, refunds owed)."""
+        return await still_settling(self.database_url("orders"), self.database_url("payments"))
+
     def _runtime(self, name: str) -> ServiceRuntime:
         runtime: ServiceRuntime = self.apps[name].state.runtime
         return runtime
@@ -193,6 +233,10 @@ async def platform(
     auth, tickets, orders, payments, query = await asyncio.gather(
         *(service_settings(name) for name in ("auth", "tickets", "orders", "payments", "query"))
     )
+    orders_postgres: EmbeddedPostgres | None = None
+    if options.orders_database_apart:
+        orders_postgres = request.getfixturevalue("own_postgres")
+        orders = {**orders, "database_url": orders_postgres.create_database("orders")}
     auth_settings = AuthSettings(**auth, jwt_private_key=jwt_keys.private_pem)
     apps = {
         "auth": create_auth_app(auth_settings),
@@ -206,7 +250,9 @@ async def platform(
             )
         ),
         "payments": create_payments_app(
-            PaymentsSettings(**payments, stripe_api_base=stripe_sandbox)
+            PaymentsSettings(
+                **payments, stripe_api_base=stripe_sandbox, client_url=options.client_url
+            )
         ),
         "query": create_query_app(QuerySettings(**query)),
     }
@@ -218,7 +264,9 @@ async def platform(
             await stack.enter_async_context(
                 running_worker(_expiration_settings(infrastructure, bus_namespace, options))
             )
-        yield Platform(options, apps, transport, auth_settings, stripe_sandbox, stack)
+        yield Platform(
+            options, apps, transport, auth_settings, stripe_sandbox, stack, orders_postgres
+        )
 
 
 def _prefix(service: str) -> str:

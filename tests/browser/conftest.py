@@ -24,6 +24,21 @@ from ticketing.client.config import ClientSettings
 from ticketing.common.embedded import free_port
 
 REPO = Path(__file__).resolve().parents[2]
+SITE_PORT = free_port()
+SITE_URL = f"http://127.0.0.1:{SITE_PORT}"
+"""Chosen before the platform starts, so payments sends 3-D Secure buyers back to the site."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every browser test's platform returns buyers from 3-D Secure to the site under test."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            marker = item.get_closest_marker("platform")
+            options = {**(marker.kwargs if marker else {}), "client_url": SITE_URL}
+            item.add_marker(pytest.mark.platform(**options), append=False)
+
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -64,11 +79,15 @@ def screenshots(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def site(platform: object) -> AsyncIterator[str]:
+async def site(platform: object, stripe_sandbox: str) -> AsyncIterator[str]:
     """The SSR client on a real loopback port, its upstreams the in-process platform."""
-    settings = ClientSettings(environment="test", csrf_secret="browser-tests-" + "x" * 32)
+    settings = ClientSettings(
+        environment="test",
+        csrf_secret="browser-tests-" + "x" * 32,
+        payment_authentication_origin=stripe_sandbox,
+    )
     app = create_client_app(settings, transport=platform.transport)  # type: ignore[attr-defined]
-    port = free_port()
+    port = SITE_PORT
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     deadline = time.monotonic() + 15

@@ -112,3 +112,48 @@ async def test_a_declined_card_keeps_the_order_payable_until_it_expires(
     # Unpaid, the order expires: the countdown reaches zero and the page says so.
     await expect(buyer.get_by_test_id("order-expired")).to_be_visible(timeout=30000)
     await expect(buyer.get_by_test_id("pay-button")).to_have_count(0)
+
+
+@pytest.mark.platform(expiration_window_seconds=900)
+async def test_a_card_needing_3d_secure_pays_only_after_the_buyer_authenticates(
+    browser: Browser, site: str, screenshots: Path
+) -> None:
+    seller = await sign_up(browser, site)
+    ticket_id = await sell(seller, f"Opera {uuid4().hex[:6]}", "60.00")
+    buyer = await sign_up(browser, site)
+    await purchase(buyer, ticket_id)
+
+    # Authentication fails: the card's message is shown and the order stays payable.
+    await buyer.get_by_test_id("card-tok_threeDSecure2Required").check()
+    await buyer.get_by_test_id("pay-button").click()
+    await expect(buyer.get_by_role("button", name="Fail")).to_be_visible()
+    await buyer.get_by_role("button", name="Fail").click()
+    await expect(buyer.get_by_test_id("form-errors")).to_contain_text("unable to authenticate")
+    await expect(buyer.get_by_test_id("order-status")).to_have_text("created")
+
+    # Authentication completes: the order is paid like a direct charge.
+    await buyer.get_by_test_id("card-tok_threeDSecure2Required").check()
+    await buyer.get_by_test_id("pay-button").click()
+    await expect(buyer.get_by_role("button", name="Complete")).to_be_visible()
+    await buyer.screenshot(path=screenshots / "3d-secure.png", full_page=True)
+    await buyer.get_by_role("button", name="Complete").click()
+
+    await expect(buyer.get_by_test_id("order-complete")).to_be_visible(timeout=15000)
+    await expect(buyer.get_by_test_id("order-status")).to_have_text("complete")
+
+
+@pytest.mark.platform(expiration_window_seconds=900)
+async def test_after_a_failed_3d_secure_another_card_pays(browser: Browser, site: str) -> None:
+    seller = await sign_up(browser, site)
+    ticket_id = await sell(seller, f"Ballet {uuid4().hex[:6]}", "30.00")
+    buyer = await sign_up(browser, site)
+    await purchase(buyer, ticket_id)
+    await buyer.get_by_test_id("card-tok_threeDSecure2Required").check()
+    await buyer.get_by_test_id("pay-button").click()
+    await buyer.get_by_role("button", name="Fail").click()
+    await expect(buyer.get_by_test_id("form-errors")).to_contain_text("unable to authenticate")
+
+    await buyer.get_by_test_id("card-tok_visa").check()
+    await buyer.get_by_test_id("pay-button").click()
+
+    await expect(buyer.get_by_test_id("order-complete")).to_be_visible(timeout=15000)

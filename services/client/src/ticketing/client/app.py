@@ -36,7 +36,7 @@ def _csrf_secret(settings: ClientSettings) -> str:
     return secrets.token_urlsafe(32)
 
 
-def _content_security_policy(nonce: str) -> str:
+def _content_security_policy(nonce: str, authentication_origin: str) -> str:
     return "; ".join(
         [
             "default-src 'self'",
@@ -47,7 +47,8 @@ def _content_security_policy(nonce: str) -> str:
             "style-src 'self' 'unsafe-inline'",  # Stripe.js styles its mount point inline
             "object-src 'none'",
             "base-uri 'none'",
-            "form-action 'self'",
+            # the pay form may be redirected to the card's 3-D Secure page
+            f"form-action 'self' {authentication_origin}",
             "frame-ancestors 'none'",
         ]
     )
@@ -58,8 +59,9 @@ async def _security_headers(
 ) -> Response:
     request.state.csp_nonce = secrets.token_urlsafe(16)
     response = await call_next(request)
+    origin = request.app.state.settings.payment_authentication_origin
     response.headers.setdefault(
-        "content-security-policy", _content_security_policy(request.state.csp_nonce)
+        "content-security-policy", _content_security_policy(request.state.csp_nonce, origin)
     )
     response.headers.setdefault("x-content-type-options", "nosniff")
     response.headers.setdefault("referrer-policy", "same-origin")

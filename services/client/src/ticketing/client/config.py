@@ -47,6 +47,10 @@ class ClientSettings(BaseSettings):
         default=None,
         description="pk_... key: pay with Stripe's card element; unset: a test-card choice",
     )
+    payment_authentication_origin: str = Field(
+        default="https://hooks.stripe.com",
+        description="Where 3-D Secure pages live (the pay form may redirect there; the sandbox's URL in make dev)",
+    )
     page_size: int = Field(default=20, ge=1, le=100, description="Tickets per page")
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1, description="Larger request bodies get 413 (the Ingress: 1m)"

@@ -127,6 +127,7 @@ def plan_processes(
     }
     if "STRIPE_SECRET_KEY" not in os.environ:
         extra["payments"]["PAYMENTS_STRIPE_API_BASE"] = urls["stripe"]
+        extra["client"]["CLIENT_PAYMENT_AUTHENTICATION_ORIGIN"] = urls["stripe"]
         # The sandbox delivers signed webhooks to payments, as Stripe does.
         webhook_url = f"{urls['payments']}/api/payments/webhook"
         sandbox = [sys.executable, "-m", "ticketing.stripe_sandbox", "--port", str(ports["stripe"])]
