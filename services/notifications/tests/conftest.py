@@ -69,7 +69,7 @@ class Received:
 
     @property
     def subject(self) -> str:
-        return str(self.message["Subject"])
+        return str(self.message["Subject"]).strip()  # a folded header keeps its leading space
 
     @property
     def message_id(self) -> str:

@@ -46,7 +46,7 @@ class MailStore:
             "id": uuid4().hex,
             "to": recipients,
             "from": str(parsed["From"] or ""),
-            "subject": str(parsed["Subject"] or ""),
+            "subject": str(parsed["Subject"] or "").strip(),  # unfolded, as mail clients show it
             "text": _part(parsed, "plain"),
             "html": _part(parsed, "html"),
             "messageId": str(parsed["Message-ID"] or ""),
