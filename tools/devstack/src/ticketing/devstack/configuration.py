@@ -15,7 +15,9 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings
 
-SERVICES = ("auth", "tickets", "orders", "payments", "query", "expiration", "notifications", "client")
+SERVICES = (
+    "auth", "tickets", "orders", "payments", "query", "expiration", "notifications", "client",
+)  # fmt: skip
 README = Path(__file__).resolve().parents[5] / "README.md"
 START, END = "<!-- configuration:start -->", "<!-- configuration:end -->"
 
