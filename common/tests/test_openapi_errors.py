@@ -4,7 +4,7 @@ so that a contract tester finds no undocumented status code."""
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import FastAPI, Header
+from fastapi import APIRouter, FastAPI, Header
 
 from ticketing.common.auth import RequiredUser
 from ticketing.common.contracts import ApiModel
@@ -14,6 +14,10 @@ from ticketing.common.openapi_errors import ERROR_SHAPE, error_responses
 
 class ThingIn(ApiModel):
     name: str
+
+
+class OrderIn(ApiModel):
+    thing_id: UUID
 
 
 def build_app() -> FastAPI:
@@ -40,10 +44,17 @@ def build_app() -> FastAPI:
     async def sign_in(body: ThingIn) -> dict[str, str]:
         return {}
 
-    @app.delete("/things/{thing_id}", responses={409: {"description": "Reserved"}})
+    @app.post("/orders", status_code=201)
+    async def order(body: OrderIn) -> dict[str, str]:
+        return {}
+
+    router = APIRouter(prefix="/api")
+
+    @router.delete("/things/{thing_id}", responses={409: {"description": "Reserved"}})
     async def delete(thing_id: UUID, user: RequiredUser) -> None:
         return None
 
+    app.include_router(router)
     return app
 
 
@@ -64,6 +75,13 @@ def test_a_path_parameter_means_404_and_400() -> None:
     assert "401" not in statuses(schema, "/things/{thing_id}", "get")
 
 
+def test_an_id_in_the_body_means_404_it_may_name_nothing() -> None:
+    schema = build_app().openapi()
+
+    assert "404" in statuses(schema, "/orders", "post")
+    assert "404" not in statuses(schema, "/sessions", "post")
+
+
 def test_a_signed_in_route_with_a_body_and_an_idempotency_key_documents_its_errors() -> None:
     schema = build_app().openapi()
 
@@ -76,11 +94,11 @@ def test_a_routes_own_statuses_are_kept_and_get_the_contract_shape() -> None:
     schema = build_app().openapi()
 
     sign_in = schema["paths"]["/sessions"]["post"]["responses"]
-    delete = schema["paths"]["/things/{thing_id}"]["delete"]["responses"]
+    delete = schema["paths"]["/api/things/{thing_id}"]["delete"]["responses"]
     assert sign_in["429"]["content"]["application/json"]["schema"] == ERROR_SHAPE
     assert delete["409"]["description"] == "Reserved"
     assert delete["409"]["content"]["application/json"]["schema"] == ERROR_SHAPE
-    assert "401" in delete
+    assert "401" in delete  # found through the included router
 
 
 def test_every_error_response_has_the_contract_shape() -> None:

@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    WithJsonSchema,
 )
 from pydantic.alias_generators import to_camel
 
@@ -48,6 +49,15 @@ Price = Annotated[
     BeforeValidator(_number_only),
     Field(gt=0, max_digits=10, decimal_places=2),
     PlainSerializer(float, return_type=float, when_used="json"),
+    # What the wire holds (a number; pydantic would say "number or string" of a Decimal).
+    WithJsonSchema(
+        {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 99999999.99,
+            "description": "At most 2 decimals",
+        }
+    ),
 ]
 """A positive amount of money with at most 2 decimals, a JSON number on the wire."""
 

@@ -5,7 +5,8 @@ FastAPI documents a 422 that ``install_error_handlers`` turns into a 400, and no
 every app, from what each operation is:
 
 - every operation: 500 and 503 (a dependency down);
-- parameters or a body: 400; a body: 413; a path parameter: 404 (a malformed or unknown id);
+- parameters or a body: 400; a body (or a POST, PUT, PATCH): 413; an id in the path or the
+  body: 404 (no such thing);
 - a route that depends on ``require_user``: 401; an ``Idempotency-Key`` header: 409 (in flight);
 - whatever a route declares itself with ``responses=error_responses(409, 429)``.
 
@@ -19,7 +20,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 
 DESCRIPTIONS = {
     400: "Invalid input (each error names its field)",
@@ -75,22 +76,45 @@ def _route_statuses(app: FastAPI) -> dict[tuple[str, str], set[int]]:
     from ticketing.common.auth import require_user
 
     found: dict[tuple[str, str], set[int]] = {}
-    for route in app.routes:
-        if isinstance(route, APIRoute):
-            statuses = {401} if _depends_on(route.dependant, require_user) else set()
-            for method in route.methods or ():
-                found[(route.path_format, method.lower())] = statuses
+    for route in iter_route_contexts(app.routes):  # included routers' routes too
+        dependant = getattr(route, "dependant", None)
+        if not isinstance(route.original_route, APIRoute) or not isinstance(dependant, Dependant):
+            continue
+        statuses = {401} if _depends_on(dependant, require_user) else set()
+        for method in route.methods or ():
+            found[(str(route.path_format), method.lower())] = statuses
     return found
 
 
-def _operation_statuses(operation: dict[str, Any]) -> set[int]:
+def _resolved(schema: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/components/schemas/"):
+        found: dict[str, Any] = document["components"]["schemas"][ref.rsplit("/", 1)[1]]
+        return found
+    return schema
+
+
+def _names_a_resource(operation: dict[str, Any], document: dict[str, Any]) -> bool:
+    """Whether the JSON body holds an id (``format: uuid``), which may name nothing we know."""
+    content = operation.get("requestBody", {}).get("content", {})
+    body = _resolved(content.get("application/json", {}).get("schema", {}), document)
+    for prop in body.get("properties", {}).values():
+        options = [prop, *prop.get("anyOf", [])]
+        if any(_resolved(option, document).get("format") == "uuid" for option in options):
+            return True
+    return False
+
+
+def _operation_statuses(
+    method: str, operation: dict[str, Any], document: dict[str, Any]
+) -> set[int]:
     statuses = {500, 503}
     parameters = operation.get("parameters", [])
     if parameters or "requestBody" in operation:
         statuses.add(400)
-    if "requestBody" in operation:
-        statuses.add(413)
-    if any(p.get("in") == "path" for p in parameters):
+    if "requestBody" in operation or method in ("post", "put", "patch"):
+        statuses.add(413)  # refused before routing, even where the route reads the raw body
+    if any(p.get("in") == "path" for p in parameters) or _names_a_resource(operation, document):
         statuses.add(404)
     if any(p.get("in") == "header" and p["name"].lower() == "idempotency-key" for p in parameters):
         statuses.add(409)
@@ -119,7 +143,8 @@ def document_error_shape(app: FastAPI) -> None:
             by_route = _route_statuses(app)
             for path, operations in schema.get("paths", {}).items():
                 for method, operation in operations.items():
-                    statuses = _operation_statuses(operation) | by_route.get((path, method), set())
+                    statuses = _operation_statuses(method, operation, schema)
+                    statuses |= by_route.get((path, method), set())
                     _complete(operation, statuses)
             for name in ("HTTPValidationError", "ValidationError"):
                 schema.get("components", {}).get("schemas", {}).pop(name, None)
