@@ -56,7 +56,9 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "x-request-id"}
+# A client's own X-Forwarded-* is replaced, never passed on: auth trusts the first hop.
+FORWARDED = {"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"}
+NOT_FORWARDED = HOP_BY_HOP | FORWARDED | {"host", "content-length", "x-request-id"}
 NOT_RELAYED = HOP_BY_HOP | {"content-length", "content-encoding", "date", "server", "x-request-id"}
 REQUEST_ID = "x-request-id"
 _REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9._:-]{1,128}")

@@ -105,7 +105,12 @@ def plan_processes(
             env[f"{prefix}JWT_PUBLIC_KEY"] = public_key
         processes.append(Process(name, _uvicorn(f"ticketing.{name}.app", ports[name]), env))
     extra = {
-        "auth": {"AUTH_JWT_PRIVATE_KEY": private_key},
+        "auth": {
+            "AUTH_JWT_PRIVATE_KEY": private_key,
+            # behind the gateway every client has its address: the gateway's first hop
+            "AUTH_TRUST_FORWARDED_FOR": "true",
+            "AUTH_ADMIN_EMAILS": os.environ.get("AUTH_ADMIN_EMAILS", "admin@example.com"),
+        },
         "orders": {
             "ORDERS_EXPIRATION_WINDOW_SECONDS": str(config.expiration_window_seconds),
             "ORDERS_PAYMENT_GRACE_SECONDS": PAYMENT_GRACE_SECONDS,
