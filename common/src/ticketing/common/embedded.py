@@ -79,7 +79,7 @@ class EmbeddedPostgres:
 
     def shut_down(self) -> None:
         """Stop the server but keep its data (an outage): clients get connection errors."""
-        from pgserver._commands import pg_ctl
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]  # made at import
 
         pg_ctl(
             ["-w", "stop", "-m", "fast"], pgdata=self._server.pgdata, user=self._server.system_user
