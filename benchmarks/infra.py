@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ticketing.common.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis
+from ticketing.testkit.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis
 
 
 @dataclass(frozen=True)

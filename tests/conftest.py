@@ -33,11 +33,11 @@ from ticketing.auth.commands import ban_user
 from ticketing.auth.config import AuthSettings
 from ticketing.common.auth import KeyPair
 from ticketing.common.db import processed_events
-from ticketing.common.embedded import EmbeddedPostgres
+from ticketing.testkit.embedded import EmbeddedPostgres
 from ticketing.common.service import ServiceRuntime
-from ticketing.common.testing.fixtures import Infrastructure
-from ticketing.common.testing.http import RoutedTransport, eventually, sign_up
-from ticketing.common.testing.money_invariant import Violation, check_money, still_settling
+from ticketing.testkit.fixtures import Infrastructure
+from ticketing.testkit.http import RoutedTransport, eventually, sign_up
+from ticketing.testkit.money_invariant import Violation, check_money, still_settling
 from ticketing.expiration.config import ExpirationSettings
 from ticketing.expiration.worker import running_worker
 from ticketing.orders.app import create_app as create_orders_app

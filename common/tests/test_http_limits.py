@@ -15,7 +15,7 @@ import httpx
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from ticketing.common.embedded import free_port
+from ticketing.testkit.embedded import free_port
 from ticketing.common.http_limits import BodyLimitMiddleware
 
 CHUNK = 64 * 1024

@@ -1,7 +1,7 @@
 """The money invariant's rule (DESIGN §3), pure: kept charges = 1 if the order is complete,
 else 0. The platform tests (tests/integration/test_money.py) run it against real services."""
 
-from ticketing.common.testing.money_invariant import Charge, Violation, money_violations
+from ticketing.testkit.money_invariant import Charge, Violation, money_violations
 
 
 def charge(charge_id: str, order_id: str, *, amount: int = 2000, refunded: int = 0) -> Charge:

@@ -21,7 +21,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from ticketing.client.app import create_app as create_client_app
 from ticketing.client.config import ClientSettings
-from ticketing.common.embedded import free_port
+from ticketing.testkit.embedded import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SITE_PORT = free_port()

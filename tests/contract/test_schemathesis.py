@@ -22,7 +22,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from ticketing.common.testing.serving import served
+from ticketing.testkit.serving import served
 from ticketing.payments.app import create_app as create_payments_app
 from ticketing.payments.config import PaymentsSettings
 

@@ -12,7 +12,7 @@ import httpx
 import psutil
 import pytest
 
-from ticketing.common.embedded import free_port
+from ticketing.testkit.embedded import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 120

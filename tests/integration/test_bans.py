@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ticketing.common.testing.http import eventually
+from ticketing.testkit.http import eventually
 
 if TYPE_CHECKING:
     from conftest import Platform

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ticketing.common.testing.http import eventually
+from ticketing.testkit.http import eventually
 
 if TYPE_CHECKING:
     from conftest import Browser, Platform

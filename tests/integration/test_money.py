@@ -3,7 +3,7 @@ own clock, a payment accepted in time completes the order even when orders is do
 deadline, racing payments and expiries never keep a charge for an order that is not complete,
 and a 3-D Secure purchase completes only once the buyer has authenticated.
 
-Every test ends on the invariant (``ticketing.common.testing.money_invariant``): once the
+Every test ends on the invariant (``ticketing.testkit.money_invariant``): once the
 platform has settled, the charges the Stripe sandbox keeps for each order are 1 if the order
 is complete in orders, else 0.
 """
@@ -21,7 +21,7 @@ import pytest
 from ticketing.common.bus import Bus
 from ticketing.common.contracts import utcnow
 from ticketing.common.dlq import list_dead_letters
-from ticketing.common.testing.http import eventually
+from ticketing.testkit.http import eventually
 
 if TYPE_CHECKING:
     from conftest import Browser, Platform

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from asgi_lifespan import LifespanManager
 
-from ticketing.common.testing.http import eventually
+from ticketing.testkit.http import eventually
 from ticketing.devstack.mailcatcher import MailStore, Message, catching
 from ticketing.notifications.app import create_app
 from ticketing.notifications.config import NotificationsSettings

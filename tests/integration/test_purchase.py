@@ -6,7 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from ticketing.common.testing.http import eventually
+from ticketing.testkit.http import eventually
 
 if TYPE_CHECKING:
     from conftest import Browser, Platform

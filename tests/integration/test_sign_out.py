@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ticketing.common.auth import SESSION_COOKIE
-from ticketing.common.testing.http import TEST_PASSWORD, eventually
+from ticketing.testkit.http import TEST_PASSWORD, eventually
 
 if TYPE_CHECKING:
     from conftest import Platform

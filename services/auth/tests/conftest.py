@@ -8,7 +8,7 @@ import pytest
 from ticketing.auth.app import create_app
 from ticketing.auth.config import AuthSettings
 from ticketing.common.auth import KeyPair
-from ticketing.common.testing.http import running_app
+from ticketing.testkit.http import running_app
 
 AuthApp = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 

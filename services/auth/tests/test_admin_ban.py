@@ -11,8 +11,8 @@ import pytest
 
 from ticketing.common.bus import Bus
 from ticketing.common.events import UserBanned, UserCreated
-from ticketing.common.testing.events import events_of, last_event
-from ticketing.common.testing.http import eventually, new_client_like
+from ticketing.testkit.events import events_of, last_event
+from ticketing.testkit.http import eventually, new_client_like
 
 if TYPE_CHECKING:
     from conftest import AuthApp

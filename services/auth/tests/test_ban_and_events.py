@@ -8,8 +8,8 @@ from ticketing.auth.commands import ban_user
 from ticketing.auth.config import AuthSettings
 from ticketing.common.bus import Bus
 from ticketing.common.events import UserBanned, UserCreated
-from ticketing.common.testing.events import last_event
-from ticketing.common.testing.http import eventually
+from ticketing.testkit.events import last_event
+from ticketing.testkit.http import eventually
 
 PASSWORD = "correct horse battery"
 

@@ -18,7 +18,7 @@ import ticketing.auth
 from ticketing.auth.app import create_app
 from ticketing.auth.config import AuthSettings
 from ticketing.common.db import create_migration_engine
-from ticketing.common.testing.http import running_app
+from ticketing.testkit.http import running_app
 
 PASSWORD = "correct horse battery"
 FULL_WIDTH_ALICE = "\uff41\uff4c\uff49\uff43\uff45"

@@ -19,8 +19,8 @@ import yaml
 
 from ticketing.auth.config import AuthSettings
 from ticketing.common.auth import KeyPair
-from ticketing.common.embedded import free_port
-from ticketing.common.testing.http import eventually
+from ticketing.testkit.embedded import free_port
+from ticketing.testkit.http import eventually
 
 MANIFEST = Path(__file__).parents[3] / "infra" / "k8s" / "base" / "services" / "auth.yaml"
 PASSWORD = "correct horse battery"

@@ -10,8 +10,8 @@ import pytest
 from ticketing.common.auth import AUDIENCE, ISSUER, SESSION_COOKIE
 from ticketing.common.bus import Bus
 from ticketing.common.events import SessionRevoked, UserCreated
-from ticketing.common.testing.events import events_of, last_event
-from ticketing.common.testing.http import eventually, new_client_like
+from ticketing.testkit.events import events_of, last_event
+from ticketing.testkit.http import eventually, new_client_like
 
 PASSWORD = "correct horse battery"
 

@@ -15,7 +15,7 @@ from ticketing.auth.config import AuthSettings
 from ticketing.auth.models import SignInAttempt
 from ticketing.auth.throttle import forget_old_attempts
 from ticketing.common.db import create_migration_engine, create_sessionmaker
-from ticketing.common.testing.http import eventually, new_client_like
+from ticketing.testkit.http import eventually, new_client_like
 
 if TYPE_CHECKING:
     from conftest import AuthApp

@@ -20,7 +20,7 @@ from ticketing.auth.config import AuthSettings
 from ticketing.client.app import create_app
 from ticketing.client.config import ClientSettings
 from ticketing.common.auth import KeyPair
-from ticketing.common.testing.http import RoutedTransport
+from ticketing.testkit.http import RoutedTransport
 
 
 @pytest.fixture

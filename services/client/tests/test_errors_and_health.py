@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse
 
 from ticketing.client.app import create_app
 from ticketing.client.config import ClientSettings
-from ticketing.common.testing.http import RoutedTransport
+from ticketing.testkit.http import RoutedTransport
 
 
 class Unreachable(httpx.AsyncBaseTransport):

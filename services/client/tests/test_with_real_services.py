@@ -12,7 +12,7 @@ from asgi_lifespan import LifespanManager
 from client_testing.browser import Browser, BrowserFactory
 from starlette.types import ASGIApp
 
-from ticketing.common.testing.http import RoutedTransport, eventually
+from ticketing.testkit.http import RoutedTransport, eventually
 from ticketing.orders.app import create_app as create_orders_app
 from ticketing.orders.config import OrdersSettings
 from ticketing.payments.app import create_app as create_payments_app

@@ -1,6 +1,6 @@
 import pytest
 
-from ticketing.common.testing.fixtures import Infrastructure
+from ticketing.testkit.fixtures import Infrastructure
 from ticketing.expiration.config import ExpirationSettings
 
 

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from ticketing.common.embedded import free_port
+from ticketing.testkit.embedded import free_port
 from ticketing.common.events import UserCreated, UserCreatedData
-from ticketing.common.testing.http import eventually, running_app
+from ticketing.testkit.http import eventually, running_app
 from ticketing.notifications.app import create_app
 from ticketing.notifications.config import NotificationsSettings
 

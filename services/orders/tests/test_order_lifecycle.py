@@ -20,8 +20,8 @@ from ticketing.common.events import (
     PaymentCreatedData,
     TicketCreatedData,
 )
-from ticketing.common.testing.events import events_of, last_event, publish_event
-from ticketing.common.testing.http import eventually, sign_in_as
+from ticketing.testkit.events import events_of, last_event, publish_event
+from ticketing.testkit.http import eventually, sign_in_as
 from ticketing.orders.config import OrdersSettings
 
 Handled = Callable[[Event], Awaitable[None]]

@@ -20,8 +20,8 @@ from ticketing.common.events import (
     UserBanned,
     UserBannedData,
 )
-from ticketing.common.testing.events import publish_event
-from ticketing.common.testing.http import new_client_like, sign_in_as
+from ticketing.testkit.events import publish_event
+from ticketing.testkit.http import new_client_like, sign_in_as
 from ticketing.orders.config import OrdersSettings
 from ticketing.orders.models import Order
 

@@ -7,7 +7,7 @@ import httpx
 
 from ticketing.common.auth import KeyPair
 from ticketing.common.events import TicketCreatedData
-from ticketing.common.testing.http import new_client_like, sign_in_as
+from ticketing.testkit.http import new_client_like, sign_in_as
 
 BUYERS = 50
 

@@ -14,8 +14,8 @@ from ticketing.common.events import (
     TicketUpdated,
     TicketUpdatedData,
 )
-from ticketing.common.testing.events import publish_event
-from ticketing.common.testing.http import eventually
+from ticketing.testkit.events import publish_event
+from ticketing.testkit.http import eventually
 from ticketing.orders.models import Ticket
 
 Replica = Callable[[UUID], Awaitable[Ticket]]

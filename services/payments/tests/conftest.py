@@ -29,8 +29,8 @@ from ticketing.common.events import (
     UserBannedData,
 )
 from ticketing.common.service import ServiceRuntime
-from ticketing.common.testing.events import publish_event
-from ticketing.common.testing.http import eventually, running_app
+from ticketing.testkit.events import publish_event
+from ticketing.testkit.http import eventually, running_app
 from ticketing.payments.app import create_app
 from ticketing.payments.config import PaymentsSettings
 from ticketing.payments.models import Order, Payment, RefundOwed

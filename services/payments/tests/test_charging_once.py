@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 import httpx
 
 from ticketing.common.auth import KeyPair
-from ticketing.common.testing.http import eventually, sign_in_as
+from ticketing.testkit.http import eventually, sign_in_as
 
 if TYPE_CHECKING:
     from conftest import World

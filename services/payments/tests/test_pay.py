@@ -11,8 +11,8 @@ import httpx
 
 from ticketing.common.auth import KeyPair
 from ticketing.common.events import PaymentCreated
-from ticketing.common.testing.events import events_of
-from ticketing.common.testing.http import eventually, new_client_like, sign_in_as
+from ticketing.testkit.events import events_of
+from ticketing.testkit.http import eventually, new_client_like, sign_in_as
 
 if TYPE_CHECKING:
     from conftest import World

@@ -8,8 +8,8 @@ from uuid import uuid4
 import httpx
 
 from ticketing.common.events import OrderChangedData, OrderCompleted
-from ticketing.common.testing.events import publish_event
-from ticketing.common.testing.http import eventually
+from ticketing.testkit.events import publish_event
+from ticketing.testkit.http import eventually
 
 if TYPE_CHECKING:
     from conftest import World

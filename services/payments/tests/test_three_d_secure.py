@@ -9,7 +9,7 @@ from uuid import UUID
 import httpx
 
 from ticketing.common.auth import KeyPair
-from ticketing.common.testing.http import sign_in_as
+from ticketing.testkit.http import sign_in_as
 
 if TYPE_CHECKING:
     from conftest import World

@@ -14,8 +14,8 @@ import stripe
 
 from ticketing.common.auth import KeyPair
 from ticketing.common.events import PaymentCreated
-from ticketing.common.testing.events import events_of
-from ticketing.common.testing.http import eventually, sign_in_as
+from ticketing.testkit.events import events_of
+from ticketing.testkit.http import eventually, sign_in_as
 
 if TYPE_CHECKING:
     from conftest import World

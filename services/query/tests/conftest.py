@@ -4,7 +4,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ticketing.common.testing.http import running_app
+from ticketing.testkit.http import running_app
 from ticketing.query.app import create_app
 from ticketing.query.config import QuerySettings
 

@@ -9,8 +9,8 @@ import httpx
 
 from ticketing.common.bus import Bus
 from ticketing.common.events import TicketCreated, TicketCreatedData, UserBanned, UserBannedData
-from ticketing.common.testing.events import publish_event
-from ticketing.common.testing.http import eventually
+from ticketing.testkit.events import publish_event
+from ticketing.testkit.http import eventually
 
 
 def listed_by(seller: UUID, title: str) -> TicketCreated:

@@ -39,8 +39,8 @@ from ticketing.common.events import (
     UserCreated,
     UserCreatedData,
 )
-from ticketing.common.testing.events import publish_event
-from ticketing.common.testing.http import eventually, sign_in_as
+from ticketing.testkit.events import publish_event
+from ticketing.testkit.http import eventually, sign_in_as
 from ticketing.query.config import QuerySettings
 from ticketing.query.listeners import SUBSCRIPTIONS
 from ticketing.query.models import Base

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from ticketing.common.auth import CurrentUser, KeyPair
 from ticketing.common.service import ServiceRuntime
-from ticketing.common.testing.http import running_app, sign_in_as
+from ticketing.testkit.http import running_app, sign_in_as
 from ticketing.tickets.app import create_app
 from ticketing.tickets.config import TicketsSettings
 

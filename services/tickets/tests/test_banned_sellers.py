@@ -12,8 +12,8 @@ from ticketing.common.bus import Bus
 from ticketing.common.db import banned_users
 from ticketing.common.events import UserBanned, UserBannedData
 from ticketing.common.service import ServiceRuntime
-from ticketing.common.testing.events import publish_event
-from ticketing.common.testing.http import eventually, new_client_like, sign_in_as
+from ticketing.testkit.events import publish_event
+from ticketing.testkit.http import eventually, new_client_like, sign_in_as
 
 
 async def sell_as_someone(client: httpx.AsyncClient, jwt_keys: KeyPair, title: str) -> Any:

@@ -11,8 +11,8 @@ import pytest
 from ticketing.common.bus import Bus
 from ticketing.common.contracts import utcnow
 from ticketing.common.events import OrderCreated, OrderCreatedData, OrderCreatedTicket
-from ticketing.common.testing.events import publish_event
-from ticketing.common.testing.http import eventually
+from ticketing.testkit.events import publish_event
+from ticketing.testkit.http import eventually
 from ticketing.tickets.config import TicketsSettings
 
 

@@ -24,8 +24,8 @@ from ticketing.common.events import (
     UserBanned,
     UserBannedData,
 )
-from ticketing.common.testing.events import events_of, last_event, publish_event
-from ticketing.common.testing.http import eventually
+from ticketing.testkit.events import events_of, last_event, publish_event
+from ticketing.testkit.http import eventually
 
 
 async def sell(client: httpx.AsyncClient, title: str = "Concert", price: float = 20) -> Any:

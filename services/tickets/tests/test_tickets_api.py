@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from ticketing.common.auth import CurrentUser, KeyPair
-from ticketing.common.testing.http import new_client_like, sign_in_as
+from ticketing.testkit.http import new_client_like, sign_in_as
 
 MALFORMED_ID = "not-a-uuid"
 

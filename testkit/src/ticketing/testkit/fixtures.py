@@ -1,4 +1,4 @@
-"""The pytest plugin (loaded with ``-p ticketing.common.testing.fixtures``): real servers.
+"""The pytest plugin (loaded with ``-p ticketing.testkit.fixtures``): real servers.
 
 Once per test session it starts PostgreSQL, NATS JetStream and Redis on free loopback ports in
 a temp dir (or uses ``TEST_DATABASE_URL`` / ``TEST_NATS_URL`` / ``TEST_REDIS_URL``). Each test
@@ -22,7 +22,7 @@ import pytest
 
 from ticketing.common.auth import KeyPair, generate_key_pair
 from ticketing.common.bus import Bus
-from ticketing.common.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis
+from ticketing.testkit.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis
 
 DatabaseFactory = Callable[[str], Awaitable[str]]
 

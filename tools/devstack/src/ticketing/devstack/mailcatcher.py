@@ -28,7 +28,7 @@ from uuid import uuid4
 from aiosmtpd.controller import Controller
 
 from ticketing.common.contracts import utcnow
-from ticketing.common.embedded import free_port
+from ticketing.testkit.embedded import free_port
 
 Message = dict[str, Any]
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from honcho.manager import Manager
 
 from ticketing.common.auth import generate_key_pair
-from ticketing.common.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis, free_port
+from ticketing.testkit.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis, free_port
 
 HTTP_SERVICES = ("auth", "tickets", "orders", "payments", "query", "notifications", "client")
 DATABASE_SERVICES = ("auth", "tickets", "orders", "payments", "query", "notifications")
