@@ -21,9 +21,9 @@ from benchmarks.infra import BenchInfrastructure
 from ticketing.common.auth import CurrentUser, generate_key_pair, sign_session_token
 from ticketing.common.bus import Bus
 from ticketing.common.events import TicketCreated, TicketCreatedData
-from ticketing.testkit.events import publish_event
 from ticketing.orders.app import create_app
 from ticketing.orders.config import OrdersSettings
+from ticketing.testkit.events import publish_event
 
 SEQUENTIAL = 300
 RACERS = 50

@@ -33,11 +33,7 @@ from ticketing.auth.commands import ban_user
 from ticketing.auth.config import AuthSettings
 from ticketing.common.auth import KeyPair
 from ticketing.common.db import processed_events
-from ticketing.testkit.embedded import EmbeddedPostgres
 from ticketing.common.service import ServiceRuntime
-from ticketing.testkit.fixtures import Infrastructure
-from ticketing.testkit.http import RoutedTransport, eventually, sign_up
-from ticketing.testkit.money_invariant import Violation, check_money, still_settling
 from ticketing.expiration.config import ExpirationSettings
 from ticketing.expiration.worker import running_worker
 from ticketing.orders.app import create_app as create_orders_app
@@ -49,6 +45,10 @@ from ticketing.payments.models import Payment
 from ticketing.query.app import create_app as create_query_app
 from ticketing.query.config import QuerySettings
 from ticketing.stripe_sandbox import serve
+from ticketing.testkit.embedded import EmbeddedPostgres
+from ticketing.testkit.fixtures import Infrastructure
+from ticketing.testkit.http import RoutedTransport, eventually, sign_up
+from ticketing.testkit.money_invariant import Violation, check_money, still_settling
 from ticketing.tickets.app import create_app as create_tickets_app
 from ticketing.tickets.config import TicketsSettings
 

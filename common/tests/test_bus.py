@@ -16,12 +16,12 @@ from ticketing.common.consumer import EventConsumer
 from ticketing.common.db import outbox
 from ticketing.common.dlq import list_dead_letters, replay_dead_letters
 from ticketing.common.dlq import run_command as dlq_command
-from ticketing.testkit.embedded import EmbeddedNats
 from ticketing.common.events import UserBanned, UserBannedData, UserCreated, UserCreatedData
 from ticketing.common.outbox import OutboxRelay
+from ticketing.common.uow import UnitOfWork
+from ticketing.testkit.embedded import EmbeddedNats
 from ticketing.testkit.events import events_of, last_event, publish_event
 from ticketing.testkit.http import eventually
-from ticketing.common.uow import UnitOfWork
 
 applications = sa.Table(
     "applications",

@@ -13,11 +13,11 @@ from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer, EventOutOfOrder
 from ticketing.common.db import create_engine, create_sessionmaker, infrastructure
 from ticketing.common.dlq import list_dead_letters
-from ticketing.testkit.embedded import EmbeddedPostgres
 from ticketing.common.events import UserCreated, UserCreatedData
+from ticketing.common.uow import UnitOfWork
+from ticketing.testkit.embedded import EmbeddedPostgres
 from ticketing.testkit.events import publish_event
 from ticketing.testkit.http import eventually
-from ticketing.common.uow import UnitOfWork
 
 applied = sa.Table(
     "applied",

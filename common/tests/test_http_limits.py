@@ -15,8 +15,8 @@ import httpx
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from ticketing.testkit.embedded import free_port
 from ticketing.common.http_limits import BodyLimitMiddleware
+from ticketing.testkit.embedded import free_port
 
 CHUNK = 64 * 1024
 LIMIT = 1024 * 1024

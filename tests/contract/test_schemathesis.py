@@ -22,9 +22,9 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from ticketing.testkit.serving import served
 from ticketing.payments.app import create_app as create_payments_app
 from ticketing.payments.config import PaymentsSettings
+from ticketing.testkit.serving import served
 
 if TYPE_CHECKING:
     from conftest import Platform

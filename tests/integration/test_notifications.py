@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from asgi_lifespan import LifespanManager
 
-from ticketing.testkit.http import eventually
 from ticketing.devstack.mailcatcher import MailStore, Message, catching
 from ticketing.notifications.app import create_app
 from ticketing.notifications.config import NotificationsSettings
+from ticketing.testkit.http import eventually
 
 if TYPE_CHECKING:
     from conftest import Browser, Platform

@@ -12,7 +12,6 @@ from asgi_lifespan import LifespanManager
 from client_testing.browser import Browser, BrowserFactory
 from starlette.types import ASGIApp
 
-from ticketing.testkit.http import RoutedTransport, eventually
 from ticketing.orders.app import create_app as create_orders_app
 from ticketing.orders.config import OrdersSettings
 from ticketing.payments.app import create_app as create_payments_app
@@ -20,6 +19,7 @@ from ticketing.payments.config import PaymentsSettings
 from ticketing.query.app import create_app as create_query_app
 from ticketing.query.config import QuerySettings
 from ticketing.stripe_sandbox import serve
+from ticketing.testkit.http import RoutedTransport, eventually
 from ticketing.tickets.app import create_app as create_tickets_app
 from ticketing.tickets.config import TicketsSettings
 

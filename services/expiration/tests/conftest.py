@@ -1,7 +1,7 @@
 import pytest
 
-from ticketing.testkit.fixtures import Infrastructure
 from ticketing.expiration.config import ExpirationSettings
+from ticketing.testkit.fixtures import Infrastructure
 
 
 @pytest.fixture

@@ -10,19 +10,19 @@ import pytest
 
 from ticketing.common.bus import Bus
 from ticketing.common.contracts import utcnow
-from ticketing.testkit.embedded import EmbeddedRedis
 from ticketing.common.events import (
     ExpirationComplete,
     OrderCreated,
     OrderCreatedData,
     OrderCreatedTicket,
 )
-from ticketing.testkit.events import events_of, publish_event
-from ticketing.testkit.fixtures import Infrastructure
-from ticketing.testkit.http import eventually
 from ticketing.expiration.config import ExpirationSettings
 from ticketing.expiration.jobs import expiration_event_id
 from ticketing.expiration.worker import RunningWorker, running_worker
+from ticketing.testkit.embedded import EmbeddedRedis
+from ticketing.testkit.events import events_of, publish_event
+from ticketing.testkit.fixtures import Infrastructure
+from ticketing.testkit.http import eventually
 
 
 def order_created(expires_at: datetime) -> OrderCreated:

@@ -16,11 +16,11 @@ from ticketing.common.events import (
     OrderCreatedData,
     OrderCreatedTicket,
 )
-from ticketing.testkit.events import events_of, publish_event
-from ticketing.testkit.http import eventually
 from ticketing.expiration.config import ExpirationSettings
 from ticketing.expiration.jobs import job_id
 from ticketing.expiration.worker import RunningWorker, running_worker
+from ticketing.testkit.events import events_of, publish_event
+from ticketing.testkit.http import eventually
 
 GRACE = timedelta(seconds=2)
 

@@ -34,7 +34,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ticketing.common.bus import Bus
 from ticketing.common.contracts import utcnow
 from ticketing.common.db import banned_users, create_engine, create_sessionmaker
-from ticketing.testkit.embedded import free_port
 from ticketing.common.events import (
     Event,
     OrderCancelled,
@@ -53,11 +52,12 @@ from ticketing.common.events import (
     UserCreated,
     UserCreatedData,
 )
-from ticketing.testkit.events import publish_event
-from ticketing.testkit.http import eventually, running_app
 from ticketing.notifications.app import create_app
 from ticketing.notifications.config import NotificationsSettings
 from ticketing.notifications.models import SentMail
+from ticketing.testkit.embedded import free_port
+from ticketing.testkit.events import publish_event
+from ticketing.testkit.http import eventually, running_app
 
 SITE = "https://tickets.example.test"
 

@@ -17,11 +17,11 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from ticketing.testkit.embedded import free_port
 from ticketing.common.events import UserCreated, UserCreatedData
-from ticketing.testkit.http import eventually, running_app
 from ticketing.notifications.app import create_app
 from ticketing.notifications.config import NotificationsSettings
+from ticketing.testkit.embedded import free_port
+from ticketing.testkit.http import eventually, running_app
 
 if TYPE_CHECKING:
     from conftest import World

@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ticketing.common.bus import Bus
 from ticketing.common.db import processed_events
 from ticketing.common.events import Event, TicketCreated, TicketCreatedData
-from ticketing.testkit.events import publish_event
-from ticketing.testkit.http import eventually, running_app
 from ticketing.orders.app import create_app
 from ticketing.orders.config import OrdersSettings
 from ticketing.orders.models import Ticket
+from ticketing.testkit.events import publish_event
+from ticketing.testkit.http import eventually, running_app
 
 SettingsFactory = Callable[[str], Awaitable[dict[str, Any]]]
 PublishTicket = Callable[..., Awaitable[TicketCreatedData]]

@@ -20,9 +20,9 @@ from ticketing.common.events import (
     PaymentCreatedData,
     TicketCreatedData,
 )
+from ticketing.orders.config import OrdersSettings
 from ticketing.testkit.events import events_of, last_event, publish_event
 from ticketing.testkit.http import eventually, sign_in_as
-from ticketing.orders.config import OrdersSettings
 
 Handled = Callable[[Event], Awaitable[None]]
 Order = dict[str, Any]

@@ -20,10 +20,10 @@ from ticketing.common.events import (
     UserBanned,
     UserBannedData,
 )
-from ticketing.testkit.events import publish_event
-from ticketing.testkit.http import new_client_like, sign_in_as
 from ticketing.orders.config import OrdersSettings
 from ticketing.orders.models import Order
+from ticketing.testkit.events import publish_event
+from ticketing.testkit.http import new_client_like, sign_in_as
 
 PublishTicket = Callable[..., Awaitable[TicketCreatedData]]
 Handled = Callable[[Event], Awaitable[None]]

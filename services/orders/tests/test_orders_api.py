@@ -18,9 +18,9 @@ from ticketing.common.events import (
     UserBanned,
     UserBannedData,
 )
+from ticketing.orders.config import OrdersSettings
 from ticketing.testkit.events import last_event, publish_event
 from ticketing.testkit.http import eventually, new_client_like, sign_in_as
-from ticketing.orders.config import OrdersSettings
 
 NOT_AUTHORIZED = {"errors": [{"message": "Not authorized"}]}
 NOT_FOUND = {"errors": [{"message": "Not found"}]}

@@ -11,9 +11,9 @@ import pytest
 from ticketing.common.auth import KeyPair
 from ticketing.common.bus import Bus
 from ticketing.common.events import OrderCancelled, TicketCreatedData
+from ticketing.orders.config import OrdersSettings
 from ticketing.testkit.events import last_event
 from ticketing.testkit.http import eventually, sign_in_as
-from ticketing.orders.config import OrdersSettings
 
 GRACE = timedelta(seconds=1)
 

@@ -19,9 +19,9 @@ from ticketing.common.events import (
     OrderCancelled,
     TicketCreatedData,
 )
+from ticketing.orders.config import OrdersSettings
 from ticketing.testkit.events import events_of, last_event, publish_event
 from ticketing.testkit.http import eventually, sign_in_as
-from ticketing.orders.config import OrdersSettings
 
 GRACE = timedelta(seconds=4)
 

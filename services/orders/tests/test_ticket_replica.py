@@ -14,9 +14,9 @@ from ticketing.common.events import (
     TicketUpdated,
     TicketUpdatedData,
 )
+from ticketing.orders.models import Ticket
 from ticketing.testkit.events import publish_event
 from ticketing.testkit.http import eventually
-from ticketing.orders.models import Ticket
 
 Replica = Callable[[UUID], Awaitable[Ticket]]
 Handled = Callable[[Event], Awaitable[None]]

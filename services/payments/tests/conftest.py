@@ -29,14 +29,14 @@ from ticketing.common.events import (
     UserBannedData,
 )
 from ticketing.common.service import ServiceRuntime
-from ticketing.testkit.events import publish_event
-from ticketing.testkit.http import eventually, running_app
 from ticketing.payments.app import create_app
 from ticketing.payments.config import PaymentsSettings
 from ticketing.payments.models import Order, Payment, RefundOwed
 from ticketing.payments.refunds import parked_refunds
 from ticketing.stripe_sandbox import create_app as create_sandbox_app
 from ticketing.stripe_sandbox import serve
+from ticketing.testkit.events import publish_event
+from ticketing.testkit.http import eventually, running_app
 
 WEBHOOK_SECRET = "whsec_test_secret"
 

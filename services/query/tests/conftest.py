@@ -4,9 +4,9 @@ from typing import Any
 import httpx
 import pytest
 
-from ticketing.testkit.http import running_app
 from ticketing.query.app import create_app
 from ticketing.query.config import QuerySettings
+from ticketing.testkit.http import running_app
 
 
 @pytest.fixture

@@ -39,12 +39,12 @@ from ticketing.common.events import (
     UserCreated,
     UserCreatedData,
 )
-from ticketing.testkit.events import publish_event
-from ticketing.testkit.http import eventually, sign_in_as
 from ticketing.query.config import QuerySettings
 from ticketing.query.listeners import SUBSCRIPTIONS
 from ticketing.query.models import Base
 from ticketing.query.rebuild import rebuild_read_model
+from ticketing.testkit.events import publish_event
+from ticketing.testkit.http import eventually, sign_in_as
 
 SELLER = uuid4()
 

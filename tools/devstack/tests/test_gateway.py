@@ -18,9 +18,9 @@ from starlette.routing import Route
 from ticketing.auth.app import create_app as create_auth_app
 from ticketing.auth.config import AuthSettings
 from ticketing.common.auth import KeyPair
+from ticketing.devstack.gateway import create_gateway, normalise_path, server_config
 from ticketing.testkit.http import sign_up
 from ticketing.testkit.serving import served
-from ticketing.devstack.gateway import create_gateway, normalise_path, server_config
 
 Seen = list[dict[str, Any]]
 
