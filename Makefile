@@ -7,7 +7,7 @@ UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON_PREFERENCE := only-system
 RUN := $(UV) run --all-packages --locked
-SRC := common/src $(wildcard services/*/src) $(wildcard tools/*/src) benchmarks
+SRC := common/src testkit/src $(wildcard services/*/src) $(wildcard tools/*/src) benchmarks
 
 TICKETING_PORT ?= 8080
 TICKETING_DATA_DIR ?= .dev
