@@ -18,8 +18,8 @@ from ticketing.common.errors import (
     NotAuthorizedError,
     NotFoundError,
     RequestValidationError,
-    install_error_handlers,
 )
+from ticketing.common.http_errors import install_error_handlers
 
 
 class NewThing(ApiModel):

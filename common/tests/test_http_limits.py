@@ -99,7 +99,7 @@ APP_MODULE = """
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from ticketing.common.errors import install_error_handlers
+from ticketing.common.http_errors import install_error_handlers
 
 
 class Thing(BaseModel):

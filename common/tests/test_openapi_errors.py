@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI, Header
 
 from ticketing.common.auth import RequiredUser
 from ticketing.common.contracts import ApiModel
-from ticketing.common.errors import install_error_handlers
+from ticketing.common.http_errors import install_error_handlers
 from ticketing.common.openapi_errors import ERROR_SHAPE, error_responses
 
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from pydantic import Field
 
 from ticketing.common.contracts import ApiModel, PlainText, VisibleText
-from ticketing.common.errors import install_error_handlers
+from ticketing.common.http_errors import install_error_handlers
 
 
 class Listing(ApiModel):

@@ -15,10 +15,12 @@ import json
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ticketing.common.errors import PayloadTooLargeError
+
 MAX_BODY_BYTES = 1024 * 1024
 """1 MiB, as the Ingress (``nginx.ingress.kubernetes.io/proxy-body-size: 1m``)."""
 
-TOO_LARGE = "Request body is too large"
+TOO_LARGE = PayloadTooLargeError.default_message
 
 
 class BodyTooLargeError(Exception):

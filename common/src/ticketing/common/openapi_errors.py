@@ -22,6 +22,8 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from ticketing.common.auth import require_user
+
 DESCRIPTIONS = {
     400: "Invalid input (each error names its field)",
     401: "Signed out, or not allowed to do this",
@@ -72,9 +74,6 @@ def _depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:
 
 def _route_statuses(app: FastAPI) -> dict[tuple[str, str], set[int]]:
     """Statuses known from the route's dependencies, not visible in the document itself."""
-    # Imported here: ``auth`` imports ``errors``, which imports this module.
-    from ticketing.common.auth import require_user
-
     found: dict[tuple[str, str], set[int]] = {}
     for route in iter_route_contexts(app.routes):  # included routers' routes too
         dependant = getattr(route, "dependant", None)

@@ -26,7 +26,7 @@ from ticketing.common.auth import TokenVerifier, UserSession
 from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer, Subscriptions
 from ticketing.common.db import banned_users, create_engine, create_sessionmaker, run_migrations
-from ticketing.common.errors import install_error_handlers
+from ticketing.common.http_errors import install_error_handlers
 from ticketing.common.outbox import OutboxRelay
 from ticketing.common.revocation import is_refused, with_session_subscriptions
 from ticketing.common.settings import ServiceSettings

@@ -24,8 +24,8 @@ from ticketing.common.errors import (
     NotAuthorizedError,
     NotFoundError,
     RequestValidationError,
-    install_error_handlers,
 )
+from ticketing.common.http_errors import install_error_handlers
 
 DECLINED = "Your card was declined."
 THREE_D_SECURE = "tok_threeDSecure2Required"

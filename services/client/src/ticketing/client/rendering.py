@@ -22,7 +22,7 @@ from fastapi.templating import Jinja2Templates
 from ticketing.client.csrf import csrf_tokens
 from ticketing.client.forms import sign_in_url
 from ticketing.client.session import SignInRequiredError
-from ticketing.common.errors import install_error_handlers
+from ticketing.common.http_errors import install_error_handlers
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 JsonHandler = Callable[[Request, Any], Response | Awaitable[Response]]

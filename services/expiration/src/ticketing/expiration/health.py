@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from ticketing.common.errors import error_response, install_error_handlers
+from ticketing.common.http_errors import error_response, install_error_handlers
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 
