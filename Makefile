@@ -14,7 +14,7 @@ TICKETING_DATA_DIR ?= .dev
 EXPIRATION_WINDOW_SECONDS ?= 900
 export TICKETING_PORT TICKETING_DATA_DIR EXPIRATION_WINDOW_SECONDS
 
-.PHONY: help install dev dev-reset dev-seed test test-unit test-browser lint fmt bench screenshots clean
+.PHONY: help install dev dev-reset dev-seed test test-unit test-browser lint fmt bench screenshots clean contracts
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -54,6 +54,9 @@ test-browser: install ## the browser tests (Chromium driven by Playwright)
 
 bench: install ## benchmarks; results go to docs/benchmarks.md
 	$(RUN) python -m benchmarks.run
+
+contracts: install ## regenerate docs/contracts/ (event JSON Schemas, OpenAPI of each API)
+	$(RUN) python -m ticketing.devstack.contracts
 
 screenshots: install ## regenerate docs/screenshots/*.png
 	SCREENSHOTS=1 $(RUN) pytest -q tests/browser

@@ -9,6 +9,7 @@ from typing import Literal
 from uuid import UUID
 
 import pytest
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
 from ticketing.common import events as ev
 from ticketing.common.events import EVENT_TYPES, Event, UnknownEventError, parse_event
@@ -103,6 +104,18 @@ def test_an_event_parses_back_into_its_own_class(event: Event) -> None:
 
     assert type(parsed) is type(event)
     assert parsed == event
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=[s.type for s in SAMPLES])
+def test_the_exported_json_schema_describes_what_is_published(event: Event) -> None:
+    schema = type(event).model_json_schema(by_alias=True, mode="serialization")
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    wire = json.loads(event.to_bytes())
+
+    assert list(validator.iter_errors(wire)) == []
+    assert schema["required"] == ["id", "type", "occurredAt", "data"]
+    assert not validator.is_valid({**wire, "type": "ticket.deleted"})
+    assert not validator.is_valid({key: value for key, value in wire.items() if key != "id"})
 
 
 @pytest.mark.parametrize(

@@ -110,7 +110,7 @@ class UserBannedData(ApiModel):
 
 
 class SessionRevokedData(ApiModel):
-    """A signed-out session: its token's ``jti`` and ``exp``, refused until then."""
+    """A signed-out session: its token's jti and exp, refused until then."""
 
     session_id: UUID
     user_id: UUID
@@ -128,14 +128,14 @@ class TicketCreated(Event):
 
 
 class TicketUpdated(Event):
-    """A ticket's title, price or reservation changed (tickets); ``version`` orders them."""
+    """A ticket's title, price or reservation changed (tickets); version orders them."""
 
     type: Literal["ticket.updated"] = "ticket.updated"
     data: TicketUpdatedData
 
 
 class OrderCreated(Event):
-    """A buyer reserved a ticket until ``expiresAt`` (orders)."""
+    """A buyer reserved a ticket until expiresAt (orders)."""
 
     type: Literal["order.created"] = "order.created"
     data: OrderCreatedData
