@@ -13,7 +13,7 @@ SELLER = uuid4()
 
 
 def new_ticket() -> Ticket:
-    return domain.list_ticket(title="Concert", price=Decimal("20.00"), seller=SELLER)
+    return Ticket.listed(title="Concert", price=Decimal("20.00"), seller=SELLER)
 
 
 def test_a_listed_ticket_is_free_at_version_zero() -> None:

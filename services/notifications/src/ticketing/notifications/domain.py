@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
-from ticketing.notifications.models import Order
+if TYPE_CHECKING:  # type hints only: the rules read rows but must not load SQLAlchemy
+    from ticketing.notifications.models import Order
 
 WELCOME, RESERVED, RECEIPT, SOLD, ENDED = (
     "welcome",

@@ -27,10 +27,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from ticketing.common.errors import BadRequestError, NotAuthorizedError
-from ticketing.orders.models import Order, Ticket
+
+if TYPE_CHECKING:  # type hints only: the rules work on rows but must not load SQLAlchemy
+    from ticketing.orders.models import Order, Ticket
 
 CANNOT_CANCEL_COMPLETED = "Cannot cancel a completed order"
 CANNOT_COMPLETE_CANCELLED = "Cannot complete a cancelled order"

@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import Enum
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from ticketing.common.contracts import to_cents
 from ticketing.common.errors import BadRequestError, NotAuthorizedError, NotFoundError
-from ticketing.payments.models import Order, PaymentAttempt
+
+if TYPE_CHECKING:  # type hints only: the rules read rows but must not load SQLAlchemy
+    from ticketing.payments.models import Order, PaymentAttempt
 
 CANCELLED = "cancelled"
 COMPLETE = "complete"

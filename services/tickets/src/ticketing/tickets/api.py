@@ -11,6 +11,7 @@ from ticketing.common.errors import ConflictError
 from ticketing.common.service import UnitOfWorkDep
 from ticketing.common.uow import UnitOfWork
 from ticketing.tickets import domain, repository
+from ticketing.tickets.models import Ticket
 from ticketing.tickets.schemas import TicketIn, ticket_created, ticket_updated
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"])
@@ -20,7 +21,7 @@ CHANGED_CONCURRENTLY = "Ticket was changed concurrently, retry"
 
 @router.post("", status_code=201, response_model=TicketBody)
 async def create_ticket(body: TicketIn, user: RequiredUser, uow: UnitOfWorkDep) -> TicketBody:
-    ticket = domain.list_ticket(title=body.title, price=body.price, seller=user.id)
+    ticket = Ticket.listed(title=body.title, price=body.price, seller=user.id)
     uow.session.add(ticket)
     uow.publish(ticket_created(ticket))
     await uow.commit()

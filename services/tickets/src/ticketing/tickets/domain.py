@@ -1,26 +1,27 @@
 """Ticket rules, pure (no I/O): who may edit a ticket, and how orders reserve and free it.
 
-Every change this service makes to a ticket goes through a function here, which also bumps
-``version`` by one: the version other services order their copies by. Each function returns
-whether it changed anything, so a repeated command changes nothing and publishes nothing.
+A ticket is listed at version 0, free (``models.Ticket.listed``). Every change this service
+makes to it afterwards goes through a function here, which also bumps ``version`` by one: the
+version other services order their copies by. Each function returns whether it changed
+anything, so a repeated command changes nothing and publishes nothing.
 """
 
+from __future__ import annotations
+
 from decimal import Decimal
-from uuid import UUID, uuid4
+from typing import TYPE_CHECKING
+from uuid import UUID
 
 from ticketing.common.errors import BadRequestError, NotAuthorizedError
-from ticketing.tickets.models import Ticket
+
+if TYPE_CHECKING:  # type hints only: the rules change rows but must not load SQLAlchemy
+    from ticketing.tickets.models import Ticket
 
 RESERVED = "Cannot edit a reserved ticket"
 
 
 class HeldByAnotherOrder(Exception):  # noqa: N818 - a state, reported to the caller
     """The ticket is reserved by another order than the one trying to reserve it."""
-
-
-def list_ticket(*, title: str, price: Decimal, seller: UUID) -> Ticket:
-    """A new ticket for sale: version 0, free."""
-    return Ticket(id=uuid4(), title=title, price=price, user_id=seller, version=0, order_id=None)
 
 
 def ensure_editable(ticket: Ticket, *, by: UUID) -> None:

@@ -9,8 +9,8 @@ each change this service makes, and the events carry it.
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
-from uuid import UUID
+from typing import Any, Self
+from uuid import UUID, uuid4
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -41,6 +41,11 @@ class Ticket(Base):
     )
 
     __mapper_args__: dict[str, Any] = {"version_id_col": version, "version_id_generator": False}
+
+    @classmethod
+    def listed(cls, *, title: str, price: Decimal, seller: UUID) -> Self:
+        """A new ticket for sale: version 0, free."""
+        return cls(id=uuid4(), title=title, price=price, user_id=seller, version=0, order_id=None)
 
 
 class CancelledOrder(Base):

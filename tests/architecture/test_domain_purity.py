@@ -1,0 +1,68 @@
+"""The rules are pure by rule, not by habit: importing a service's ``domain`` (or the error
+hierarchy it raises) loads no web framework, no ORM and no client of our infrastructure.
+
+``lint-imports`` (``make lint``) checks the import graph statically; this checks what Python
+really loads, in a fresh interpreter per module, so an import hidden behind a package's
+``__init__`` or a third party's own imports cannot slip through.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+IO_LIBRARIES = {
+    "fastapi",
+    "starlette",
+    "sqlalchemy",
+    "httpx",
+    "nats",
+    "asyncpg",
+    "redis",
+    "arq",
+    "stripe",
+    "aiosmtplib",
+}
+KNOWN_DOMAINS = {
+    "ticketing.auth.domain",
+    "ticketing.tickets.domain",
+    "ticketing.orders.domain",
+    "ticketing.payments.domain",
+    "ticketing.query.domain",
+    "ticketing.client.domain",
+    "ticketing.notifications.domain",
+}
+
+
+def domain_modules() -> list[str]:
+    """Every ``services/<svc>/src/ticketing/<svc>/domain.py``, as a module name."""
+    paths = sorted(REPO.glob("services/*/src/ticketing/*/domain.py"))
+    return [f"ticketing.{path.parent.name}.domain" for path in paths]
+
+
+def top_level_modules_loaded_by(module: str) -> set[str]:
+    probe = (
+        "import importlib, json, sys\n"
+        f"importlib.import_module({module!r})\n"
+        "print(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    return set(json.loads(result.stdout))
+
+
+def test_every_service_with_rules_has_its_domain_module_checked() -> None:
+    assert set(domain_modules()) >= KNOWN_DOMAINS
+
+
+@pytest.mark.parametrize("module", [*domain_modules(), "ticketing.common.errors"])
+def test_importing_the_rules_loads_no_io_library(module: str) -> None:
+    loaded = top_level_modules_loaded_by(module)
+
+    assert loaded & IO_LIBRARIES == set()
