@@ -1,32 +1,63 @@
 """The outbox relay: moves committed outbox rows to JetStream and marks them published.
 
 It wakes as soon as a unit of work commits and also polls, so rows committed by another
-replica, or left behind while NATS was down, still go out. Rows are claimed with
-``FOR UPDATE SKIP LOCKED`` so replicas share the work; a re-publish after a crash is
+replica, or left behind while NATS was down, still go out. A re-publish after a crash is
 deduplicated by JetStream because ``Nats-Msg-Id`` is the event id.
+
+**One relay publishes at a time, per database** (DESIGN §4 "Any number of replicas"). Each
+batch runs in a transaction holding the advisory lock ``RELAY_LOCK_ID``: a second relay waits
+for it, then reads what is still unpublished. Sharing rows instead (``SKIP LOCKED``) let one
+replica publish an aggregate's version 2 while another still held version 1. A relay that dies
+mid-batch loses its connection, so PostgreSQL ends its transaction and frees the lock. The next
+relay then publishes the rows the dead one had not marked, in order. Any of them that did reach
+the stream are deduplicated by their ``Nats-Msg-Id``.
+
+``python -m ticketing.common.outbox republish --since T`` (``DATABASE_URL``, ``NATS_URL`` and
+``BUS_NAMESPACE`` from the environment, run once per service database) publishes again, in
+order, every row published at or after ``T``. Use it when the stream lost messages it had
+acknowledged (e.g. NATS restored from an older state). Rows are kept ``RETENTION``, so ``T``
+must be within that. The copies go out under fresh message ids, ``<event id>:republished:<run>``.
+The event's own id would be dropped by JetStream's dedupe window, and the point is that they
+arrive. Consumers skip an event they already handled (``processed_events``, the version
+rule), so the command is safe to run even for events that did arrive.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
+import os
+import sys
 import time
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import uuid4
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing.common.bus import Bus
 from ticketing.common.contracts import utcnow
-from ticketing.common.db import outbox
+from ticketing.common.db import create_migration_engine, create_sessionmaker, outbox
 
 logger = logging.getLogger("ticketing.outbox")
 
-# Published rows are kept a week (for inspection; far longer than JetStream's dedupe window),
-# then pruned, so the table does not grow forever. The stream itself keeps the events.
+# Published rows are kept a week (for inspection and ``republish``; far longer than
+# JetStream's dedupe window), then pruned, so the table does not grow forever.
 RETENTION = timedelta(days=7)
 PRUNE_EVERY_SECONDS = 3600
+RELAY_LOCK_ID = 7_240_118  # a bigint advisory lock per database; the migration lock is ..117
+
+OutboxRow = sa.Row[Any, Any, Any, Any]  # seq, event_id, subject, payload
+
+
+async def hold_publishing_lock(session: AsyncSession) -> None:
+    """Wait until no other relay (or republish) of this database publishes, then hold that
+    right until this transaction ends."""
+    await session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": RELAY_LOCK_ID})
 
 
 class OutboxRelay:
@@ -78,26 +109,18 @@ class OutboxRelay:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def publish_pending(self) -> int:
-        """Publish one batch of unpublished rows; returns how many went out."""
+        """Publish one batch of unpublished rows, oldest first; returns how many went out."""
         async with self._sessionmaker() as session, session.begin():
+            await hold_publishing_lock(session)
             rows = (
                 await session.execute(
                     sa.select(outbox.c.seq, outbox.c.event_id, outbox.c.subject, outbox.c.payload)
                     .where(outbox.c.published_at.is_(None))
                     .order_by(outbox.c.seq)
                     .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
                 )
             ).all()
-            published: list[int] = []
-            failure: Exception | None = None
-            for row in rows:
-                try:
-                    await self._bus.publish(row.subject, row.payload, msg_id=str(row.event_id))
-                except Exception as exc:
-                    failure = exc
-                    break
-                published.append(row.seq)
+            published, failure = await _publish(self._bus, rows, msg_id=lambda row: row.event_id)
             if published:
                 # Keep what did go out, even when a later row failed.
                 await session.execute(
@@ -108,3 +131,92 @@ class OutboxRelay:
         if failure is not None:
             raise failure
         return len(published)
+
+
+async def _publish(
+    bus: Bus, rows: Sequence[OutboxRow], *, msg_id: Callable[[OutboxRow], object]
+) -> tuple[list[int], Exception | None]:
+    """Publish rows in order, stopping at the first failure (a later row must never overtake
+    an earlier one); returns the seqs that went out and that failure."""
+    published: list[int] = []
+    for row in rows:
+        try:
+            await bus.publish(row.subject, row.payload, msg_id=str(msg_id(row)))
+        except Exception as exc:
+            return published, exc
+        published.append(row.seq)
+    return published, None
+
+
+async def republish_since(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    bus: Bus,
+    since: datetime,
+    *,
+    batch_size: int = 100,
+) -> int:
+    """Publish again, oldest first, every row published at or after ``since``; returns how
+    many. Batches hold the relays' lock, so a running relay's new rows never interleave."""
+    run = uuid4().hex[:12]
+    async with sessionmaker() as session:
+        # Rows the relay publishes meanwhile are new: they need no second copy, and chasing
+        # them would never end under load.
+        last_seq = await session.scalar(sa.select(sa.func.max(outbox.c.seq))) or 0
+    after_seq, total = 0, 0
+    while True:
+        async with sessionmaker() as session, session.begin():
+            await hold_publishing_lock(session)
+            rows = (
+                await session.execute(
+                    sa.select(outbox.c.seq, outbox.c.event_id, outbox.c.subject, outbox.c.payload)
+                    .where(outbox.c.published_at >= since)
+                    .where(outbox.c.seq > after_seq, outbox.c.seq <= last_seq)
+                    .order_by(outbox.c.seq)
+                    .limit(batch_size)
+                )
+            ).all()
+            published, failure = await _publish(
+                bus, rows, msg_id=lambda row: f"{row.event_id}:republished:{run}"
+            )
+        total += len(published)
+        if failure is not None:
+            raise failure
+        if len(rows) < batch_size:
+            return total
+        after_seq = rows[-1].seq
+
+
+def _aware(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone (e.g. end it with Z)")
+    return moment
+
+
+async def run_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ticketing.common.outbox")
+    commands = parser.add_subparsers(dest="command", required=True)
+    republish = commands.add_parser("republish", help="publish rows published since T again")
+    republish.add_argument("--since", type=_aware, required=True, help="ISO-8601, with zone")
+    republish.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    republish.add_argument(
+        "--nats-url", default=os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
+    )
+    republish.add_argument("--namespace", default=os.environ.get("BUS_NAMESPACE", "ticketing"))
+    args = parser.parse_args(argv)
+    if not args.database_url:
+        parser.error("--database-url or DATABASE_URL is required")
+    engine = create_migration_engine(args.database_url)
+    bus = Bus(args.nats_url, args.namespace)
+    await bus.connect(attempts=1)
+    try:
+        count = await republish_since(create_sessionmaker(engine), bus, args.since)
+        print(f"{count} event(s) republished since {args.since.isoformat()}")
+    finally:
+        await bus.close()
+        await engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(run_command(sys.argv[1:])))

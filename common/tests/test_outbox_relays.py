@@ -1,0 +1,174 @@
+"""DESIGN §4 "Any number of replicas": however many relays run on one database, one
+aggregate's events reach the stream in the order they were committed, and a relay that dies
+mid-batch leaves nothing unpublished and nothing out of order."""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ticketing.common.bus import Bus
+from ticketing.common.db import create_sessionmaker, outbox
+from ticketing.common.events import TicketUpdated, TicketUpdatedData
+from ticketing.common.outbox import RELAY_LOCK_ID, OutboxRelay
+from ticketing.common.uow import UnitOfWork
+from ticketing.testkit.events import events_of
+from ticketing.testkit.http import eventually
+
+EVENTS = 120
+
+
+def version_of(ticket_id: UUID, version: int) -> TicketUpdated:
+    return TicketUpdated(
+        data=TicketUpdatedData(
+            id=ticket_id,
+            title="Concert",
+            price=Decimal("20"),
+            user_id=ticket_id,
+            version=version,
+            order_id=None,
+        )
+    )
+
+
+@asynccontextmanager
+async def replica_engine(engine: AsyncEngine, name: str) -> AsyncIterator[AsyncEngine]:
+    """Another process's connection pool on the same database, named so a test can find it."""
+    own = create_async_engine(
+        engine.url, connect_args={"server_settings": {"application_name": name}}
+    )
+    try:
+        yield own
+    finally:
+        await own.dispose()
+
+
+async def write_versions(
+    unit_of_work: Callable[[], UnitOfWork], ticket_id: UUID, versions: range
+) -> None:
+    """The owning service changing one aggregate again and again, one commit per version."""
+    for version in versions:
+        async with unit_of_work() as uow:
+            uow.publish(version_of(ticket_id, version))
+            await uow.commit()
+
+
+async def published_versions(bus: Bus) -> list[int]:
+    return [event.data.version for event in await events_of(bus, TicketUpdated)]
+
+
+async def unpublished_rows(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        query = sa.select(sa.func.count()).where(outbox.c.published_at.is_(None))
+        return int(await conn.scalar(query) or 0)
+
+
+async def publish_until_cancelled(relay: OutboxRelay, counts: list[int]) -> None:
+    """A relay's loop without the wait: each pass publishes a batch if it holds the lock."""
+    while True:
+        counts.append(await relay.publish_pending())
+        await asyncio.sleep(0)
+
+
+async def stop(*tasks: asyncio.Task[None]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_two_relays_on_one_database_publish_an_aggregates_events_in_order(
+    engine: AsyncEngine, bus: Bus, bus_namespace: str
+) -> None:
+    ticket_id = uuid4()
+    sessionmaker = create_sessionmaker(engine)
+    await write_versions(  # a backlog both relays see at once, as after an outage
+        lambda: UnitOfWork(sessionmaker, namespace=bus_namespace), ticket_id, range(EVENTS)
+    )
+    async with replica_engine(engine, "relay-a") as a, replica_engine(engine, "relay-b") as b:
+        relays = [OutboxRelay(create_sessionmaker(own), bus, batch_size=5) for own in (a, b)]
+        counts: list[list[int]] = [[], []]
+        tasks = [
+            asyncio.create_task(publish_until_cancelled(relay, count))
+            for relay, count in zip(relays, counts, strict=True)
+        ]
+        try:
+
+            async def all_published() -> None:
+                assert await unpublished_rows(engine) == 0
+
+            await eventually(all_published, timeout=60)
+        finally:
+            await stop(*tasks)
+
+    assert await published_versions(bus) == list(range(EVENTS))
+    assert all(sum(count) > 0 for count in counts), "both relays took turns publishing"
+
+
+async def lock_holder(engine: AsyncEngine) -> str:
+    """The application name of the connection holding the relay lock right now."""
+    async with engine.connect() as conn:
+        holder = await conn.scalar(
+            sa.text(
+                "SELECT a.application_name FROM pg_locks l"
+                " JOIN pg_stat_activity a ON a.pid = l.pid"
+                " WHERE l.locktype = 'advisory' AND l.granted AND l.database = ("
+                "   SELECT oid FROM pg_database WHERE datname = current_database())"
+                " AND l.objid = :key"
+            ),
+            {"key": RELAY_LOCK_ID},
+        )
+    assert holder is not None, "no relay holds the lock at this moment"
+    return str(holder)
+
+
+async def test_when_the_publishing_relay_dies_mid_batch_the_other_takes_over_in_order(
+    engine: AsyncEngine, bus: Bus, bus_namespace: str
+) -> None:
+    ticket_id = uuid4()
+    sessionmaker = create_sessionmaker(engine)
+    await write_versions(
+        lambda: UnitOfWork(sessionmaker, namespace=bus_namespace), ticket_id, range(EVENTS)
+    )
+    async with replica_engine(engine, "relay-a") as a, replica_engine(engine, "relay-b") as b:
+        dying = asyncio.create_task(
+            publish_until_cancelled(OutboxRelay(create_sessionmaker(a), bus, batch_size=5), [])
+        )
+
+        async def a_is_publishing() -> None:
+            assert await lock_holder(engine) == "relay-a"
+            assert len(await published_versions(bus)) >= 10
+
+        await eventually(a_is_publishing, timeout=60, interval=0.005)
+        # Its process dies: the connection holding the lock goes, the task with it.
+        async with engine.connect() as conn:
+            await conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE application_name = 'relay-a'"
+                )
+            )
+        await stop(dying)
+        published_by_a = len(await published_versions(bus))
+
+        survivor_counts: list[int] = []
+        survivor = asyncio.create_task(
+            publish_until_cancelled(
+                OutboxRelay(create_sessionmaker(b), bus, batch_size=5), survivor_counts
+            )
+        )
+        try:
+
+            async def all_published() -> None:
+                assert await unpublished_rows(engine) == 0
+
+            await eventually(all_published, timeout=60)
+        finally:
+            await stop(survivor)
+
+    assert published_by_a < EVENTS, "relay A died before finishing"
+    assert sum(survivor_counts) > 0
+    assert await published_versions(bus) == list(range(EVENTS))
