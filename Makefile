@@ -35,10 +35,11 @@ dev-seed: install ## create demo users and tickets in a running `make dev`
 dev-reset: ## wipe the data of `make dev`
 	rm -rf "$(TICKETING_DATA_DIR)"
 
-lint: install ## ruff (lint + format check) and mypy
+lint: install ## ruff (lint + format check), mypy and the layering contracts (lint-imports)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy $(SRC)
+	$(RUN) lint-imports
 
 fmt: install ## format and autofix
 	$(RUN) ruff format .
