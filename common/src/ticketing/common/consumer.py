@@ -1,8 +1,9 @@
 """The consumer runner: a service's durable JetStream consumer and its delivery rules (§4).
 
 - One durable pull consumer per service (replicas share it, so each event goes to one replica).
-- A handler runs inside a unit of work; the event id is recorded in the same transaction, so a
-  redelivered event is skipped (idempotency), and the message is acked only after the commit.
+- A handler runs inside a unit of work that first claims the event id (``UnitOfWork.claim``),
+  so a redelivered event is skipped (idempotency), even when two replicas get it at once;
+  the message is acked only after the commit.
 - **Outages spend nothing.** A transient failure (``failures.is_transient``: database, Redis,
   NATS, SMTP unavailable) holds the message: it is kept in progress (its ack deadline extended,
   and that of the batch waiting behind it) and retried in place with backoff until the
@@ -32,7 +33,6 @@ from typing import Any
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from sqlalchemy.exc import IntegrityError
 
 from ticketing.common.bus import Bus
 from ticketing.common.events import Event, UnknownEventError, parse_event
@@ -172,17 +172,10 @@ class EventConsumer:
             await handler(event, None)
             return
         async with self._unit_of_work() as uow:
-            if await uow.already_processed(event.id):
-                return
+            if not await uow.claim(event):
+                return  # handled already, here or by another replica
             await handler(event, uow)
-            await uow.mark_processed(event)
-            try:
-                await uow.commit()
-            except IntegrityError:
-                # Another replica recorded the same event first: it is handled, nothing to do.
-                await uow.rollback()
-                if not await uow.already_processed(event.id):
-                    raise
+            await uow.commit()
 
     async def _hold(self, message: Msg, event: Event, error: Exception) -> None:
         """A dependency is down: keep this message (and the batch behind it) and wait."""

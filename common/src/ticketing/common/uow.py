@@ -3,15 +3,16 @@
 ``publish()`` stages an event; ``commit()`` writes the staged events to the outbox table in the
 same transaction as the state change, commits, and wakes the relay. An event of a rolled-back
 transaction is therefore never published, and one of a committed transaction never lost.
+``claim()`` makes a consumer's transaction the one that handles an incoming event.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing.common.db import outbox, processed_events
@@ -63,13 +64,25 @@ class UnitOfWork:
         self._staged.clear()
         await self.session.rollback()
 
-    async def already_processed(self, event_id: UUID) -> bool:
-        found = await self.session.scalar(
-            sa.select(processed_events.c.event_id).where(processed_events.c.event_id == event_id)
+    async def claim(self, event: Event) -> bool:
+        """Record, first thing in the transaction, that this event is being handled here;
+        False when it was handled already (skip it).
+
+        A replica handling the same event at the same moment holds the row: this waits for it
+        to commit (False: it is handled) or roll back (True: ours now). So duplicates across
+        replicas queue on the row instead of both running the handler and one failing on the
+        unique key at the end.
+        """
+        claimed = await self.session.scalar(
+            postgresql.insert(processed_events)
+            .values(event_id=event.id, event_type=event.type)
+            .on_conflict_do_nothing(index_elements=[processed_events.c.event_id])
+            .returning(processed_events.c.event_id)
         )
-        return found is not None
+        return claimed is not None
 
     async def mark_processed(self, event: Event) -> None:
+        """Record an event as handled where nothing can race (the query rebuild)."""
         await self.session.execute(
             sa.insert(processed_events).values(event_id=event.id, event_type=event.type)
         )
