@@ -3,15 +3,10 @@ in the contract shape (DESIGN §3 "Bad input, every service")."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
-
-from ticketing.client.app import create_app as create_client_app
-from ticketing.client.config import ClientSettings
 
 if TYPE_CHECKING:
     from conftest import Platform
@@ -118,24 +113,6 @@ async def test_nothing_of_a_refused_body_was_stored(platform: Platform) -> None:
 
     assert refused.status_code == 413
     assert [t for t in listed.json() if t["title"] == "Junk"] == []
-
-
-@pytest.fixture
-async def client_site(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
-    """The SSR client in front of the real services."""
-    settings = ClientSettings(
-        environment="test",
-        csrf_secret="test-csrf-secret-of-at-least-32-characters",
-        **{
-            f"{name}_url": "http://testserver"
-            for name in ("auth", "tickets", "orders", "payments", "query")
-        },
-    )
-    app = create_client_app(settings, platform.transport)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://site") as http:
-            yield http
 
 
 async def test_a_page_number_out_of_range_is_a_404_page_not_a_502(
