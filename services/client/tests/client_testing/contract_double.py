@@ -2,7 +2,10 @@
 
 It stands in for those services in the client's tests (auth is the real service). It answers
 only what the client's pages use, with the contract's bodies, status codes and error shape,
-and knows the caller from the ``session`` cookie exactly as the real services do.
+and knows the caller from the ``session`` cookie exactly as the real services do. Its own
+OpenAPI document (routes, the statuses each declares, the body fields it reads) is checked
+against the services' committed ones (``test_contract_double``), and it never answers a status
+that document does not declare (``declared_answers``).
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from uuid import UUID, uuid4
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from client_testing.declared_answers import OnlyDeclaredAnswers
 from ticketing.common.auth import SESSION_COOKIE, CurrentUser, TokenVerifier
-from ticketing.common.contracts import utcnow
+from ticketing.common.contracts import ApiModel, utcnow
 from ticketing.common.errors import (
     BadRequestError,
     FieldError,
@@ -26,11 +30,36 @@ from ticketing.common.errors import (
     RequestValidationError,
 )
 from ticketing.common.http_errors import install_error_handlers
+from ticketing.common.openapi_errors import error_responses
 
 DECLINED = "Your card was declined."
 THREE_D_SECURE = "tok_threeDSecure2Required"
 BANK_PAGE = "http://bank.test/3ds"
 AUTHENTICATION_FAILED = "We are unable to authenticate your payment method."
+STANDS_IN_FOR = ("tickets", "orders", "payments", "query")
+
+SIGNED_IN = error_responses(401)
+PAYMENT_ANSWERS = {202: {"description": "The card needs authentication"}, **SIGNED_IN}
+
+
+class SellBody(ApiModel):
+    """Checked by the route itself, with the real service's messages."""
+
+    title: Any = None
+    price: Any = None
+
+
+class OrderBody(ApiModel):
+    ticket_id: UUID
+
+
+class PaymentBody(ApiModel):
+    order_id: UUID
+    token: Any = None
+
+
+class AuthenticatedBody(ApiModel):
+    order_id: UUID
 
 
 @dataclass
@@ -109,6 +138,7 @@ class ContractDouble:
     def app(self) -> FastAPI:
         app = FastAPI()
         install_error_handlers(app)
+        app.add_middleware(OnlyDeclaredAnswers, document_of=app)
         verifier = TokenVerifier(self.public_key_pem)
 
         def caller(request: Request) -> CurrentUser:
@@ -135,11 +165,10 @@ class ContractDouble:
         async def healthz() -> dict[str, str]:
             return {"status": "ok"}
 
-        @app.post("/api/tickets", status_code=201)
-        async def sell(request: Request) -> dict[str, Any]:
+        @app.post("/api/tickets", status_code=201, responses=SIGNED_IN)
+        async def sell(request: Request, body: SellBody) -> dict[str, Any]:
             user = caller(request)
-            body = await request.json()
-            title, price = str(body.get("title", "")).strip(), body.get("price")
+            title, price = str(body.title or "").strip(), body.price
             errors = []
             if not title:
                 errors.append({"message": "Title must not be empty", "field": "title"})
@@ -167,24 +196,24 @@ class ContractDouble:
         async def listing(ticket_id: UUID) -> dict[str, Any]:
             return ticket_of(ticket_id).listing()
 
-        @app.post("/api/orders", status_code=201)
-        async def place_order(request: Request) -> dict[str, Any]:
+        @app.post("/api/orders", status_code=201, responses=SIGNED_IN)
+        async def place_order(request: Request, body: OrderBody) -> dict[str, Any]:
             user = caller(request)
-            ticket = ticket_of(UUID((await request.json())["ticketId"]))
+            ticket = ticket_of(body.ticket_id)
             if ticket.order_id is not None:
                 raise BadRequestError("Ticket is already reserved")
             return self.seed_order(user.id, ticket, expires_in=self.expiration_window).body()
 
-        @app.get("/api/orders")
+        @app.get("/api/orders", responses=SIGNED_IN)
         async def my_orders(request: Request) -> list[dict[str, Any]]:
             user = caller(request)
             return [o.body() for o in self.orders.values() if o.user_id == user.id]
 
-        @app.get("/api/orders/{order_id}")
+        @app.get("/api/orders/{order_id}", responses=SIGNED_IN)
         async def show_order(request: Request, order_id: UUID) -> dict[str, Any]:
             return order_of(request, order_id).body()
 
-        @app.delete("/api/orders/{order_id}", status_code=204)
+        @app.delete("/api/orders/{order_id}", status_code=204, responses=SIGNED_IN)
         async def cancel_order(request: Request, order_id: UUID) -> Response:
             order = order_of(request, order_id)
             order.status, order.version = "cancelled", order.version + 1
@@ -196,17 +225,16 @@ class ContractDouble:
             order.ticket.sold = True
             return {"id": str(uuid4())}
 
-        @app.post("/api/payments", status_code=201, response_model=None)
-        async def pay(request: Request) -> dict[str, str] | JSONResponse:
-            body = await request.json()
-            order = order_of(request, UUID(body["orderId"]))
-            if not body.get("token"):
+        @app.post("/api/payments", status_code=201, response_model=None, responses=PAYMENT_ANSWERS)
+        async def pay(request: Request, body: PaymentBody) -> dict[str, str] | JSONResponse:
+            order = order_of(request, body.order_id)
+            if not body.token:
                 raise FieldError("token", "Token must not be empty")
             if order.status == "cancelled":
                 raise BadRequestError("Cannot pay for a cancelled order")
-            if body["token"] == "tok_chargeDeclined":
+            if body.token == "tok_chargeDeclined":
                 raise BadRequestError(DECLINED)
-            if body["token"] == THREE_D_SECURE:
+            if body.token == THREE_D_SECURE:
                 self.authentications[order.id] = "pending"
                 return JSONResponse(
                     status_code=202,
@@ -214,9 +242,16 @@ class ContractDouble:
                 )
             return paid(order)
 
-        @app.post("/api/payments/authenticated", status_code=201, response_model=None)
-        async def authenticated(request: Request) -> dict[str, str] | JSONResponse:
-            order = order_of(request, UUID((await request.json())["orderId"]))
+        @app.post(
+            "/api/payments/authenticated",
+            status_code=201,
+            response_model=None,
+            responses=PAYMENT_ANSWERS,
+        )
+        async def authenticated(
+            request: Request, body: AuthenticatedBody
+        ) -> dict[str, str] | JSONResponse:
+            order = order_of(request, body.order_id)
             outcome = self.authentications.get(order.id)
             if outcome == "failed":
                 self.authentications.pop(order.id)
