@@ -8,6 +8,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from ticketing.common.auth import RequiredUser
 from ticketing.common.contracts import TicketBody
 from ticketing.common.errors import ConflictError
+from ticketing.common.openapi_errors import error_responses
 from ticketing.common.service import UnitOfWorkDep
 from ticketing.common.uow import UnitOfWork
 from ticketing.tickets import domain, repository
@@ -38,7 +39,7 @@ async def show_ticket(ticket_id: UUID, uow: UnitOfWorkDep) -> TicketBody:
     return TicketBody.model_validate(await repository.get(uow.session, ticket_id))
 
 
-@router.put("/{ticket_id}", response_model=TicketBody)
+@router.put("/{ticket_id}", response_model=TicketBody, responses=error_responses(409))
 async def update_ticket(
     ticket_id: UUID, body: TicketIn, user: RequiredUser, uow: UnitOfWorkDep
 ) -> TicketBody:
