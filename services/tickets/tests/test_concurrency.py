@@ -1,5 +1,6 @@
 """Optimistic concurrency: two changes made from the same version never both win, and the
-loser is told (a 409 for the API, a retry for a listener) instead of overwriting."""
+loser is told (a 409) instead of overwriting. Listeners lock the ticket row, so an edit that
+meets one waits for it, then loses."""
 
 import asyncio
 from datetime import timedelta
@@ -9,7 +10,6 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm.exc import StaleDataError
 
 from ticketing.common.auth import CurrentUser
 from ticketing.common.contracts import TicketBody, utcnow
@@ -17,6 +17,7 @@ from ticketing.common.db import outbox
 from ticketing.common.errors import ConflictError
 from ticketing.common.events import OrderCreated, OrderCreatedData, OrderCreatedTicket
 from ticketing.common.service import ServiceRuntime
+from ticketing.testkit.http import eventually
 from ticketing.tickets import domain, repository
 from ticketing.tickets.api import commit_checked
 from ticketing.tickets.listeners import on_order_created
@@ -91,25 +92,36 @@ async def test_an_edit_racing_a_reservation_never_frees_the_ticket(
     assert (final.order_id, final.title, final.version) == (order.data.id, "Concert", 1)
 
 
-async def test_a_reservation_racing_an_edit_fails_and_applies_on_retry(
+async def an_edit_waits_for_the_ticket_row(runtime: ServiceRuntime) -> None:
+    async with runtime.unit_of_work() as uow:
+        waiting = await uow.session.scalar(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+    assert waiting == 1, "the edit does not wait for the reservation"
+
+
+async def test_an_edit_during_a_reservation_waits_for_it_and_is_refused(
     client: httpx.AsyncClient, seller: CurrentUser, runtime: ServiceRuntime
 ) -> None:
     ticket_id = await sell(client)
     order = order_for(ticket_id)
     async with runtime.unit_of_work() as reservation:
-        await on_order_created(order, reservation)  # loaded version 0
-        edited = await client.put(f"/api/tickets/{ticket_id}", json={"title": "Opera", "price": 35})
-        assert edited.status_code == 200
+        await on_order_created(order, reservation)  # holds the ticket row until it commits
+        editing = asyncio.create_task(
+            client.put(f"/api/tickets/{ticket_id}", json={"title": "Opera", "price": 35})
+        )
+        await eventually(lambda: an_edit_waits_for_the_ticket_row(runtime), timeout=30)
 
-        with pytest.raises(StaleDataError):  # the consumer naks: the event comes back
-            await reservation.commit()
+        await reservation.commit()
+        edited = await asyncio.wait_for(editing, timeout=30)
 
-    async with runtime.unit_of_work() as redelivery:
-        await on_order_created(order, redelivery)
-        await redelivery.commit()
-
+    assert edited.status_code == 409
+    assert edited.json() == {"errors": [{"message": "Ticket was changed concurrently, retry"}]}
     ticket = await stored(runtime, ticket_id)
-    assert (ticket.title, ticket.order_id, ticket.version) == ("Opera", order.data.id, 2)
+    assert (ticket.title, ticket.order_id, ticket.version) == ("Concert", order.data.id, 1)
 
 
 async def test_concurrent_edits_over_http_never_lose_an_update(

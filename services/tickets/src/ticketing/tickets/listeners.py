@@ -11,8 +11,13 @@ from the ``ticket.created`` this service publishes after committing it, so an or
 unknown ticket can never be early; it is a real fault (lost data, a foreign namespace) that
 an operator must see in the dead letters.
 
-A version conflict with a concurrent edit raises ``StaleDataError``: the message is
-redelivered and applied on the fresh state, never overwriting the edit.
+Both handlers lock the ticket row first (DESIGN §4 "concurrent handlers of one aggregate's
+events serialise on the aggregate's row"). With two replicas, a reservation and the
+cancellation of the same order may run at once. A cancellation only writes its tombstone when
+the ticket is still free, so without the lock neither would see the other, and the ticket
+would stay held by a cancelled order forever. With the lock, the one that commits second reads
+the first one's change: the tombstone, or the reservation it then undoes. A concurrent edit
+waits for the lock too and is then refused on its version check (409); it never overwrites.
 """
 
 from ticketing.common.consumer import EventOutOfOrder, Subscriptions
@@ -24,7 +29,7 @@ from ticketing.tickets.schemas import ticket_updated
 
 
 async def on_order_created(event: OrderCreated, uow: UnitOfWork) -> None:
-    ticket = await repository.get(uow.session, event.data.ticket.id)
+    ticket = await repository.get(uow.session, event.data.ticket.id, lock=True)
     if await uow.session.get(CancelledOrder, event.data.id) is not None:
         return  # redelivered after its own cancellation: that order holds nothing any more
     try:
@@ -37,7 +42,7 @@ async def on_order_created(event: OrderCreated, uow: UnitOfWork) -> None:
 
 
 async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:
-    ticket = await repository.get(uow.session, event.data.ticket.id)
+    ticket = await repository.get(uow.session, event.data.ticket.id, lock=True)
     await uow.session.merge(CancelledOrder(order_id=event.data.id, ticket_id=ticket.id))
     if domain.release(ticket, order_id=event.data.id):
         uow.publish(ticket_updated(ticket))

@@ -11,8 +11,10 @@ from ticketing.common.errors import NotFoundError
 from ticketing.tickets.models import Ticket
 
 
-async def get(session: AsyncSession, ticket_id: UUID) -> Ticket:
-    ticket = await session.get(Ticket, ticket_id)
+async def get(session: AsyncSession, ticket_id: UUID, *, lock: bool = False) -> Ticket:
+    """The ticket; ``lock`` holds its row until the transaction ends (re-read, never cached),
+    so concurrent changes to one ticket take turns."""
+    ticket = await session.get(Ticket, ticket_id, with_for_update=lock, populate_existing=lock)
     if ticket is None:
         raise NotFoundError("Ticket not found")
     return ticket

@@ -1,0 +1,123 @@
+"""DESIGN §4 "Any number of replicas": a reservation and the cancellation of the same order,
+handled at once by two replicas, serialise on the ticket row. Whichever commits second sees the
+first one's change, so the ticket ends free either way and is never held by a cancelled order.
+"""
+
+import asyncio
+from collections.abc import Awaitable
+from datetime import timedelta
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+import httpx
+import sqlalchemy as sa
+
+from ticketing.common.auth import CurrentUser
+from ticketing.common.contracts import TicketBody, utcnow
+from ticketing.common.db import outbox
+from ticketing.common.events import (
+    OrderCancelled,
+    OrderChangedData,
+    OrderCreated,
+    OrderCreatedData,
+    OrderCreatedTicket,
+    OrderTicketRef,
+)
+from ticketing.common.service import ServiceRuntime
+from ticketing.common.uow import UnitOfWork
+from ticketing.testkit.http import eventually
+from ticketing.tickets import repository
+from ticketing.tickets.listeners import on_order_cancelled, on_order_created
+
+
+async def sell(client: httpx.AsyncClient) -> UUID:
+    response = await client.post("/api/tickets", json={"title": "Concert", "price": 20})
+    assert response.status_code == 201, response.text
+    return UUID(response.json()["id"])
+
+
+def created(ticket_id: UUID, order_id: UUID) -> OrderCreated:
+    return OrderCreated(
+        data=OrderCreatedData(
+            id=order_id,
+            status="created",
+            user_id=uuid4(),
+            expires_at=utcnow() + timedelta(minutes=15),
+            version=0,
+            ticket=OrderCreatedTicket(id=ticket_id, price=Decimal("20")),
+        )
+    )
+
+
+def cancelled(ticket_id: UUID, order_id: UUID) -> OrderCancelled:
+    return OrderCancelled(
+        data=OrderChangedData(id=order_id, version=1, ticket=OrderTicketRef(id=ticket_id))
+    )
+
+
+async def stored(runtime: ServiceRuntime, ticket_id: UUID) -> TicketBody:
+    async with runtime.unit_of_work() as uow:
+        return TicketBody.model_validate(await repository.get(uow.session, ticket_id))
+
+
+async def published_updates(runtime: ServiceRuntime) -> int:
+    async with runtime.unit_of_work() as uow:
+        query = sa.select(sa.func.count()).where(outbox.c.subject.like("%.ticket.updated"))
+        return int(await uow.session.scalar(query) or 0)
+
+
+async def a_transaction_waits_for_the_ticket_row(runtime: ServiceRuntime) -> None:
+    async with runtime.unit_of_work() as uow:
+        waiting = await uow.session.scalar(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+    assert waiting == 1, "the second handler does not wait for the first"
+
+
+async def then_commit(handling: Awaitable[None], uow: UnitOfWork) -> None:
+    """The rest of a replica's consumer transaction: the handler, then the commit."""
+    await handling
+    await uow.commit()
+
+
+async def test_a_cancellation_racing_its_reservation_waits_for_it_and_frees_the_ticket(
+    client: httpx.AsyncClient, seller: CurrentUser, runtime: ServiceRuntime
+) -> None:
+    ticket_id, order_id = await sell(client), uuid4()
+    async with runtime.unit_of_work() as reservation, runtime.unit_of_work() as cancellation:
+        await on_order_created(created(ticket_id, order_id), reservation)  # holds the row
+        cancelling = asyncio.create_task(
+            then_commit(
+                on_order_cancelled(cancelled(ticket_id, order_id), cancellation), cancellation
+            )
+        )
+        await eventually(lambda: a_transaction_waits_for_the_ticket_row(runtime), timeout=30)
+
+        await reservation.commit()
+        await asyncio.wait_for(cancelling, timeout=30)
+
+    ticket = await stored(runtime, ticket_id)
+    assert (ticket.order_id, ticket.version) == (None, 2)  # reserved, then freed
+    assert await published_updates(runtime) == 2
+
+
+async def test_a_reservation_racing_its_cancellation_waits_for_it_and_reserves_nothing(
+    client: httpx.AsyncClient, seller: CurrentUser, runtime: ServiceRuntime
+) -> None:
+    ticket_id, order_id = await sell(client), uuid4()
+    async with runtime.unit_of_work() as cancellation, runtime.unit_of_work() as reservation:
+        await on_order_cancelled(cancelled(ticket_id, order_id), cancellation)  # holds the row
+        reserving = asyncio.create_task(
+            then_commit(on_order_created(created(ticket_id, order_id), reservation), reservation)
+        )
+        await eventually(lambda: a_transaction_waits_for_the_ticket_row(runtime), timeout=30)
+
+        await cancellation.commit()
+        await asyncio.wait_for(reserving, timeout=30)
+
+    ticket = await stored(runtime, ticket_id)
+    assert (ticket.order_id, ticket.version) == (None, 0)  # never held by the cancelled order
+    assert await published_updates(runtime) == 0
