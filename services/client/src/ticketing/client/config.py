@@ -49,7 +49,7 @@ class ClientSettings(BaseSettings):
     )
     payment_authentication_origin: str = Field(
         default="https://hooks.stripe.com",
-        description="Where 3-D Secure pages live (the pay form may redirect there; the sandbox's URL in make dev)",
+        description="Origin of the 3-D Secure pages (the sandbox in make dev)",
     )
     page_size: int = Field(default=20, ge=1, le=100, description="Tickets per page")
     max_body_bytes: int = Field(
