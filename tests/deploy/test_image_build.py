@@ -82,7 +82,7 @@ def play_builder_stage(
     for keyword, args in builder_stage(repo):
         args = args.replace("${SERVICE}", service)
         if keyword == "ENV":
-            env.update(pair.split("=", 1) for pair in shlex.split(args))
+            env.update(pair.partition("=")[::2] for pair in shlex.split(args))
             env.update(UV_PROJECT_ENVIRONMENT=str(venv), UV_COMPILE_BYTECODE="0")
         elif keyword == "COPY" and not args.startswith("--from="):
             copy(repo, workdir / "src", args, in_context)
