@@ -14,7 +14,8 @@ TICKETING_DATA_DIR ?= .dev
 EXPIRATION_WINDOW_SECONDS ?= 900
 export TICKETING_PORT TICKETING_DATA_DIR EXPIRATION_WINDOW_SECONDS
 
-.PHONY: help install dev dev-reset dev-seed test test-unit test-browser lint fmt bench screenshots clean contracts
+.PHONY: help install dev dev-reset dev-seed test test-unit test-integration test-faults test-browser
+.PHONY: lint fmt bench screenshots clean contracts
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -45,10 +46,21 @@ fmt: install ## format and autofix
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-test: lint test-unit test-browser ## every test (lint included)
+# Markers (pyproject.toml) are applied by the root conftest.py: unit, integration, browser, faults.
+# The browser tests run in a pytest process of their own (CONTRIBUTING.md); `make test` appends
+# their coverage to the main run's and reports both together.
+test: lint ## lint, every test (browser included), coverage report (coverage.xml, htmlcov/)
+	$(RUN) pytest -q --ignore=tests/browser --cov --cov-report=
+	$(RUN) pytest -q tests/browser --cov --cov-append --cov-report=term --cov-report=xml --cov-report=html
 
-test-unit: install ## every test except the browser ones
-	$(RUN) pytest -q -p no:randomly --ignore=tests/browser
+test-unit: install ## the unit tests: beside their code, no PostgreSQL/NATS/Redis
+	$(RUN) pytest -q -m unit --ignore=tests/browser
+
+test-integration: install ## the integration tests (real infrastructure, several services, deployment)
+	$(RUN) pytest -q -m integration --ignore=tests/browser
+
+test-faults: install ## the tests that make a part fail for real (stopped servers, SIGKILL, outages)
+	$(RUN) pytest -q -m faults --ignore=tests/browser
 
 test-browser: install ## the browser tests (Chromium driven by Playwright)
 	$(RUN) pytest -q tests/browser
@@ -63,4 +75,4 @@ screenshots: install ## regenerate docs/screenshots/*.png
 	SCREENSHOTS=1 $(RUN) pytest -q tests/browser
 
 clean: ## remove caches and the local venvs
-	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml htmlcov
