@@ -35,6 +35,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from ticketing.common.bus import Bus
+from ticketing.common.dlq import dead_letter, replay_filter
 from ticketing.common.events import Event, UnknownEventError, parse_event
 from ticketing.common.failures import is_transient
 from ticketing.common.uow import UnitOfWork
@@ -121,7 +122,11 @@ class EventConsumer:
             durable_name=self.durable,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            filter_subjects=[names.subject(t) for t in sorted(self._handlers)],
+            # and its replayed dead letters, which no other consumer receives (dlq.py)
+            filter_subjects=[
+                *(names.subject(t) for t in sorted(self._handlers)),
+                replay_filter(names, self.durable),
+            ],
             max_deliver=self._server_max_deliver,
             ack_wait=self._ack_wait,
             max_ack_pending=1000,
@@ -227,25 +232,15 @@ class EventConsumer:
 
     async def _dead_letter(self, message: Msg, event_type: str, reason: str) -> None:
         """Keep the message, visible and replayable, in the dead-letter stream; stop retrying."""
-        names = self._bus.names
-        stream_seq = _seq(message)
-        logger.error(
-            "%s: dead-lettering %s (stream seq %s): %s",
-            self.durable,
-            event_type,
-            stream_seq,
-            reason,
-        )
-        await self._bus.publish(
-            names.dlq_subject(self.durable, event_type.replace(".", "_")),
-            message.data,
-            msg_id=f"{self.durable}:{stream_seq}",
-            headers={
-                "Ticketing-Consumer": self.durable,
-                "Ticketing-Subject": message.subject,
-                "Ticketing-Error": reason[:1000],
-                "Ticketing-Deliveries": str(message.metadata.num_delivered or 1),
-            },
+        await dead_letter(
+            self._bus,
+            consumer=self.durable,
+            event_type=event_type,
+            subject=message.subject,
+            data=message.data,
+            stream_seq=_seq(message),
+            deliveries=message.metadata.num_delivered or 1,
+            reason=reason,
         )
         await message.term()
 
