@@ -4,28 +4,35 @@
 routes, the service's routers; and in the lifespan: the database (migrated to head), the bus,
 the outbox relay, the event consumer and any background loops of the service. A service's own
 ``app.py`` therefore reads like a table of contents: name, routes, subscriptions, loops.
+
+Typed end to end: a definition is generic in the service's settings class and in its
+*context*, whatever else its routes and loops need that the service builds itself (payments:
+its Stripe gateway; most services: None). Loops and resources receive a
+``ServiceRuntime[TheirSettings, TheirContext]``; routes ask for ``settings_of(TheirSettings)``
+or ``context_of(TheirContext)``. mypy checks that they all agree with the definition.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ticketing.common.auth import TokenVerifier, UserSession
 from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer, Subscriptions
 from ticketing.common.db import banned_users, create_engine, create_sessionmaker, run_migrations
+from ticketing.common.health import Dependency, bus_connected, health_router
 from ticketing.common.http_errors import install_error_handlers
 from ticketing.common.outbox import OutboxRelay
 from ticketing.common.revocation import is_refused, with_session_subscriptions
@@ -34,36 +41,39 @@ from ticketing.common.uow import UnitOfWork
 
 logger = logging.getLogger("ticketing.service")
 
-ReadinessCheck = Callable[["ServiceRuntime"], Awaitable[None]]
-BackgroundLoop = Callable[["ServiceRuntime"], Awaitable[None]]
-Resource = Callable[["ServiceRuntime"], AbstractAsyncContextManager[Any]]
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+ContextT = TypeVar("ContextT")
+
+BackgroundLoop = Callable[["ServiceRuntime[SettingsT, ContextT]"], Awaitable[None]]
+Resource = Callable[["ServiceRuntime[SettingsT, ContextT]"], AbstractAsyncContextManager[object]]
 """Something held open while the service runs (e.g. an HTTP client), entered after the bus
 connects and exited before it closes."""
 
 
 @dataclass
-class ServiceDefinition:
+class ServiceDefinition(Generic[SettingsT, ContextT]):
     name: str
-    settings: ServiceSettings
+    settings: SettingsT
+    context: ContextT
+    """What the service's routes and loops need beyond settings, database and bus, built by
+    its ``app.py`` (payments: its Stripe gateway); None when there is nothing."""
     migrations_dir: Path
     routers: Sequence[APIRouter] = ()
     subscriptions: Subscriptions = field(default_factory=dict)
-    background: Sequence[BackgroundLoop] = ()
-    readiness_checks: Sequence[ReadinessCheck] = ()
-    resources: Sequence[Resource] = ()
-    extras: dict[str, Any] = field(default_factory=dict)
+    background: Sequence[BackgroundLoop[SettingsT, ContextT]] = ()
+    resources: Sequence[Resource[SettingsT, ContextT]] = ()
     consumes_session_events: bool = True
     """Record ``user.banned`` and ``session.revoked`` from the bus, so this service refuses
     those tokens (``revocation.SESSION_SUBSCRIPTIONS``). Auth records them as it publishes."""
 
 
-class ServiceRuntime:
-    """What a running service holds: settings, database, bus, relay. One per app."""
+class ServiceRuntime(Generic[SettingsT, ContextT]):
+    """What a running service holds: settings, context, database, bus, relay. One per app."""
 
-    def __init__(self, definition: ServiceDefinition) -> None:
+    def __init__(self, definition: ServiceDefinition[SettingsT, ContextT]) -> None:
         self.name = definition.name
         self.settings = definition.settings
-        self.extras = definition.extras
+        self.context = definition.context
         self.engine: AsyncEngine = create_engine(self.settings.database_url)
         self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)
         self.bus = Bus(
@@ -119,7 +129,7 @@ async def cancel_until_done(tasks: Sequence[asyncio.Task[Any]]) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def create_service_app(definition: ServiceDefinition) -> FastAPI:
+def create_service_app(definition: ServiceDefinition[SettingsT, ContextT]) -> FastAPI:
     runtime = ServiceRuntime(definition)
 
     @asynccontextmanager
@@ -147,7 +157,7 @@ def create_service_app(definition: ServiceDefinition) -> FastAPI:
             )
             loops.append(("consumer", consumer.run))
         for background in definition.background:
-            loops.append((background.__name__, lambda b=background: b(runtime)))  # type: ignore[misc]
+            loops.append((background.__name__, functools.partial(background, runtime)))
         tasks = [asyncio.create_task(supervise(n, loop), name=n) for n, loop in loops]
         try:
             yield
@@ -160,44 +170,25 @@ def create_service_app(definition: ServiceDefinition) -> FastAPI:
     app = FastAPI(title=f"Ticketing {definition.name}", lifespan=lifespan)
     app.state.runtime = runtime
     install_error_handlers(app, max_body_bytes=definition.settings.max_body_bytes)
-    app.include_router(_health_router(definition.readiness_checks))
+    app.include_router(health_router(_dependencies(runtime)))
     for router in definition.routers:
         app.include_router(router)
     return app
 
 
-def _health_router(extra_checks: Sequence[ReadinessCheck]) -> APIRouter:
-    router = APIRouter(tags=["health"])
+def _dependencies(runtime: ServiceRuntime[SettingsT, ContextT]) -> list[Dependency]:
+    """What ``/readyz`` checks: every service's database and NATS."""
 
-    @router.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def database() -> None:
+        async with runtime.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
 
-    @router.get("/readyz", response_model=None)
-    async def readyz(request: Request) -> JSONResponse | dict[str, str]:
-        runtime: ServiceRuntime = request.app.state.runtime
-        problems: list[dict[str, str]] = []
-        try:
-            async with runtime.engine.connect() as conn:
-                await conn.execute(sa.text("SELECT 1"))
-        except Exception:
-            problems.append({"message": "Database is not reachable"})
-        if not runtime.bus.is_connected:
-            problems.append({"message": "NATS is not reachable"})
-        for check in extra_checks:
-            try:
-                await check(runtime)
-            except Exception as exc:
-                problems.append({"message": f"{check.__name__}: {exc}"})
-        if problems:
-            return JSONResponse(status_code=503, content={"errors": problems})
-        return {"status": "ready"}
-
-    return router
+    return [Dependency("Database", database), Dependency("NATS", bus_connected(runtime.bus))]
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
+def get_runtime(request: Request) -> ServiceRuntime[ServiceSettings, object]:
+    """The runtime of the service whose app serves ``request``, as far as ``common`` knows it."""
+    runtime: ServiceRuntime[ServiceSettings, object] = request.app.state.runtime
     return runtime
 
 
@@ -206,19 +197,32 @@ async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
         yield uow
 
 
-Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+Runtime = Annotated[ServiceRuntime[ServiceSettings, object], Depends(get_runtime)]
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
 
-SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+# The two factories below give a route its service's own types. ``request.app.state`` is untyped
+# at the framework's edge; what it holds is sure all the same: ``create_service_app`` puts there
+# the runtime of the one definition the app was built from, whose types mypy checked, and a
+# service's routes are only ever included in its own app (no service imports another:
+# ``make lint``). The class argument names the type; nothing is looked up by it.
 
 
 def settings_of(settings_class: type[SettingsT]) -> Callable[[Request], SettingsT]:
     """A dependency returning the running service's settings, typed as its own class."""
 
     def dependency(request: Request) -> SettingsT:
-        settings = get_runtime(request).settings
-        if not isinstance(settings, settings_class):
-            raise TypeError(f"{type(settings).__name__} is not {settings_class.__name__}")
-        return settings
+        runtime: ServiceRuntime[SettingsT, object] = request.app.state.runtime
+        return runtime.settings
+
+    return dependency
+
+
+def context_of(context_class: type[ContextT]) -> Callable[[Request], ContextT]:
+    """A dependency returning the running service's context (``ServiceDefinition.context``)."""
+
+    def dependency(request: Request) -> ContextT:
+        runtime: ServiceRuntime[ServiceSettings, ContextT] = request.app.state.runtime
+        return runtime.context
 
     return dependency

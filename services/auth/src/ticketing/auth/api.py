@@ -24,19 +24,14 @@ from ticketing.common.auth import (
 from ticketing.common.errors import BadRequestError, FieldError, NotAuthorizedError, NotFoundError
 from ticketing.common.events import UserCreated, UserCreatedData
 from ticketing.common.openapi_errors import error_responses
-from ticketing.common.service import Runtime, UnitOfWorkDep, get_runtime
+from ticketing.common.service import Runtime, UnitOfWorkDep, context_of
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
 INVALID_CREDENTIALS = "Invalid credentials"
 
 
-def _passwords(request: Request) -> Passwords:
-    passwords: Passwords = get_runtime(request).extras["passwords"]
-    return passwords
-
-
-PasswordsDep = Annotated[Passwords, Depends(_passwords)]
+PasswordsDep = Annotated[Passwords, Depends(context_of(Passwords))]
 
 
 def _start_session(response: Response, user: User, settings: AuthSettings) -> UserOut:

@@ -13,16 +13,15 @@ from ticketing.common.service import ServiceDefinition, create_service_app
 
 def create_app(settings: AuthSettings | None = None) -> FastAPI:
     settings = settings or AuthSettings()  # from the environment
-    passwords = Passwords(settings.password_hashing_concurrency)
     return create_service_app(
         ServiceDefinition(
             name="auth",
             settings=settings,
+            context=Passwords(settings.password_hashing_concurrency),
             migrations_dir=Path(__file__).parent / "migrations",
             routers=[router],
             background=[prune_sign_in_attempts],
-            resources=[lambda _runtime: held_open(passwords)],
-            extras={"passwords": passwords},
+            resources=[lambda runtime: held_open(runtime.context)],
             # Auth records its bans and sign-outs as it publishes them (``accounts``).
             consumes_session_events=False,
         )

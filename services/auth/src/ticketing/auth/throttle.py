@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ticketing.auth.config import AuthSettings
 from ticketing.auth.domain import seconds_until_allowed
 from ticketing.auth.models import SignInAttempt
+from ticketing.auth.passwords import Passwords
 from ticketing.common.errors import TooManyRequestsError
 from ticketing.common.service import ServiceRuntime
 
@@ -126,10 +127,8 @@ async def forget_old_attempts(
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def prune_sign_in_attempts(runtime: ServiceRuntime) -> None:
+async def prune_sign_in_attempts(runtime: ServiceRuntime[AuthSettings, Passwords]) -> None:
     """Background loop: keep the table as small as the window."""
-    settings = runtime.settings
-    assert isinstance(settings, AuthSettings)
     while True:
-        await forget_old_attempts(runtime.sessionmaker, Limits.of(settings).window)
+        await forget_old_attempts(runtime.sessionmaker, Limits.of(runtime.settings).window)
         await asyncio.sleep(PRUNE_EVERY_SECONDS)

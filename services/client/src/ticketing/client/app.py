@@ -18,11 +18,12 @@ from fastapi.staticfiles import StaticFiles
 from ticketing.client.api_client import ApiClient
 from ticketing.client.config import ClientSettings
 from ticketing.client.csrf import CsrfTokens
-from ticketing.client.health import router as health_router
+from ticketing.client.health import upstreams
 from ticketing.client.pages.auth import router as auth_pages
 from ticketing.client.pages.orders import router as order_pages
 from ticketing.client.pages.tickets import router as ticket_pages
 from ticketing.client.rendering import install_error_pages
+from ticketing.common.health import health_router
 
 STATIC_DIR = Path(__file__).parent / "static"
 STRIPE_JS = "https://js.stripe.com"
@@ -90,7 +91,7 @@ def create_app(
     app.state.csrf = CsrfTokens(_csrf_secret(settings), secure_cookie=settings.cookie_secure)
     install_error_pages(app, max_body_bytes=settings.max_body_bytes)
     app.middleware("http")(_security_headers)
-    app.include_router(health_router)
+    app.include_router(health_router(upstreams(app)))
     app.include_router(auth_pages)
     app.include_router(ticket_pages)
     app.include_router(order_pages)

@@ -1,37 +1,30 @@
-"""Probes: ``/healthz`` (this process answers) and ``/readyz`` (every service it calls does)."""
+"""The client's probes (``common.health``): ready when every service it calls answers.
+
+``/readyz`` asks each upstream's ``/healthz``: one it cannot reach reads "The auth service is
+not reachable", one that answers with an error "The auth service is not healthy".
+"""
 
 from __future__ import annotations
 
-import asyncio
+from fastapi import FastAPI
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
-
-from ticketing.client.api_client import UpstreamError
-from ticketing.client.config import UPSTREAMS
-from ticketing.client.session import Api
-from ticketing.common.errors import CustomError
-
-router = APIRouter(tags=["health"])
+from ticketing.client.api_client import ApiClient, UpstreamError
+from ticketing.client.config import UPSTREAMS, Upstream
+from ticketing.common.errors import ServiceUnavailableError
+from ticketing.common.health import Check, Dependency
 
 
-@router.get("/healthz")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+def upstreams(app: FastAPI) -> list[Dependency]:
+    """One dependency per service the client calls, checked through the app's API client."""
+    return [Dependency(f"The {service} service", _answers(app, service)) for service in UPSTREAMS]
 
 
-@router.get("/readyz", response_model=None)
-async def readyz(api: Api) -> JSONResponse | dict[str, str]:
-    results = await asyncio.gather(
-        *(api.check_health(service) for service in UPSTREAMS), return_exceptions=True
-    )
-    problems = [
-        {"message": f"The {service} service is not healthy"}
-        if isinstance(result, UpstreamError)
-        else {"message": result.message}
-        for service, result in zip(UPSTREAMS, results, strict=True)
-        if isinstance(result, CustomError)
-    ]
-    if problems:
-        return JSONResponse(status_code=503, content={"errors": problems})
-    return {"status": "ready"}
+def _answers(app: FastAPI, service: Upstream) -> Check:
+    async def check() -> None:
+        api: ApiClient = app.state.api  # opened by the app's lifespan
+        try:
+            await api.check_health(service)
+        except UpstreamError as exc:
+            raise ServiceUnavailableError(f"The {service} service is not healthy") from exc
+
+    return check

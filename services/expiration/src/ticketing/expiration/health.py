@@ -1,55 +1,18 @@
-"""The worker's probe server: ``/healthz`` (alive) and ``/readyz`` (Redis and NATS reachable).
+"""The worker's probe server: ``common.health``'s probes (Redis and NATS reachable) served by an
+embedded uvicorn.
 
-Kubernetes probes need HTTP, the worker serves nothing else. Errors use the contract shape
-(``install_error_handlers``). The server runs inside the worker's event loop and leaves signal
-handling to the worker, which owns the process.
+Kubernetes probes need HTTP, the worker serves nothing else. The server runs inside the
+worker's event loop and leaves signal handling to the worker, which owns the process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 
 import uvicorn
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
-
-from ticketing.common.http_errors import error_response, install_error_handlers
-
-ReadinessCheck = Callable[[], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Dependency:
-    """Something the worker needs: ``check`` raises when it is not reachable."""
-
-    name: str
-    check: ReadinessCheck
-
-
-def create_health_app(dependencies: list[Dependency]) -> FastAPI:
-    app = FastAPI(title="Ticketing expiration worker", docs_url=None, redoc_url=None)
-    install_error_handlers(app)
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", response_model=None)
-    async def readyz() -> JSONResponse | dict[str, str]:
-        problems: list[dict[str, str]] = []
-        for dependency in dependencies:
-            try:
-                await dependency.check()
-            except Exception:
-                problems.append({"message": f"{dependency.name} is not reachable"})
-        if problems:
-            return error_response(503, problems)
-        return {"status": "ready"}
-
-    return app
 
 
 class _EmbeddedServer(uvicorn.Server):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,9 +20,10 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer
 from ticketing.common.events import OrderCreated
+from ticketing.common.health import Dependency, bus_connected, probe_app
 from ticketing.common.service import supervise
 from ticketing.expiration.config import ExpirationSettings
-from ticketing.expiration.health import Dependency, HealthServer, create_health_app
+from ticketing.expiration.health import HealthServer
 from ticketing.expiration.jobs import JOB_FUNCTION, Scheduler, publish_expiration, queue_name
 
 logger = logging.getLogger("ticketing.expiration")
@@ -97,13 +98,11 @@ async def running_worker(settings: ExpirationSettings) -> AsyncIterator[RunningW
         scheduler = Scheduler(redis, settings.bus_namespace, grace=grace)
         consumer = _consumer(settings, bus, scheduler)
         stack.push_async_callback(_cancel, asyncio.create_task(supervise("consumer", consumer.run)))
-        health = HealthServer(
-            create_health_app(
-                [Dependency("Redis", redis.ping), Dependency("NATS", _nats_check(bus))]
-            ),
-            settings.health_host,
-            settings.health_port,
+        probes = probe_app(
+            "Ticketing expiration worker",
+            [Dependency("Redis", redis.ping), Dependency("NATS", bus_connected(bus))],
         )
+        health = HealthServer(probes, settings.health_host, settings.health_port)
         stack.push_async_callback(_stop_health, health, asyncio.create_task(health.serve()))
         yield RunningWorker(health.url, redis, queue_name(settings.bus_namespace))
 
@@ -116,14 +115,6 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 async def _stop_health(health: HealthServer, serving: asyncio.Task[None]) -> None:
     health.stop()
     await asyncio.gather(serving, return_exceptions=True)
-
-
-def _nats_check(bus: Bus) -> Callable[[], Awaitable[None]]:
-    async def check() -> None:
-        if not bus.is_connected:
-            raise ConnectionError("NATS is not connected")
-
-    return check
 
 
 async def run(settings: ExpirationSettings, stop: asyncio.Event) -> None:

@@ -15,7 +15,6 @@ from ticketing.common.service import ServiceDefinition, create_service_app
 from ticketing.notifications.config import NotificationsSettings
 from ticketing.notifications.delivery import deliver_mail
 from ticketing.notifications.listeners import subscriptions
-from ticketing.notifications.mailer import Mailer
 from ticketing.notifications.metrics import MailMetrics
 from ticketing.notifications.outgoing import Outgoing
 
@@ -26,9 +25,9 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         ServiceDefinition(
             name="notifications",
             settings=settings,
+            context=MailMetrics(),
             migrations_dir=Path(__file__).parent / "migrations",
             subscriptions=subscriptions(Outgoing(settings)),
             background=[deliver_mail],
-            extras={"mailer": Mailer(settings), "metrics": MailMetrics()},
         )
     )

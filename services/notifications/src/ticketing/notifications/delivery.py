@@ -213,12 +213,9 @@ async def finish_even_if_cancelled(work: Coroutine[Any, Any, T]) -> T:
     return task.result()
 
 
-async def deliver_mail(runtime: ServiceRuntime) -> None:
-    """The service's background loop (supervised: a crash is logged and the loop restarted)."""
+async def deliver_mail(runtime: ServiceRuntime[NotificationsSettings, MailMetrics]) -> None:
+    """The service's background loop (supervised: a crash is logged and the loop restarted).
+    The service's context is its counts of what happened to emails."""
     settings = runtime.settings
-    if not isinstance(settings, NotificationsSettings):
-        raise TypeError(f"{type(settings).__name__} is not NotificationsSettings")
-    delivery = Delivery(
-        runtime.sessionmaker, runtime.extras["mailer"], runtime.extras["metrics"], settings
-    )
+    delivery = Delivery(runtime.sessionmaker, Mailer(settings), runtime.context, settings)
     await delivery.run()

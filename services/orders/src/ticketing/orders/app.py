@@ -17,6 +17,7 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
         ServiceDefinition(
             name="orders",
             settings=settings,
+            context=None,
             migrations_dir=Path(__file__).parent / "migrations",
             routers=[router],
             subscriptions=subscriptions(settings),

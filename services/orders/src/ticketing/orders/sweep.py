@@ -14,13 +14,14 @@ from ticketing.common.service import ServiceRuntime
 from ticketing.orders import use_cases
 from ticketing.orders.config import OrdersSettings
 
+OrdersRuntime = ServiceRuntime[OrdersSettings, None]
+
 logger = logging.getLogger("ticketing.orders.sweep")
 
 
-async def sweep_overdue_orders(runtime: ServiceRuntime) -> None:
+async def sweep_overdue_orders(runtime: OrdersRuntime) -> None:
     """Background loop: cancel overdue orders every ``sweep_interval_seconds``."""
     settings = runtime.settings
-    assert isinstance(settings, OrdersSettings)
     grace = timedelta(seconds=settings.payment_grace_seconds)
     while True:
         cancelled = await cancel_overdue_orders(runtime, grace)
@@ -29,7 +30,7 @@ async def sweep_overdue_orders(runtime: ServiceRuntime) -> None:
         await asyncio.sleep(settings.sweep_interval_seconds)
 
 
-async def cancel_overdue_orders(runtime: ServiceRuntime, grace: timedelta) -> int:
+async def cancel_overdue_orders(runtime: OrdersRuntime, grace: timedelta) -> int:
     """One pass, one transaction: lock what no other replica holds, cancel it, publish."""
     async with runtime.unit_of_work() as uow:
         overdue = await use_cases.lock_overdue_orders(uow, now=utcnow(), grace=grace)

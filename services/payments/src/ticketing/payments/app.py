@@ -6,34 +6,34 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from ticketing.common.service import ServiceDefinition, ServiceRuntime, create_service_app
+from ticketing.common.service import ServiceDefinition, create_service_app
 from ticketing.payments import api, webhooks
 from ticketing.payments.config import PaymentsSettings
 from ticketing.payments.listeners import SUBSCRIPTIONS
 from ticketing.payments.refunds import refund_what_is_owed
-from ticketing.payments.stripe_gateway import StripeGateway
+from ticketing.payments.stripe_gateway import PaymentsRuntime, StripeGateway
+
+
+@asynccontextmanager
+async def stripe_client(runtime: PaymentsRuntime) -> AsyncIterator[None]:
+    """The gateway's HTTP connections, closed when the service stops."""
+    try:
+        yield
+    finally:
+        await runtime.context.close()
 
 
 def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
     settings = settings or PaymentsSettings()  # from the environment
-    gateway = StripeGateway(settings)
-
-    @asynccontextmanager
-    async def stripe_client(runtime: ServiceRuntime) -> AsyncIterator[StripeGateway]:
-        try:
-            yield gateway
-        finally:
-            await gateway.close()
-
     return create_service_app(
         ServiceDefinition(
             name="payments",
             settings=settings,
+            context=StripeGateway(settings),
             migrations_dir=Path(__file__).parent / "migrations",
             routers=[api.router, webhooks.router],
             subscriptions=SUBSCRIPTIONS,
             background=[refund_what_is_owed],
             resources=[stripe_client],
-            extras={"stripe": gateway},
         )
     )

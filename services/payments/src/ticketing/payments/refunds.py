@@ -22,11 +22,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.common.contracts import utcnow
-from ticketing.common.service import ServiceRuntime
 from ticketing.payments import domain
-from ticketing.payments.config import PaymentsSettings
 from ticketing.payments.models import RefundOwed
-from ticketing.payments.stripe_gateway import StripeGateway
+from ticketing.payments.stripe_gateway import PaymentsRuntime, StripeGateway
 
 logger = logging.getLogger("ticketing.payments.refunds")
 BATCH = 20
@@ -110,11 +108,9 @@ async def parked_refunds(session: AsyncSession) -> list[RefundOwed]:
     return list(await session.scalars(query.order_by(RefundOwed.parked_at)))
 
 
-async def refund_what_is_owed(runtime: ServiceRuntime) -> None:
+async def refund_what_is_owed(runtime: PaymentsRuntime) -> None:
     """Background loop of the payments service (supervised: a crash is retried)."""
-    settings = runtime.settings
-    assert isinstance(settings, PaymentsSettings)
-    gateway: StripeGateway = runtime.extras["stripe"]
+    settings, gateway = runtime.settings, runtime.context
     while True:
         async with runtime.sessionmaker() as session:
             await refund_owed(session, gateway, max_attempts=settings.refund_max_attempts)

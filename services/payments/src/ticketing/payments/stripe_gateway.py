@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import stripe
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from ticketing.common.contracts import to_cents
 from ticketing.common.errors import (
@@ -26,7 +26,7 @@ from ticketing.common.errors import (
     FieldError,
     ServiceUnavailableError,
 )
-from ticketing.common.service import get_runtime
+from ticketing.common.service import ServiceRuntime, context_of
 from ticketing.payments import domain
 from ticketing.payments.config import PaymentsSettings
 
@@ -143,10 +143,8 @@ def _stripe_errors() -> Iterator[None]:
         raise ServiceUnavailableError("The payment provider is not reachable") from exc
 
 
-def _running_gateway(request: Request) -> StripeGateway:
-    gateway: StripeGateway = get_runtime(request).extras["stripe"]
-    return gateway
+PaymentsRuntime = ServiceRuntime[PaymentsSettings, StripeGateway]
+"""The payments service running: its settings, and its Stripe gateway as the context."""
 
-
-Gateway = Annotated[StripeGateway, Depends(_running_gateway)]
+Gateway = Annotated[StripeGateway, Depends(context_of(StripeGateway))]
 """The running service's Stripe gateway, as a route dependency."""

@@ -15,6 +15,7 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
         ServiceDefinition(
             name="query",
             settings=settings or QuerySettings(),  # from the environment
+            context=None,
             migrations_dir=Path(__file__).parent / "migrations",
             routers=[router],
             subscriptions=SUBSCRIPTIONS,

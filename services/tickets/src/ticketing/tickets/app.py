@@ -15,6 +15,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
         ServiceDefinition(
             name="tickets",
             settings=settings or TicketsSettings(),  # from the environment
+            context=None,
             migrations_dir=Path(__file__).parent / "migrations",
             routers=[router],
             subscriptions=SUBSCRIPTIONS,
