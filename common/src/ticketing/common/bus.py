@@ -3,23 +3,63 @@
 Stream ``<NAMESPACE>`` holds every event (subjects ``<namespace>.>``), deduplicated on
 ``Nats-Msg-Id`` = event id; stream ``<NAMESPACE>_DLQ`` holds dead letters (subjects
 ``<namespace>-dlq.>``). The namespace is ``ticketing`` outside tests.
+
+**Bounded.** Both streams keep messages for a maximum age and up to a maximum size
+(``Retention``, from ``BusSettings``); at either limit the oldest messages go, so a full volume
+never makes JetStream refuse the platform's publishes. NATS reserves each stream's size cap on
+every node, so the caps together must stay below the server's ``max_file_store``.
+
+**Reconciled, not silently kept.** On connect a missing stream is created, and an existing one
+whose subjects drifted is corrected. A bus built from settings (``Bus.from_settings``: the
+services and workers) also reconciles the limits (age, size, duplicate window, replicas); every
+change is logged with its old and new value. A tool's bus (``dlq``, tests) never changes limits
+an operator or a service set, so running a command cannot shorten what the stream keeps.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, NotFoundError
+
+from ticketing.common.settings import DAY, GIB, MIB, BusSettings
 
 logger = logging.getLogger("ticketing.bus")
 
 DEDUPE_WINDOW_SECONDS = 10 * 60
+LIMIT_FIELDS = ("max_age", "max_bytes", "duplicate_window", "num_replicas")
+"""What a bus built from settings reconciles on top of the subjects."""
+
+
+class StreamConfigError(RuntimeError):
+    """A stream's configuration drifted and JetStream refused to reconcile it."""
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long and how much each stream keeps (``BusSettings`` carries the same defaults)."""
+
+    max_age_seconds: float = 7 * DAY
+    max_bytes: int = GIB
+    dlq_max_age_seconds: float = 30 * DAY
+    dlq_max_bytes: int = 128 * MIB
+
+    @classmethod
+    def from_settings(cls, settings: BusSettings) -> Retention:
+        return cls(
+            max_age_seconds=settings.bus_max_age_seconds,
+            max_bytes=settings.bus_max_bytes,
+            dlq_max_age_seconds=settings.bus_dlq_max_age_seconds,
+            dlq_max_bytes=settings.bus_dlq_max_bytes,
+        )
 
 
 @dataclass(frozen=True)
@@ -40,16 +80,43 @@ class BusNames:
     def dlq_subject(self, consumer: str, event_type: str) -> str:
         return f"{self.namespace}-dlq.{consumer}.{event_type}"
 
+    @property
+    def lock_bucket(self) -> str:
+        """The key-value bucket of short cluster-wide locks (``durable.py``)."""
+        return f"{self.stream}_LOCKS"
+
 
 class Bus:
-    """One NATS connection per process; reconnects forever once connected."""
+    """One NATS connection per process; reconnects forever once connected.
 
-    def __init__(self, url: str, namespace: str, *, stream_replicas: int = 1) -> None:
+    ``retention`` None (tools, tests): streams are created when missing, with the code's
+    subjects only, and their limits are left as they are. Services pass their settings'
+    retention (``from_settings``) and own the limits."""
+
+    def __init__(
+        self,
+        url: str,
+        namespace: str,
+        *,
+        stream_replicas: int = 1,
+        retention: Retention | None = None,
+    ) -> None:
         self.url = url
         self.stream_replicas = stream_replicas
+        self.retention = retention
         self.names = BusNames(namespace)
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
+
+    @classmethod
+    def from_settings(cls, settings: BusSettings) -> Bus:
+        """The bus of a service or worker: its streams bounded and reconciled from settings."""
+        return cls(
+            settings.nats_url,
+            settings.bus_namespace,
+            stream_replicas=settings.bus_stream_replicas,
+            retention=Retention.from_settings(settings),
+        )
 
     @property
     def js(self) -> JetStreamContext:
@@ -86,31 +153,26 @@ class Bus:
         logger.warning("NATS: %s", exc)
 
     async def ensure_streams(self) -> None:
-        await self._ensure_stream(
-            StreamConfig(
-                name=self.names.stream,
-                subjects=[f"{self.names.namespace}.>"],
-                storage=StorageType.FILE,
-                duplicate_window=DEDUPE_WINDOW_SECONDS,
-                num_replicas=self.stream_replicas,
-            )
+        names, retention = self.names, self.retention
+        fields = ("subjects",) if retention is None else ("subjects", *LIMIT_FIELDS)
+        events, dlq = (
+            self._stream(names.stream, f"{names.namespace}.>"),
+            self._stream(names.dlq_stream, f"{names.namespace}-dlq.>"),
         )
-        await self._ensure_stream(
-            StreamConfig(
-                name=self.names.dlq_stream,
-                subjects=[f"{self.names.namespace}-dlq.>"],
-                storage=StorageType.FILE,
-                duplicate_window=DEDUPE_WINDOW_SECONDS,
-                num_replicas=self.stream_replicas,
-            )
-        )
+        if retention is not None:
+            events = _bounded(events, retention.max_age_seconds, retention.max_bytes)
+            dlq = _bounded(dlq, retention.dlq_max_age_seconds, retention.dlq_max_bytes)
+        await ensure_stream(self.js, events, fields)
+        await ensure_stream(self.js, dlq, fields)
 
-    async def _ensure_stream(self, config: StreamConfig) -> None:
-        try:
-            await self.js.add_stream(config)
-        except BadRequestError:
-            # Already there with another config (e.g. replicas set by ops): keep theirs.
-            logger.info("Stream %s exists; keeping its configuration", config.name)
+    def _stream(self, name: str, subjects: str) -> StreamConfig:
+        return StreamConfig(
+            name=name,
+            subjects=[subjects],
+            storage=StorageType.FILE,
+            duplicate_window=DEDUPE_WINDOW_SECONDS,
+            num_replicas=self.stream_replicas,
+        )
 
     async def publish(
         self, subject: str, payload: bytes, *, msg_id: str, headers: dict[str, str] | None = None
@@ -126,3 +188,50 @@ class Bus:
             await self._nc.close()
         self._nc = None
         self._js = None
+
+
+def _bounded(config: StreamConfig, max_age: float, max_bytes: int) -> StreamConfig:
+    # JetStream refuses a dedupe window longer than the stream keeps messages.
+    window = min(config.duplicate_window, max_age)
+    return config.evolve(max_age=max_age, max_bytes=max_bytes, duplicate_window=window)
+
+
+async def ensure_stream(js: JetStreamContext, wanted: StreamConfig, fields: Iterable[str]) -> None:
+    """Create ``wanted`` if missing; otherwise bring ``fields`` of the existing stream to
+    ``wanted``'s values (logging each change) and keep every other field as it is."""
+    assert wanted.name is not None
+    try:
+        current = (await js.stream_info(wanted.name)).config
+    except NotFoundError:
+        try:
+            await js.add_stream(wanted)
+            logger.info("Created stream %s", wanted.name)
+            return
+        except BadRequestError:  # another process created it meanwhile: reconcile theirs
+            current = (await js.stream_info(wanted.name)).config
+    changes = {
+        field: getattr(wanted, field)
+        for field in fields
+        if not _same(getattr(current, field), getattr(wanted, field))
+    }
+    if not changes:
+        return
+    described = ", ".join(
+        f"{field} {getattr(current, field)!r} -> {value!r}" for field, value in changes.items()
+    )
+    try:
+        await js.update_stream(current.evolve(**changes))
+    except BadRequestError as exc:
+        message = f"Stream {wanted.name} drifted ({described}) and JetStream refused: {exc}"
+        logger.error("%s", message)
+        raise StreamConfigError(message) from exc
+    logger.warning("Stream %s reconciled: %s", wanted.name, described)
+
+
+def _same(current: Any, wanted: Any) -> bool:
+    """Equal as JetStream means it: unset and 0/-1 are "no limit", durations in whole ms."""
+    if isinstance(wanted, float) or isinstance(current, float):
+        return round((current or 0) * 1000) == round((wanted or 0) * 1000)
+    if wanted is None or (isinstance(wanted, int) and wanted <= 0):
+        return current is None or (isinstance(current, int) and current <= 0)
+    return bool(current == wanted)

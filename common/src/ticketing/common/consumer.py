@@ -17,6 +17,9 @@
   n-1 receiving n+1) raises ``EventOutOfOrder``: the message is nak'ed to come back after its
   predecessor, spending no failure budget, until it has waited ``out_of_order_timeout``; then it
   is dead-lettered with that reason (its predecessor is lost).
+- **Other versions' events are left to them.** In a rolling deploy the durable delivers what
+  any running version needs (``durable.py``); a type this replica has no handler for goes back
+  for one that has, spending nothing, and is dead-lettered only if none took it in time.
 - **Nothing vanishes at the server's limit.** The server's ``max_deliver`` is set far above the
   failure budget, and a message delivered for the last time the server allows is dead-lettered
   whatever happened before. Each message's ack/nak/term/dead-letter is isolated from the others.
@@ -26,16 +29,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from ticketing.common.bus import Bus
 from ticketing.common.dlq import dead_letter, replay_filter
+from ticketing.common.durable import DurableConfigError, DurableSpec, ensure_durable
 from ticketing.common.events import Event, UnknownEventError, parse_event
 from ticketing.common.failures import is_transient
 from ticketing.common.uow import UnitOfWork
@@ -52,6 +56,7 @@ BATCH = 20
 SERVER_DELIVERIES_PER_FAILURE = 25  # out-of-order waits and crashes use deliveries too
 OUT_OF_ORDER_DELAYS = [0.1, 0.5, 1, 2, 5]
 HOLD_DELAYS = [0.2, 0.5, 1, 2, 5]
+UNHANDLED_DELAYS = [0.2, 0.5, 1, 2, 5]
 
 
 class EventOutOfOrder(Exception):  # noqa: N818 - it is a signal, not a failure
@@ -70,6 +75,7 @@ class EventConsumer:
         backoff_seconds: list[float] | None = None,
         ack_wait_seconds: float = 30,
         out_of_order_timeout_seconds: float = 600,
+        unhandled_timeout_seconds: float = 900,
     ) -> None:
         self.durable = durable
         self._bus = bus
@@ -80,12 +86,16 @@ class EventConsumer:
         self._backoff = backoff_seconds or [0.2, 0.5, 1, 2, 5]
         self._ack_wait = ack_wait_seconds
         self._out_of_order_timeout = out_of_order_timeout_seconds
+        self._unhandled_timeout = unhandled_timeout_seconds
+        self._subjects = {bus.names.subject(t) for t in self._handlers}
         self._failures: dict[int, int] = {}  # stream seq -> deterministic failures seen here
         self._early_since: dict[int, float] = {}  # stream seq -> first found out of order here
         self._waiting: Sequence[Msg] = ()  # the rest of the batch, kept alive while we hold
         self._holds = 0  # consecutive transient failures: the hold's backoff
         self._subscription: Any = None
+        self._unhandled_since: dict[int, float] = {}  # stream seq -> first left for others
         self.last_progress = time.monotonic()
+        self.problem: str | None = None  # why it cannot run (its durable): for readiness
 
     async def run(self) -> None:
         """Fetch and handle messages until cancelled."""
@@ -116,22 +126,27 @@ class EventConsumer:
             await subscription.unsubscribe()
 
     async def subscribe(self) -> Any:
-        """Create (or update) the durable consumer and bind to it; ``run`` does it if needed."""
+        """Create or widen the durable (``durable.py``), bind to it; ``run`` does it if needed."""
         names = self._bus.names
-        config = ConsumerConfig(
-            durable_name=self.durable,
-            ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
+        spec = DurableSpec(
+            stream=names.stream,
+            durable=self.durable,
             # and its replayed dead letters, which no other consumer receives (dlq.py)
-            filter_subjects=[
+            subjects=[
                 *(names.subject(t) for t in sorted(self._handlers)),
                 replay_filter(names, self.durable),
             ],
             max_deliver=self._server_max_deliver,
-            ack_wait=self._ack_wait,
+            ack_wait_seconds=self._ack_wait,
             max_ack_pending=1000,
         )
-        await self._bus.js.add_consumer(names.stream, config=config)
+        try:
+            await ensure_durable(self._bus, spec)
+        except DurableConfigError as exc:
+            self.problem = str(exc)
+            logger.error("%s: cannot consume: %s", self.durable, exc)
+            raise
+        self.problem = None
         self._subscription = await self._bus.js.pull_subscribe_bind(
             durable=self.durable, stream=names.stream
         )
@@ -151,7 +166,13 @@ class EventConsumer:
         try:
             event = parse_event(message.data)
         except UnknownEventError as exc:
-            await self._dead_letter(message, "unknown", str(exc))
+            if message.subject not in self._subjects:  # a newer version's event type
+                await self._leave_for_others(message)
+            else:
+                await self._dead_letter(message, "unknown", str(exc))
+            return
+        if event.type not in self._handlers:
+            await self._leave_for_others(message)
             return
         while True:
             try:
@@ -226,6 +247,24 @@ class EventConsumer:
             await self._dead_letter(message, event.type, reason)
             return
         await message.nak(delay=self._backoff[min(failures - 1, len(self._backoff) - 1)])
+
+    async def _leave_for_others(self, message: Msg) -> None:
+        """Another version's type: back to the durable, dead-lettered after the timeout."""
+        seq, now = _seq(message), time.monotonic()
+        if len(self._unhandled_since) > 1000:  # forget those other replicas took long ago
+            self._unhandled_since = {
+                s: t for s, t in self._unhandled_since.items() if now - t < self._unhandled_timeout
+            }
+        waited = now - self._unhandled_since.setdefault(seq, now)
+        if waited >= self._unhandled_timeout or self._last_server_delivery(message):
+            self._unhandled_since.pop(seq, None)
+            reason = f"no running replica of {self.durable} handles it (waited {waited:.0f}s)"
+            await self._dead_letter(message, message.subject.split(".", 1)[-1], reason)
+            return
+        delivery = message.metadata.num_delivered or 1
+        # Jitter: a delay in step with this replica's fetches would hand it back to this one.
+        delay = UNHANDLED_DELAYS[min(delivery - 1, len(UNHANDLED_DELAYS) - 1)]
+        await message.nak(delay=delay + random.uniform(0, 1))
 
     def _last_server_delivery(self, message: Msg) -> bool:
         return (message.metadata.num_delivered or 1) >= self._server_max_deliver

@@ -13,6 +13,9 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
+DAY = 24 * 60 * 60
+MIB = 1024 * 1024
+GIB = 1024 * MIB
 
 
 class BusSettings(BaseSettings):
@@ -29,6 +32,26 @@ class BusSettings(BaseSettings):
     )
     bus_stream_replicas: int = Field(
         default=1, ge=1, le=5, description="JetStream stream replicas (3 on a 3-node cluster)"
+    )
+    bus_max_age_seconds: float = Field(
+        default=7 * DAY,
+        gt=0,
+        description="How long the event stream keeps an event (then it is deleted): longer than"
+        " any consumer outage; the query rebuild starts from its snapshot, not from event 1",
+    )
+    bus_max_bytes: int = Field(
+        default=GIB,
+        ge=MIB,
+        description="Size cap of the event stream (the oldest events go first). NATS reserves"
+        " every stream's cap on each node: the caps together stay below max_file_store",
+    )
+    bus_dlq_max_age_seconds: float = Field(
+        default=30 * DAY,
+        gt=0,
+        description="How long a dead letter stays listable and replayable",
+    )
+    bus_dlq_max_bytes: int = Field(
+        default=128 * MIB, ge=MIB, description="Size cap of the dead-letter stream"
     )
     consumer_max_deliver: int = Field(default=8, ge=1)
     consumer_backoff_seconds: list[float] = Field(default=[0.2, 0.5, 1, 2, 5, 10, 30])
