@@ -28,7 +28,7 @@ import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError, ServerError
 
 from ticketing.common.settings import DAY, GIB, MIB, BusSettings
 
@@ -221,7 +221,7 @@ async def ensure_stream(js: JetStreamContext, wanted: StreamConfig, fields: Iter
     )
     try:
         await js.update_stream(current.evolve(**changes))
-    except BadRequestError as exc:
+    except (BadRequestError, ServerError) as exc:  # a refusal, not an outage
         message = f"Stream {wanted.name} drifted ({described}) and JetStream refused: {exc}"
         logger.error("%s", message)
         raise StreamConfigError(message) from exc

@@ -36,6 +36,7 @@ from nats.js.errors import (
     BucketNotFoundError,
     KeyWrongLastSequenceError,
     NotFoundError,
+    ServerError,
 )
 from nats.js.kv import KeyValue
 
@@ -79,7 +80,7 @@ async def ensure_durable(bus: Bus, spec: DurableSpec) -> ConsumerConfig:
             return current
         try:
             updated = (await bus.js.add_consumer(spec.stream, config=widened)).config
-        except BadRequestError as exc:
+        except (BadRequestError, ServerError) as exc:  # a refusal, not an outage
             raise DurableConfigError(
                 f"JetStream refused to widen durable {spec.durable} on {spec.stream}"
                 f" ({_describe(current, widened)}): {exc.description}"
