@@ -130,7 +130,7 @@ MATRIX = [
         lambda w, who: ("GET", f"/api/query/tickets/{w.people['owner'].ticket}", None)),
     Row("GET /api/query/orders",               (401, 200, 200, 200, 401, 401),
         lambda w, who: ("GET", "/api/query/orders", None)),
-    Row("POST /api/payments/authenticated",    (401, 404, 400, 404, 401, 401),
+    Row("POST /api/payments/authenticated",    (401, 401, 400, 401, 401, 401),
         lambda w, who: ("POST", "/api/payments/authenticated",
                         {"orderId": w.acting(who).order})),
     Row("POST /api/payments",                  (401, 401, 201, 401, 401, 401), _pay),

@@ -122,5 +122,5 @@ async def test_only_the_orders_owner_may_finish_its_payment(
         "/api/payments/authenticated", json={"orderId": str(order.data.id)}
     )
 
-    assert response.status_code == 404
+    assert response.status_code == 401  # as POST /api/payments answers for someone else's order
     assert await world.payments_for(order.data.id) == []

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ticketing.common.errors import CustomError, ErrorItem, NotFoundError
+from ticketing.common.failures import is_transient
 from ticketing.common.http_limits import (
     MAX_BODY_BYTES,
     TOO_LARGE,
@@ -149,10 +150,24 @@ def _is_body_too_large(exc: BaseException) -> bool:
     return isinstance(exc, BodyTooLargeError)
 
 
+UNAVAILABLE = "The service is temporarily unavailable, try again shortly"
+
+
 async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     request.scope[_LOGGED] = exc
     if _is_body_too_large(exc):
         return error_response(413, [{"message": TOO_LARGE}])
+    if is_transient(exc):
+        # The database (or NATS, Redis) is down or restarting: not a bug, and retrying works.
+        logger.warning(
+            "%s %s: a dependency is unavailable: %s",
+            request.method,
+            request.url.path,
+            describe_unexpected(exc),
+        )
+        response = error_response(503, [{"message": UNAVAILABLE}])
+        response.headers["Retry-After"] = "5"
+        return response
     logger.error(
         "Unhandled error on %s %s: %s", request.method, request.url.path, describe_unexpected(exc)
     )

@@ -23,7 +23,12 @@ from decimal import Decimal
 from uuid import UUID
 
 from ticketing.common.contracts import utcnow
-from ticketing.common.errors import BadRequestError, ConflictError, NotFoundError
+from ticketing.common.errors import (
+    BadRequestError,
+    ConflictError,
+    NotAuthorizedError,
+    NotFoundError,
+)
 from ticketing.common.uow import UnitOfWork
 from ticketing.payments import domain
 from ticketing.payments.config import PaymentsSettings
@@ -107,8 +112,10 @@ async def settle_authenticated(
 ) -> Outcome:
     """The buyer is back from 3-D Secure: settle what Stripe says about the pending intent."""
     order = await locked_order(uow, order_id)
-    if order is None or order.user_id != buyer:
+    if order is None:
         raise NotFoundError()
+    if order.user_id != buyer:
+        raise NotAuthorizedError()
     if (payment := await recorded_payment(uow, order_id)) is not None:
         return Paid(payment.id)
     attempt = await uow.session.get(PaymentAttempt, order_id)
