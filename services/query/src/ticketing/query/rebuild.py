@@ -1,9 +1,14 @@
-"""Rebuilding the read model from the whole event stream (``python -m ticketing.query rebuild``).
+"""Rebuilding the read model (``python -m ticketing.query rebuild``): the last snapshot plus
+the events after it, so it works however long ago the oldest events aged out of the stream.
 
-The tables are emptied and every event of the ``<NAMESPACE>`` stream is replayed, in stream
-order, through the live handlers (``listeners.SUBSCRIPTIONS``). An event that comes before its
-predecessor (``EventOutOfOrder``) is kept aside and retried after every event that applies,
-until it applies or nothing progresses any more (then it is reported as unresolved).
+The tables are emptied, the rows of the last snapshot are loaded (``snapshot.py``: each row
+reflects every event up to the snapshot's checkpoint), listings' derived columns recomputed,
+and the events after the checkpoint replayed, in stream order, through the live handlers
+(``listeners.SUBSCRIPTIONS``). Without a snapshot that is every event from the first. An event
+that comes before its predecessor (``EventOutOfOrder``) is kept aside and retried after every
+event that applies, until it applies or nothing progresses any more (then it is reported as
+unresolved). If events after the checkpoint have aged out already (no snapshot for longer than
+the stream keeps events), the rebuild refuses (``HistoryLostError``) and changes nothing.
 
 Why this is safe while the service runs: the whole rebuild is **one database transaction**
 holding the read model's write lock (``listeners.lock_read_model``), which every live handler
@@ -12,6 +17,7 @@ takes first. So:
 - live handlers wait for the rebuild, then run on the rebuilt rows: an event the rebuild
   replayed is recorded in ``processed_events`` by it, so the live copy is dropped as a
   duplicate; an event published after the rebuild read the stream applies on top as usual;
+  one the snapshot covers was acked already, so it is not delivered again;
 - a failing rebuild rolls back and leaves the old read model untouched.
 """
 
@@ -39,8 +45,9 @@ from ticketing.common.events import Event, UnknownEventError, parse_event
 from ticketing.common.revocation import with_session_subscriptions
 from ticketing.common.uow import UnitOfWork
 from ticketing.query.config import QuerySettings
-from ticketing.query.listeners import SUBSCRIPTIONS, lock_read_model
-from ticketing.query.models import Base
+from ticketing.query.listeners import SUBSCRIPTIONS, derive_listing_state, lock_read_model
+from ticketing.query.models import Base, Listing
+from ticketing.query.snapshot import StateNames, read_checkpoint, restore_rows
 
 logger = logging.getLogger("ticketing.query.rebuild")
 
@@ -49,8 +56,21 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 HANDLERS = {cls.TYPE: handler for cls, handler in with_session_subscriptions(SUBSCRIPTIONS).items()}
 
 
+class HistoryLostError(RuntimeError):
+    """Events after the last snapshot are no longer on the stream: a rebuild would lose them."""
+
+    def __init__(self, through: int, first_seq: int) -> None:
+        super().__init__(
+            f"events {through + 1}..{first_seq - 1} aged out of the stream and no snapshot"
+            f" covers them (the last one is through event {through}); the read model is"
+            " unchanged. Snapshots must come more often than the stream's max age."
+        )
+
+
 @dataclass
 class RebuildReport:
+    restored: int = 0  # rows loaded from the snapshot
+    through: int = 0  # the snapshot's checkpoint: events up to it were not replayed
     replayed: int = 0
     duplicates: int = 0  # the same event id more than once on the stream
     unknown: int = 0  # messages that are not events this code knows (skipped)
@@ -58,7 +78,7 @@ class RebuildReport:
 
 
 async def rebuild_read_model(settings: QuerySettings) -> RebuildReport:
-    """Empty the read model and replay the whole stream into it, in one transaction."""
+    """Replace the read model by the snapshot and the events after it, in one transaction."""
     engine = create_migration_engine(settings.database_url)
     bus = Bus(settings.nats_url, settings.bus_namespace)
     try:
@@ -66,9 +86,17 @@ async def rebuild_read_model(settings: QuerySettings) -> RebuildReport:
         await bus.connect()
         async with UnitOfWork(create_sessionmaker(engine), namespace=settings.bus_namespace) as uow:
             await lock_read_model(uow.session)
+            # The checkpoint before the rows: rows of a later snapshot only reflect more.
+            checkpoint = await read_checkpoint(bus, StateNames(bus.names.namespace))
+            through = checkpoint.through if checkpoint else 0
+            await _ensure_history_after(bus, through)
             await _empty_read_model(uow)
             replay = Replay(uow)
-            async for raw in stream_payloads(bus, settings):
+            replay.report.through = through
+            replay.report.restored = await restore_rows(bus, uow.session)
+            for listing in (await uow.session.scalars(sa.select(Listing))).all():
+                await derive_listing_state(uow.session, listing)
+            async for raw in stream_payloads(bus, settings, after=through):
                 await replay.offer(raw)
             await uow.commit()
         for event in replay.report.unresolved:
@@ -86,29 +114,41 @@ async def _empty_read_model(uow: UnitOfWork) -> None:
         await uow.session.execute(sa.delete(table))
 
 
-async def stream_payloads(bus: Bus, settings: QuerySettings) -> AsyncIterator[bytes]:
-    """Every message on the stream up to its last one at call time, oldest first (an
-    ephemeral consumer delivering from the start, nothing to acknowledge)."""
+async def _ensure_history_after(bus: Bus, through: int) -> None:
+    state = (await bus.js.stream_info(bus.names.stream)).state
+    if state.last_seq > through and state.first_seq > through + 1:
+        raise HistoryLostError(through, state.first_seq)
+
+
+async def stream_payloads(bus: Bus, settings: QuerySettings, *, after: int) -> AsyncIterator[bytes]:
+    """Every message on the stream after sequence ``after`` up to its last one at call time,
+    oldest first (an ephemeral consumer, nothing to acknowledge)."""
     names = bus.names
     state = (await bus.js.stream_info(names.stream)).state
-    if state.messages == 0:
+    if state.messages == 0 or state.last_seq <= after:
         return
     subscription = await bus.js.pull_subscribe(
         f"{names.namespace}.>",
         stream=names.stream,
         config=ConsumerConfig(
-            ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=60
+            ack_policy=AckPolicy.NONE,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=after + 1,
+            inactive_threshold=60,
         ),
     )
     try:
-        done = False
+        done, first = False, True
         while not done:
             messages = await subscription.fetch(
                 settings.rebuild_batch_size, timeout=settings.rebuild_fetch_timeout_seconds
             )
             for message in messages:
-                yield message.data
                 metadata = message.metadata
+                if first and metadata.sequence.stream > after + 1:
+                    await _ensure_history_after(bus, after)  # aged out since we looked?
+                first = False
+                yield message.data
                 done = metadata.sequence.stream >= state.last_seq or metadata.num_pending == 0
     finally:
         await subscription.unsubscribe()

@@ -1,0 +1,263 @@
+"""The read model's rebuild needs only the events since the last snapshot (DESIGN §4 "Bounded
+and durable"): after the stream's retention deleted the older ones, a rebuild still reproduces
+the live read model. Real NATS retention (a max age of one second), real PostgreSQL."""
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from ticketing.common.bus import Bus
+from ticketing.common.contracts import utcnow
+from ticketing.common.db import banned_users, create_engine, create_sessionmaker, processed_events
+from ticketing.common.events import (
+    Event,
+    OrderCancelled,
+    OrderChangedData,
+    OrderCompleted,
+    OrderCreated,
+    OrderCreatedData,
+    OrderCreatedTicket,
+    OrderTicketRef,
+    PaymentCreated,
+    PaymentCreatedData,
+    TicketCreated,
+    TicketCreatedData,
+    TicketUpdated,
+    TicketUpdatedData,
+    UserBanned,
+    UserBannedData,
+    UserCreated,
+    UserCreatedData,
+)
+from ticketing.common.settings import MIB, BusSettings
+from ticketing.query.config import QuerySettings
+from ticketing.query.models import Base
+from ticketing.query.rebuild import HistoryLostError, rebuild_read_model
+from ticketing.query.snapshot import DURABLE, SNAPSHOT_LOCK, Checkpoint, StateNames, take_snapshot
+from ticketing.testkit.events import publish_event
+from ticketing.testkit.fixtures import Infrastructure
+from ticketing.testkit.http import eventually
+
+SELLER, BUYER = uuid4(), uuid4()
+Rows = dict[str, list[tuple[Any, ...]]]
+
+
+def ticket(
+    ticket_id: UUID, version: int, order_id: UUID | None = None, title: str = "Gig"
+) -> Event:
+    if version == 0:
+        data = TicketCreatedData(
+            id=ticket_id, title=title, price=Decimal("20"), user_id=SELLER, version=0
+        )
+        return TicketCreated(data=data)
+    changed = TicketUpdatedData(
+        id=ticket_id,
+        title=title,
+        price=Decimal("20"),
+        user_id=SELLER,
+        version=version,
+        order_id=order_id,
+    )
+    return TicketUpdated(data=changed)
+
+
+def order_created(order_id: UUID, ticket_id: UUID) -> OrderCreated:
+    data = OrderCreatedData(
+        id=order_id,
+        status="created",
+        user_id=BUYER,
+        expires_at=utcnow() + timedelta(minutes=15),
+        version=0,
+        ticket=OrderCreatedTicket(id=ticket_id, price=Decimal("20")),
+    )
+    return OrderCreated(data=data)
+
+
+def order_ended(order_id: UUID, ticket_id: UUID, *, paid: bool) -> Event:
+    data = OrderChangedData(id=order_id, version=1, ticket=OrderTicketRef(id=ticket_id))
+    return OrderCompleted(data=data) if paid else OrderCancelled(data=data)
+
+
+def payment(order_id: UUID) -> PaymentCreated:
+    return PaymentCreated(data=PaymentCreatedData(id=uuid4(), order_id=order_id, stripe_id="pi_1"))
+
+
+def user(user_id: UUID) -> UserCreated:
+    return UserCreated(data=UserCreatedData(id=user_id, email=f"{user_id.hex[:8]}@example.com"))
+
+
+async def read_model(settings: QuerySettings) -> Rows:
+    """Every fact of the read model (a ban's wall-clock time left out), one consistent read."""
+    selects = {t.name: sa.select(t) for t in Base.metadata.sorted_tables}
+    selects["banned_users"] = sa.select(banned_users.c.user_id)
+    selects["processed_events"] = sa.select(processed_events.c.event_id)
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="REPEATABLE READ")
+            return {
+                name: sorted(tuple(row) for row in await conn.execute(select))
+                for name, select in selects.items()
+            }
+    finally:
+        await engine.dispose()
+
+
+async def handled(bus: Bus, settings: QuerySettings, events: list[Event]) -> Rows:
+    """The read model once the live consumer has applied and acked ``events``."""
+    last_seq = (await bus.js.stream_info(bus.names.stream)).state.last_seq
+
+    async def done() -> Rows:
+        rows = await read_model(settings)
+        assert {e.id for e in events} <= {row[0] for row in rows["processed_events"]}
+        info = await bus.js.consumer_info(bus.names.stream, DURABLE)
+        assert info.ack_floor.stream_seq == last_seq
+        return rows
+
+    return await eventually(done, timeout=30)
+
+
+async def snapshot(settings: QuerySettings, bus: Bus) -> Checkpoint:
+    engine = create_engine(settings.database_url)
+    try:
+        checkpoint = await take_snapshot(bus, create_sessionmaker(engine), max_bytes=8 * MIB)
+    finally:
+        await engine.dispose()
+    assert checkpoint is not None
+    return checkpoint
+
+
+async def age_out_every_event_so_far(infrastructure: Infrastructure, bus: Bus) -> None:
+    """Shrink the stream's max age to a second, as a service with that setting would, until
+    JetStream has deleted every event; then give it an hour again."""
+    limits = BusSettings(
+        environment="test",
+        nats_url=infrastructure.nats_url,
+        bus_namespace=bus.names.namespace,
+        bus_max_age_seconds=1,
+        bus_max_bytes=8 * MIB,
+        bus_dlq_max_bytes=2 * MIB,
+    )
+    for max_age in (1, 3600):
+        service = Bus.from_settings(limits.model_copy(update={"bus_max_age_seconds": max_age}))
+        await service.connect(attempts=1)
+        await service.close()
+        if max_age == 1:
+
+            async def all_deleted() -> None:
+                state = (await bus.js.stream_info(bus.names.stream)).state
+                assert (state.messages, state.first_seq) == (0, state.last_seq + 1)
+
+            await eventually(all_deleted, timeout=30)
+
+
+async def test_a_rebuild_after_old_events_aged_out_reproduces_the_live_read_model(
+    client: httpx.AsyncClient,
+    bus: Bus,
+    query_settings: QuerySettings,
+    infrastructure: Infrastructure,
+) -> None:
+    sold, freed, edited, fresh, sale, dropped, second = (uuid4() for _ in range(7))
+    history = [
+        user(BUYER),
+        ticket(sold, 0),
+        order_created(sale, sold),
+        ticket(sold, 1, order_id=sale),
+        payment(sale),
+        order_ended(sale, sold, paid=True),
+        ticket(freed, 0),
+        order_created(dropped, freed),
+        ticket(freed, 1, order_id=dropped),
+        order_ended(dropped, freed, paid=False),
+        ticket(freed, 2),
+        ticket(edited, 0, title="v0"),
+        ticket(edited, 1, title="v1"),
+        UserBanned(data=UserBannedData(user_id=SELLER)),
+    ]
+    for event in history:
+        await publish_event(bus, event)
+    await handled(bus, query_settings, history)
+    checkpoint = await snapshot(query_settings, bus)
+    await age_out_every_event_so_far(infrastructure, bus)
+    recent = [
+        ticket(edited, 2, title="v2"),  # builds on a version only the snapshot still has
+        order_created(second, freed),
+        ticket(freed, 3, order_id=second),
+        ticket(fresh, 0),
+        user(uuid4()),
+    ]
+    for event in recent:
+        await publish_event(bus, event)
+    live = await handled(bus, query_settings, recent)
+
+    report = await rebuild_read_model(query_settings)
+
+    rebuilt = await read_model(query_settings)
+    for table in ("listings", "orders", "payments", "users", "banned_users"):
+        assert rebuilt[table] == live[table], table
+    assert {row[0] for row in rebuilt["processed_events"]} == {e.id for e in recent}
+    assert (report.restored, report.through, report.replayed, report.unresolved) == (
+        checkpoint.rows,
+        checkpoint.through,
+        len(recent),
+        [],
+    )
+    statuses = {row[0]: (row[1], row[6]) for row in rebuilt["listings"]}
+    assert statuses == {
+        sold: ("Gig", "sold"),
+        freed: ("Gig", "reserved"),
+        edited: ("v2", "available"),
+        fresh: ("Gig", "available"),
+    }
+
+
+async def test_a_rebuild_refuses_when_events_after_the_snapshot_aged_out(
+    client: httpx.AsyncClient,
+    bus: Bus,
+    query_settings: QuerySettings,
+    infrastructure: Infrastructure,
+) -> None:
+    covered, lost = uuid4(), uuid4()
+    await publish_event(bus, ticket(covered, 0))
+    await handled(bus, query_settings, [])
+    await snapshot(query_settings, bus)
+    unsnapshotted = [ticket(lost, 0)]
+    await publish_event(bus, unsnapshotted[0])
+    before = await handled(bus, query_settings, unsnapshotted)
+    await age_out_every_event_so_far(infrastructure, bus)
+
+    with pytest.raises(HistoryLostError, match="aged out of the stream"):
+        await rebuild_read_model(query_settings)
+
+    assert await read_model(query_settings) == before
+
+
+async def test_a_snapshot_keeps_one_message_per_row_and_one_replica_takes_it(
+    client: httpx.AsyncClient, bus: Bus, query_settings: QuerySettings
+) -> None:
+    ticket_id = uuid4()
+    events = [ticket(ticket_id, 0), ticket(ticket_id, 1, title="v1"), user(BUYER)]
+    for event in events:
+        await publish_event(bus, event)
+    await handled(bus, query_settings, events)
+    engine = create_engine(query_settings.database_url)
+    sessions = create_sessionmaker(engine)
+    try:
+        first = await take_snapshot(bus, sessions, max_bytes=8 * MIB)
+        again = await take_snapshot(bus, sessions, max_bytes=8 * MIB)
+        too_soon = await take_snapshot(bus, sessions, max_bytes=8 * MIB, fresh_for=3600)
+        async with sessions() as other_replica, other_replica.begin():
+            await other_replica.execute(sa.select(sa.func.pg_advisory_xact_lock(SNAPSHOT_LOCK)))
+            while_taken = await take_snapshot(bus, sessions, max_bytes=8 * MIB)
+    finally:
+        await engine.dispose()
+
+    assert first is not None and again is not None
+    assert (first.rows, too_soon, while_taken) == (2, None, None)  # the listing, the user
+    state = (await bus.js.stream_info(StateNames(bus.names.namespace).stream)).state
+    assert state.messages == first.rows + 1  # the rows of the last snapshot and its checkpoint
