@@ -41,7 +41,8 @@ def _default(field: FieldInfo) -> str:
 def render() -> str:
     lines = [
         "Every setting is an environment variable: the service's prefix plus the field name.",
-        "`make dev` sets them for you; Kubernetes sets them from `infra/k8s/base/env.yaml`.",
+        "`make dev` sets them for you; Kubernetes sets them with `envFrom` ConfigMaps and",
+        "Secrets (see `infra/k8s/README.md`).",
         "",
     ]
     for service in SERVICES:
