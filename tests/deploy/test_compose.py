@@ -33,6 +33,6 @@ def test_compose_runs_postgres_16_nats_jetstream_and_redis_7(repo: Path) -> None
 
     assert services["postgres"]["image"] == "postgres:16"
     assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == "postgres"
-    assert services["nats"]["image"].startswith("nats:2.10")
+    assert services["nats"]["image"].startswith("nats:2.")  # which 2.x: test_nats.py
     assert "-js" in services["nats"]["command"]
     assert services["redis"]["image"].startswith("redis:7")

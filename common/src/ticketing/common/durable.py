@@ -46,6 +46,7 @@ logger = logging.getLogger("ticketing.durable")
 
 LOCK_TTL_SECONDS = 30  # a dead holder's lock expires after this
 LOCK_WAIT_SECONDS = 2 * LOCK_TTL_SECONDS
+LOCK_BUCKET_BYTES = 1024 * 1024  # reserved on every NATS node, like each stream's cap
 LIMITS = ("max_deliver", "max_ack_pending", "ack_wait")
 
 
@@ -204,7 +205,7 @@ async def _lock_bucket(bus: Bus) -> KeyValue:
             KeyValueConfig(
                 bucket=bus.names.lock_bucket,
                 ttl=LOCK_TTL_SECONDS,
-                max_bytes=1024 * 1024,
+                max_bytes=LOCK_BUCKET_BYTES,
                 storage=StorageType.FILE,
                 replicas=bus.stream_replicas,
             )
