@@ -145,3 +145,20 @@ async def test_limits_jetstream_refuses_stop_the_service_with_the_reason(
             await service.connect(attempts=1)
     finally:
         await service.close()
+
+
+async def test_by_default_events_are_kept_a_week_and_dead_letters_a_month(
+    infrastructure: Infrastructure, bus_namespace: str
+) -> None:
+    defaults = BusSettings(
+        environment="test", nats_url=infrastructure.nats_url, bus_namespace=bus_namespace
+    )
+    service = await connected(Bus.from_settings(defaults))
+    try:
+        events = await stream_config(service, service.names.stream)
+        dead_letters = await stream_config(service, service.names.dlq_stream)
+    finally:
+        await service.close()
+
+    assert (events.max_age, events.max_bytes) == (7 * 24 * HOUR, 1024 * MIB)
+    assert (dead_letters.max_age, dead_letters.max_bytes) == (30 * 24 * HOUR, 128 * MIB)

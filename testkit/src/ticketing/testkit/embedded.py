@@ -9,6 +9,7 @@ stopped by ``stop()``: nothing outlives its owner.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import shutil
 import socket
@@ -107,16 +108,23 @@ class EmbeddedNats:
 
     def start(self) -> EmbeddedNats:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # JetStream reserves each stream's size cap against the store's limit, and every test
+        # namespace brings its own streams: a limit that is only an accounting figure here
+        # (production's fits its volume: tests/deploy/test_nats.py).
+        config = self.data_dir / "nats.conf"
+        config.write_text(
+            f"jetstream {{\n  store_dir: {json.dumps(str(self.data_dir))}\n"
+            "  max_file_store: 1PB\n}\n"
+        )
         self._process = subprocess.Popen(
             [
                 _venv_binary("nats-server"),
-                "-js",
+                "-c",
+                str(config),
                 "-a",
                 "127.0.0.1",
                 "-p",
                 str(self.port),
-                "-sd",
-                str(self.data_dir),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
