@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from ticketing.common.advisories import MaxDeliveriesBackstop, ensure_advisory_stream
 from ticketing.common.auth import TokenVerifier, UserSession
 from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer, Subscriptions
@@ -104,16 +106,23 @@ class ServiceRuntime(Generic[SettingsT, ContextT]):
             return await is_refused(db, session)
 
 
+SUPERVISE_RESET_SECONDS = 60  # a loop that ran this long before crashing starts over at 0.5 s
+
+
 async def supervise(name: str, loop: Callable[[], Awaitable[None]]) -> None:
-    """Keep a background loop alive: a crash is logged and the loop restarted with backoff."""
+    """Keep a background loop alive: a crash is logged and the loop restarted with backoff
+    (reset once it ran a while, so a crash a day later is not retried 30 s late)."""
     delay = 0.5
     while True:
+        started = time.monotonic()
         try:
             await loop()
             return
         except asyncio.CancelledError:
             raise
         except Exception:
+            if time.monotonic() - started >= SUPERVISE_RESET_SECONDS:
+                delay = 0.5
             logger.exception("Background loop %s crashed; restarting in %.1fs", name, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30)
@@ -156,6 +165,11 @@ def create_service_app(definition: ServiceDefinition[SettingsT, ContextT]) -> Fa
                 ack_wait_seconds=runtime.settings.consumer_ack_wait_seconds,
             )
             loops.append(("consumer", consumer.run))
+            # What JetStream gives up on despite the consumer is dead-lettered all the same;
+            # its advisories are captured from now on, before the consumer takes a message.
+            await ensure_advisory_stream(runtime.bus)
+            backstop = MaxDeliveriesBackstop(runtime.bus, consumer=definition.name)
+            loops.append(("max-deliveries-backstop", backstop.run))
         for background in definition.background:
             loops.append((background.__name__, functools.partial(background, runtime)))
         tasks = [asyncio.create_task(supervise(n, loop), name=n) for n, loop in loops]
