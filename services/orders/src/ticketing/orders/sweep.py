@@ -18,22 +18,39 @@ OrdersRuntime = ServiceRuntime[OrdersSettings, None]
 
 logger = logging.getLogger("ticketing.orders.sweep")
 
+SWEEP_BATCH = 100  # orders per pass (one transaction)
+
 
 async def sweep_overdue_orders(runtime: OrdersRuntime) -> None:
     """Background loop: cancel overdue orders every ``sweep_interval_seconds``."""
     settings = runtime.settings
     grace = timedelta(seconds=settings.payment_grace_seconds)
     while True:
-        cancelled = await cancel_overdue_orders(runtime, grace)
+        cancelled = await sweep_all_overdue(runtime, grace)
         if cancelled:
             logger.info("Sweep cancelled %d overdue orders", cancelled)
         await asyncio.sleep(settings.sweep_interval_seconds)
 
 
-async def cancel_overdue_orders(runtime: OrdersRuntime, grace: timedelta) -> int:
+async def sweep_all_overdue(
+    runtime: OrdersRuntime, grace: timedelta, batch: int = SWEEP_BATCH
+) -> int:
+    """Pass after pass while one comes back full. A backlog (e.g. after Redis lost its jobs)
+    is cleared at once, not ``batch`` orders per interval."""
+    total = 0
+    while True:
+        cancelled = await cancel_overdue_orders(runtime, grace, batch)
+        total += cancelled
+        if cancelled < batch:
+            return total
+
+
+async def cancel_overdue_orders(
+    runtime: OrdersRuntime, grace: timedelta, batch: int = SWEEP_BATCH
+) -> int:
     """One pass, one transaction: lock what no other replica holds, cancel it, publish."""
     async with runtime.unit_of_work() as uow:
-        overdue = await use_cases.lock_overdue_orders(uow, now=utcnow(), grace=grace)
+        overdue = await use_cases.lock_overdue_orders(uow, now=utcnow(), grace=grace, limit=batch)
         for order in overdue:
             await use_cases.cancel_order(uow, order)
         await uow.commit()
