@@ -34,6 +34,7 @@ from ticketing.common.auth import TokenVerifier, UserSession
 from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer, Subscriptions
 from ticketing.common.db import banned_users, create_engine, create_sessionmaker, run_migrations
+from ticketing.common.errors import ServiceUnavailableError
 from ticketing.common.health import Dependency, bus_connected, health_router
 from ticketing.common.http_errors import install_error_handlers
 from ticketing.common.outbox import OutboxRelay
@@ -78,11 +79,8 @@ class ServiceRuntime(Generic[SettingsT, ContextT]):
         self.context = definition.context
         self.engine: AsyncEngine = create_engine(self.settings.database_url)
         self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)
-        self.bus = Bus(
-            self.settings.nats_url,
-            self.settings.bus_namespace,
-            stream_replicas=self.settings.bus_stream_replicas,
-        )
+        self.bus = Bus.from_settings(self.settings)  # streams bounded and reconciled
+        self.consumer: EventConsumer | None = None  # set in the lifespan when it subscribes
         self.relay = OutboxRelay(
             self.sessionmaker, self.bus, poll_seconds=self.settings.outbox_poll_seconds
         )
@@ -164,6 +162,7 @@ def create_service_app(definition: ServiceDefinition[SettingsT, ContextT]) -> Fa
                 backoff_seconds=runtime.settings.consumer_backoff_seconds,
                 ack_wait_seconds=runtime.settings.consumer_ack_wait_seconds,
             )
+            runtime.consumer = consumer
             loops.append(("consumer", consumer.run))
             # What JetStream gives up on despite the consumer is dead-lettered all the same;
             # its advisories are captured from now on, before the consumer takes a message.
@@ -197,7 +196,17 @@ def _dependencies(runtime: ServiceRuntime[SettingsT, ContextT]) -> list[Dependen
         async with runtime.engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
 
-    return [Dependency("Database", database), Dependency("NATS", bus_connected(runtime.bus))]
+    async def consumer() -> None:
+        if runtime.consumer is not None and runtime.consumer.problem is not None:
+            raise ServiceUnavailableError(
+                f"The event consumer cannot run: {runtime.consumer.problem}"
+            )
+
+    return [
+        Dependency("Database", database),
+        Dependency("NATS", bus_connected(runtime.bus)),
+        Dependency("Event consumer", consumer),
+    ]
 
 
 def get_runtime(request: Request) -> ServiceRuntime[ServiceSettings, object]:

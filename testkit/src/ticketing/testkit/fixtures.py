@@ -146,6 +146,9 @@ async def service_settings(
             "jwt_public_key": jwt_keys.public_pem,
             "outbox_poll_seconds": 0.2,
             "consumer_backoff_seconds": [0.05, 0.1, 0.2, 0.3, 0.5],
+            # JetStream reserves each stream's cap: every test brings its own streams
+            "bus_max_bytes": 64 * 1024 * 1024,
+            "bus_dlq_max_bytes": 16 * 1024 * 1024,
         }
 
     return make

@@ -83,11 +83,7 @@ async def _stop_arq(worker: Worker, polling: asyncio.Task[None]) -> None:
 @contextlib.asynccontextmanager
 async def running_worker(settings: ExpirationSettings) -> AsyncIterator[RunningWorker]:
     async with contextlib.AsyncExitStack() as stack:
-        bus = Bus(
-            settings.nats_url,
-            settings.bus_namespace,
-            stream_replicas=settings.bus_stream_replicas,
-        )
+        bus = Bus.from_settings(settings)
         await bus.connect()
         stack.push_async_callback(bus.close)
         redis: ArqRedis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
