@@ -20,8 +20,11 @@ from ticketing.common.service import ServiceRuntime
 from ticketing.testkit.http import eventually
 from ticketing.tickets import domain, repository
 from ticketing.tickets.api import commit_checked
+from ticketing.tickets.config import TicketsSettings
 from ticketing.tickets.listeners import on_order_created
 from ticketing.tickets.schemas import ticket_updated
+
+TicketsRuntime = ServiceRuntime[TicketsSettings, None]
 
 
 async def sell(client: httpx.AsyncClient) -> UUID:
@@ -43,19 +46,19 @@ def order_for(ticket_id: UUID) -> OrderCreated:
     )
 
 
-async def stored(runtime: ServiceRuntime, ticket_id: UUID) -> TicketBody:
+async def stored(runtime: TicketsRuntime, ticket_id: UUID) -> TicketBody:
     async with runtime.unit_of_work() as uow:
         return TicketBody.model_validate(await repository.get(uow.session, ticket_id))
 
 
-async def updates_in_outbox(runtime: ServiceRuntime) -> int:
+async def updates_in_outbox(runtime: TicketsRuntime) -> int:
     async with runtime.unit_of_work() as uow:
         query = sa.select(sa.func.count()).where(outbox.c.subject.like("%.ticket.updated"))
         return int(await uow.session.scalar(query) or 0)
 
 
 async def test_two_edits_from_the_same_version_one_wins_the_other_conflicts(
-    client: httpx.AsyncClient, seller: CurrentUser, runtime: ServiceRuntime
+    client: httpx.AsyncClient, seller: CurrentUser, runtime: TicketsRuntime
 ) -> None:
     ticket_id = await sell(client)
     async with runtime.unit_of_work() as first, runtime.unit_of_work() as second:
@@ -75,7 +78,7 @@ async def test_two_edits_from_the_same_version_one_wins_the_other_conflicts(
 
 
 async def test_an_edit_racing_a_reservation_never_frees_the_ticket(
-    client: httpx.AsyncClient, seller: CurrentUser, runtime: ServiceRuntime
+    client: httpx.AsyncClient, seller: CurrentUser, runtime: TicketsRuntime
 ) -> None:
     ticket_id = await sell(client)
     order = order_for(ticket_id)
@@ -92,7 +95,7 @@ async def test_an_edit_racing_a_reservation_never_frees_the_ticket(
     assert (final.order_id, final.title, final.version) == (order.data.id, "Concert", 1)
 
 
-async def an_edit_waits_for_the_ticket_row(runtime: ServiceRuntime) -> None:
+async def an_edit_waits_for_the_ticket_row(runtime: TicketsRuntime) -> None:
     async with runtime.unit_of_work() as uow:
         waiting = await uow.session.scalar(
             sa.text(
@@ -104,7 +107,7 @@ async def an_edit_waits_for_the_ticket_row(runtime: ServiceRuntime) -> None:
 
 
 async def test_an_edit_during_a_reservation_waits_for_it_and_is_refused(
-    client: httpx.AsyncClient, seller: CurrentUser, runtime: ServiceRuntime
+    client: httpx.AsyncClient, seller: CurrentUser, runtime: TicketsRuntime
 ) -> None:
     ticket_id = await sell(client)
     order = order_for(ticket_id)
@@ -125,7 +128,7 @@ async def test_an_edit_during_a_reservation_waits_for_it_and_is_refused(
 
 
 async def test_concurrent_edits_over_http_never_lose_an_update(
-    client: httpx.AsyncClient, seller: CurrentUser, runtime: ServiceRuntime
+    client: httpx.AsyncClient, seller: CurrentUser, runtime: TicketsRuntime
 ) -> None:
     ticket_id = await sell(client)
     titles = [f"Title {n}" for n in range(8)]

@@ -27,7 +27,10 @@ from ticketing.common.service import ServiceRuntime
 from ticketing.common.uow import UnitOfWork
 from ticketing.testkit.http import eventually
 from ticketing.tickets import repository
+from ticketing.tickets.config import TicketsSettings
 from ticketing.tickets.listeners import on_order_cancelled, on_order_created
+
+TicketsRuntime = ServiceRuntime[TicketsSettings, None]
 
 
 async def sell(client: httpx.AsyncClient) -> UUID:
@@ -55,18 +58,18 @@ def cancelled(ticket_id: UUID, order_id: UUID) -> OrderCancelled:
     )
 
 
-async def stored(runtime: ServiceRuntime, ticket_id: UUID) -> TicketBody:
+async def stored(runtime: TicketsRuntime, ticket_id: UUID) -> TicketBody:
     async with runtime.unit_of_work() as uow:
         return TicketBody.model_validate(await repository.get(uow.session, ticket_id))
 
 
-async def published_updates(runtime: ServiceRuntime) -> int:
+async def published_updates(runtime: TicketsRuntime) -> int:
     async with runtime.unit_of_work() as uow:
         query = sa.select(sa.func.count()).where(outbox.c.subject.like("%.ticket.updated"))
         return int(await uow.session.scalar(query) or 0)
 
 
-async def a_transaction_waits_for_the_ticket_row(runtime: ServiceRuntime) -> None:
+async def a_transaction_waits_for_the_ticket_row(runtime: TicketsRuntime) -> None:
     async with runtime.unit_of_work() as uow:
         waiting = await uow.session.scalar(
             sa.text(
@@ -84,7 +87,7 @@ async def then_commit(handling: Awaitable[None], uow: UnitOfWork) -> None:
 
 
 async def test_a_cancellation_racing_its_reservation_waits_for_it_and_frees_the_ticket(
-    client: httpx.AsyncClient, seller: CurrentUser, runtime: ServiceRuntime
+    client: httpx.AsyncClient, seller: CurrentUser, runtime: TicketsRuntime
 ) -> None:
     ticket_id, order_id = await sell(client), uuid4()
     async with runtime.unit_of_work() as reservation, runtime.unit_of_work() as cancellation:
@@ -105,7 +108,7 @@ async def test_a_cancellation_racing_its_reservation_waits_for_it_and_frees_the_
 
 
 async def test_a_reservation_racing_its_cancellation_waits_for_it_and_reserves_nothing(
-    client: httpx.AsyncClient, seller: CurrentUser, runtime: ServiceRuntime
+    client: httpx.AsyncClient, seller: CurrentUser, runtime: TicketsRuntime
 ) -> None:
     ticket_id, order_id = await sell(client), uuid4()
     async with runtime.unit_of_work() as cancellation, runtime.unit_of_work() as reservation:
