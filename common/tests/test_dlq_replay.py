@@ -161,3 +161,27 @@ async def test_the_dlq_command_replays_only_the_letters_of_the_consumer_asked_fo
     assert [letter.consumer for letter in await list_dead_letters(bus)] == ["payments"]
     state = await bus.js.stream_info(bus.names.stream, subjects_filter=">")
     assert state.state.subjects == {f"{bus.names.namespace}.replay.orders.user.created": 1}
+
+
+async def test_a_replayed_letter_that_is_still_unreadable_is_dead_lettered_again_at_once(
+    bus: Bus, unit_of_work: Callable[[], UnitOfWork]
+) -> None:
+    consumer = EventConsumer(
+        durable="strict",
+        bus=bus,
+        subscriptions={UserCreated: recording("strict")},
+        unit_of_work=unit_of_work,
+    )
+    await bus.publish(bus.names.subject("user.created"), b"{not json", msg_id="garbage")
+    async with consuming(consumer):
+
+        async def dead_lettered_from(subject: str) -> None:
+            letters = await list_dead_letters(bus)
+            assert [(letter.subject, letter.deliveries) for letter in letters] == [(subject, 1)]
+
+        await eventually(lambda: dead_lettered_from(bus.names.subject("user.created")))
+
+        await replay_dead_letters(bus, consumer="strict")
+
+        replay = f"{bus.names.namespace}.replay.strict.user.created"
+        await eventually(lambda: dead_lettered_from(replay), timeout=30)

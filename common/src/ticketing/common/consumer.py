@@ -38,7 +38,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from ticketing.common.bus import Bus
-from ticketing.common.dlq import dead_letter, replay_filter
+from ticketing.common.dlq import dead_letter, event_type_of, replay_filter
 from ticketing.common.durable import DurableConfigError, DurableSpec, ensure_durable
 from ticketing.common.events import Event, UnknownEventError, parse_event
 from ticketing.common.failures import is_transient
@@ -87,7 +87,6 @@ class EventConsumer:
         self._ack_wait = ack_wait_seconds
         self._out_of_order_timeout = out_of_order_timeout_seconds
         self._unhandled_timeout = unhandled_timeout_seconds
-        self._subjects = {bus.names.subject(t) for t in self._handlers}
         self._failures: dict[int, int] = {}  # stream seq -> deterministic failures seen here
         self._early_since: dict[int, float] = {}  # stream seq -> first found out of order here
         self._waiting: Sequence[Msg] = ()  # the rest of the batch, kept alive while we hold
@@ -166,7 +165,7 @@ class EventConsumer:
         try:
             event = parse_event(message.data)
         except UnknownEventError as exc:
-            if message.subject not in self._subjects:  # a newer version's event type
+            if self._type_of(message) not in self._handlers:  # a newer version's event type
                 await self._leave_for_others(message)
             else:
                 await self._dead_letter(message, "unknown", str(exc))
@@ -259,12 +258,16 @@ class EventConsumer:
         if waited >= self._unhandled_timeout or self._last_server_delivery(message):
             self._unhandled_since.pop(seq, None)
             reason = f"no running replica of {self.durable} handles it (waited {waited:.0f}s)"
-            await self._dead_letter(message, message.subject.split(".", 1)[-1], reason)
+            await self._dead_letter(message, self._type_of(message) or "unknown", reason)
             return
         delivery = message.metadata.num_delivered or 1
         # Jitter: a delay in step with this replica's fetches would hand it back to this one.
         delay = UNHANDLED_DELAYS[min(delivery - 1, len(UNHANDLED_DELAYS) - 1)]
         await message.nak(delay=delay + random.uniform(0, 1))
+
+    def _type_of(self, message: Msg) -> str | None:
+        """The type its subject names (an event's own subject or its replay subject)."""
+        return event_type_of(self._bus.names, message.subject)
 
     def _last_server_delivery(self, message: Msg) -> bool:
         return (message.metadata.num_delivered or 1) >= self._server_max_deliver
