@@ -26,9 +26,9 @@ from typing import Any
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import NotFoundError
 
-from ticketing.common.bus import Bus, BusNames
+from ticketing.common.bus import LIMIT_FIELDS, Bus, BusNames, ensure_stream
 from ticketing.common.dlq import dead_letter, event_type_of
 
 logger = logging.getLogger("ticketing.advisories")
@@ -54,12 +54,13 @@ async def ensure_advisory_stream(bus: Bus) -> None:
         storage=StorageType.FILE,
         max_age=ADVISORY_MAX_AGE_SECONDS,
         max_bytes=ADVISORY_MAX_BYTES,
+        duplicate_window=120,  # JetStream's default, stated so reconciling finds no drift
         num_replicas=bus.stream_replicas,
     )
-    try:
-        await bus.js.add_stream(config)
-    except BadRequestError:
-        logger.info("Stream %s exists; keeping its configuration", config.name)
+    # Like the event streams: created if missing, subjects corrected, limits reconciled only
+    # by a bus built from settings (a service's), never by a tool's.
+    fields = ("subjects",) if bus.retention is None else ("subjects", *LIMIT_FIELDS)
+    await ensure_stream(bus.js, config, fields)
 
 
 class MaxDeliveriesBackstop:
