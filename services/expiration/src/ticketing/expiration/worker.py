@@ -17,6 +17,7 @@ from datetime import timedelta
 from arq import Worker, func
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
+from ticketing.common.advisories import MaxDeliveriesBackstop, ensure_advisory_stream
 from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer
 from ticketing.common.events import OrderCreated
@@ -93,7 +94,13 @@ async def running_worker(settings: ExpirationSettings) -> AsyncIterator[RunningW
         grace = timedelta(seconds=settings.payment_grace_seconds)
         scheduler = Scheduler(redis, settings.bus_namespace, grace=grace)
         consumer = _consumer(settings, bus, scheduler)
+        # What JetStream gives up on despite the consumer is dead-lettered all the same.
+        await ensure_advisory_stream(bus)
+        backstop = MaxDeliveriesBackstop(bus, consumer=DURABLE)
         stack.push_async_callback(_cancel, asyncio.create_task(supervise("consumer", consumer.run)))
+        stack.push_async_callback(
+            _cancel, asyncio.create_task(supervise("max-deliveries-backstop", backstop.run))
+        )
         probes = probe_app(
             "Ticketing expiration worker",
             [Dependency("Redis", redis.ping), Dependency("NATS", bus_connected(bus))],
