@@ -9,25 +9,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
 
+from ticketing.common.auth import CurrentUser, KeyPair
 from ticketing.common.bus import Bus
 from ticketing.common.contracts import utcnow
-from ticketing.common.events import (
-    OrderCancelled,
-    OrderChangedData,
-    OrderCreated,
-    OrderCreatedData,
-    OrderCreatedTicket,
-    OrderTicketRef,
-    UserBanned,
-    UserBannedData,
-)
+from ticketing.common.events import OrderCreated, UserBanned, UserBannedData
 from ticketing.common.service import ServiceRuntime
 from ticketing.payments.app import create_app
 from ticketing.payments.config import PaymentsSettings
@@ -35,13 +27,14 @@ from ticketing.payments.models import Order, Payment, RefundOwed
 from ticketing.payments.refunds import parked_refunds
 from ticketing.stripe_sandbox import create_app as create_sandbox_app
 from ticketing.stripe_sandbox import serve
-from ticketing.testkit.events import publish_event
-from ticketing.testkit.http import eventually, running_app
+from ticketing.testkit.events import order_cancelled, order_created, publish_event
+from ticketing.testkit.http import eventually, sign_in_as
 
 WEBHOOK_SECRET = "whsec_test_secret"
 
 
 Hook = Callable[[], Awaitable[None]]
+Pay = Callable[..., Awaitable[httpx.Response]]
 
 
 @dataclass
@@ -98,14 +91,37 @@ def app(payments_settings: PaymentsSettings) -> FastAPI:
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(app) as client:
-        yield client
+def world(app: FastAPI, bus: Bus, sandbox: Sandbox, sandbox_url: str) -> World:
+    return World(app, bus, sandbox)
 
 
 @pytest.fixture
-def world(app: FastAPI, bus: Bus, sandbox: Sandbox, sandbox_url: str) -> World:
-    return World(app, bus, sandbox)
+def buyer(client: httpx.AsyncClient, jwt_keys: KeyPair) -> CurrentUser:
+    """The user ``client`` is signed in as."""
+    return sign_in_as(client, jwt_keys)
+
+
+@pytest.fixture
+async def order(buyer: CurrentUser, world: World) -> OrderCreated:
+    """An order of the buyer's (19.99, 15 minutes to pay), once payments has it."""
+    return await world.an_order(buyer.id)
+
+
+@pytest.fixture
+def pay(client: httpx.AsyncClient) -> Pay:
+    """POST /api/payments for an order with a card, from ``client`` unless ``by`` another."""
+
+    async def post(
+        order_id: UUID | str,
+        token: str = "tok_visa",
+        *,
+        headers: dict[str, str] | None = None,
+        by: httpx.AsyncClient | None = None,
+    ) -> httpx.Response:
+        body = {"orderId": str(order_id), "token": token}
+        return await (by or client).post("/api/payments", json=body, headers=headers)
+
+    return post
 
 
 @dataclass
@@ -141,30 +157,13 @@ class World:
         expires_in: timedelta = timedelta(minutes=15),
     ) -> OrderCreated:
         """An order.created as the orders service would publish it, once payments has it."""
-        event = self.order_created(user_id, price, expires_in)
+        event = order_created(user_id, price=price, expires_at=utcnow() + expires_in)
         await publish_event(self.bus, event)
         await eventually(lambda: self.order_is(event.data.id, "created", 0))
         return event
 
-    @staticmethod
-    def order_created(
-        user_id: UUID,
-        price: Decimal = Decimal("19.99"),
-        expires_in: timedelta = timedelta(minutes=15),
-    ) -> OrderCreated:
-        return OrderCreated(
-            data=OrderCreatedData(
-                id=uuid4(),
-                status="created",
-                user_id=user_id,
-                expires_at=utcnow() + expires_in,
-                version=0,
-                ticket=OrderCreatedTicket(id=uuid4(), price=price),
-            )
-        )
-
     async def cancel(self, order: OrderCreated) -> None:
-        await publish_event(self.bus, self.cancellation(order))
+        await publish_event(self.bus, order_cancelled(order))
         await eventually(lambda: self.order_is(order.data.id, "cancelled", 1))
 
     async def charges_for(self, order_id: UUID) -> list[dict[str, Any]]:
@@ -197,11 +196,3 @@ class World:
     def after_each_charge(self, hook: Hook) -> None:
         """Run ``hook`` after Stripe charged, before payments hears back: a race, on purpose."""
         self.sandbox.after_charge.append(hook)
-
-    @staticmethod
-    def cancellation(order: OrderCreated, version: int = 1) -> OrderCancelled:
-        return OrderCancelled(
-            data=OrderChangedData(
-                id=order.data.id, version=version, ticket=OrderTicketRef(id=order.data.ticket.id)
-            )
-        )

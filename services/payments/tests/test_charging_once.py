@@ -7,32 +7,23 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from typing import TYPE_CHECKING
-from uuid import UUID, uuid4
+from uuid import uuid4
 
-import httpx
-
-from ticketing.common.auth import KeyPair
-from ticketing.testkit.http import eventually, sign_in_as
+from ticketing.common.auth import CurrentUser
+from ticketing.common.events import OrderCreated
+from ticketing.testkit.http import eventually
 
 if TYPE_CHECKING:
-    from conftest import World
-
-
-def pay(order_id: UUID, token: str = "tok_visa") -> dict[str, str]:
-    return {"orderId": str(order_id), "token": token}
+    from conftest import Pay, World
 
 
 async def test_three_concurrent_submits_with_one_key_charge_once_and_agree_on_the_payment(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, world: World
+    pay: Pay, world: World, order: OrderCreated
 ) -> None:
-    buyer = sign_in_as(client, jwt_keys)
-    order = await world.an_order(buyer.id)
     key = {"Idempotency-Key": str(uuid4())}
 
-    answers = await asyncio.gather(
-        *(client.post("/api/payments", json=pay(order.data.id), headers=key) for _ in range(3))
-    )
-    retry = await client.post("/api/payments", json=pay(order.data.id), headers=key)
+    answers = await asyncio.gather(*(pay(order.data.id, headers=key) for _ in range(3)))
+    retry = await pay(order.data.id, headers=key)
 
     assert len(await world.charges_for(order.data.id)) == 1
     (payment,) = await world.payments_for(order.data.id)
@@ -46,14 +37,10 @@ async def test_three_concurrent_submits_with_one_key_charge_once_and_agree_on_th
 
 
 async def test_two_concurrent_payments_with_different_cards_charge_once(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, world: World
+    pay: Pay, world: World, order: OrderCreated
 ) -> None:
-    buyer = sign_in_as(client, jwt_keys)
-    order = await world.an_order(buyer.id)
-
     visa, mastercard = await asyncio.gather(
-        client.post("/api/payments", json=pay(order.data.id, "tok_visa")),
-        client.post("/api/payments", json=pay(order.data.id, "tok_mastercard")),
+        pay(order.data.id, "tok_visa"), pay(order.data.id, "tok_mastercard")
     )
 
     assert sorted([visa.status_code, mastercard.status_code]) in ([201, 400], [201, 409])
@@ -62,21 +49,17 @@ async def test_two_concurrent_payments_with_different_cards_charge_once(
 
 
 async def test_a_key_whose_first_request_was_refused_as_in_flight_can_pay_later(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, world: World
+    pay: Pay, world: World, order: OrderCreated
 ) -> None:
-    buyer = sign_in_as(client, jwt_keys)
-    order = await world.an_order(buyer.id)
     first_key, second_key = {"Idempotency-Key": "a"}, {"Idempotency-Key": "b"}
 
     first, second = await asyncio.gather(
-        client.post("/api/payments", json=pay(order.data.id), headers=first_key),
-        client.post("/api/payments", json=pay(order.data.id, "tok_mastercard"), headers=second_key),
+        pay(order.data.id, headers=first_key),
+        pay(order.data.id, "tok_mastercard", headers=second_key),
     )
     loser_key = first_key if first.status_code != 201 else second_key
-    loser_body = (
-        pay(order.data.id) if loser_key is first_key else pay(order.data.id, "tok_mastercard")
-    )
-    again = await client.post("/api/payments", json=loser_body, headers=loser_key)
+    loser_card = "tok_visa" if loser_key is first_key else "tok_mastercard"
+    again = await pay(order.data.id, loser_card, headers=loser_key)
 
     # The 409 was not stored as that key's answer: the retry ran for real and found it paid.
     if 409 in (first.status_code, second.status_code):
@@ -86,12 +69,11 @@ async def test_a_key_whose_first_request_was_refused_as_in_flight_can_pay_later(
 
 
 async def test_a_payment_at_or_after_the_deadline_is_refused_by_payments_own_clock(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, world: World
+    pay: Pay, world: World, buyer: CurrentUser
 ) -> None:
-    buyer = sign_in_as(client, jwt_keys)
     order = await world.an_order(buyer.id, expires_in=timedelta(seconds=-1))
 
-    response = await client.post("/api/payments", json=pay(order.data.id))
+    response = await pay(order.data.id)
 
     assert response.status_code == 400
     assert response.json() == {"errors": [{"message": "Order has expired"}]}
@@ -99,12 +81,11 @@ async def test_a_payment_at_or_after_the_deadline_is_refused_by_payments_own_clo
 
 
 async def test_a_refund_that_always_fails_is_parked_and_the_refunds_after_it_are_made(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, world: World
+    pay: Pay, world: World, buyer: CurrentUser
 ) -> None:
-    buyer = sign_in_as(client, jwt_keys)
     disputed, other = await world.an_order(buyer.id), await world.an_order(buyer.id)
     for order in (disputed, other):
-        assert (await client.post("/api/payments", json=pay(order.data.id))).status_code == 201
+        assert (await pay(order.data.id)).status_code == 201
     (disputed_charge,) = await world.charges_for(disputed.data.id)
     await world.fail_refunds_of(disputed_charge["payment_intent"])
 

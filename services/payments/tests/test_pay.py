@@ -3,32 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
 import httpx
 
-from ticketing.common.auth import KeyPair
-from ticketing.common.events import PaymentCreated
+from ticketing.common.auth import CurrentUser, KeyPair
+from ticketing.common.events import OrderCreated, PaymentCreated
 from ticketing.testkit.events import events_of
 from ticketing.testkit.http import eventually, new_client_like, sign_in_as
 
 if TYPE_CHECKING:
-    from conftest import World
-
-
-def pay(order_id: UUID | str, token: str = "tok_visa") -> dict[str, str]:
-    return {"orderId": str(order_id), "token": token}
+    from conftest import Pay, World
 
 
 async def test_paying_an_order_charges_it_records_the_payment_and_announces_it(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, world: World
+    pay: Pay, world: World, order: OrderCreated
 ) -> None:
-    buyer = sign_in_as(client, jwt_keys)
-    order = await world.an_order(buyer.id, price=Decimal("19.99"))
-
-    response = await client.post("/api/payments", json=pay(order.data.id))
+    response = await pay(order.data.id)
 
     assert response.status_code == 201
     payment_id = UUID(response.json()["id"])
@@ -51,26 +43,18 @@ async def published_payments(world: World) -> list[PaymentCreated]:
     return events
 
 
-async def test_a_payment_method_id_pays_too(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, world: World
-) -> None:
-    buyer = sign_in_as(client, jwt_keys)
-    order = await world.an_order(buyer.id)
-
-    response = await client.post("/api/payments", json=pay(order.data.id, "pm_card_visa"))
+async def test_a_payment_method_id_pays_too(pay: Pay, world: World, order: OrderCreated) -> None:
+    response = await pay(order.data.id, "pm_card_visa")
 
     assert response.status_code == 201
     assert len(await world.charges_for(order.data.id)) == 1
 
 
 async def test_a_declined_card_is_refused_with_stripes_message_and_another_card_may_pay(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, world: World
+    pay: Pay, world: World, order: OrderCreated
 ) -> None:
-    buyer = sign_in_as(client, jwt_keys)
-    order = await world.an_order(buyer.id)
-
-    declined = await client.post("/api/payments", json=pay(order.data.id, "tok_chargeDeclined"))
-    paid = await client.post("/api/payments", json=pay(order.data.id, "tok_visa"))
+    declined = await pay(order.data.id, "tok_chargeDeclined")
+    paid = await pay(order.data.id, "tok_visa")
 
     assert declined.status_code == 400
     assert declined.json() == {"errors": [{"message": "Your card was declined."}]}
@@ -79,27 +63,16 @@ async def test_a_declined_card_is_refused_with_stripes_message_and_another_card_
 
 
 async def test_an_unknown_card_token_is_a_400_about_the_token(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, world: World
+    pay: Pay, order: OrderCreated
 ) -> None:
-    buyer = sign_in_as(client, jwt_keys)
-    order = await world.an_order(buyer.id)
-
-    response = await client.post("/api/payments", json=pay(order.data.id, "pm_no_such_card"))
+    response = await pay(order.data.id, "pm_no_such_card")
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "token"
 
 
-async def test_a_double_submit_charges_once(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, world: World
-) -> None:
-    buyer = sign_in_as(client, jwt_keys)
-    order = await world.an_order(buyer.id)
-
-    first, second = await asyncio.gather(
-        client.post("/api/payments", json=pay(order.data.id)),
-        client.post("/api/payments", json=pay(order.data.id)),
-    )
+async def test_a_double_submit_charges_once(pay: Pay, world: World, order: OrderCreated) -> None:
+    first, second = await asyncio.gather(pay(order.data.id), pay(order.data.id))
 
     assert len(await world.charges_for(order.data.id)) == 1
     (payment,) = await world.payments_for(order.data.id)
@@ -117,14 +90,12 @@ async def test_a_double_submit_charges_once(
 
 
 async def test_paying_again_is_refused_without_charging_again(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, world: World
+    pay: Pay, world: World, order: OrderCreated
 ) -> None:
-    buyer = sign_in_as(client, jwt_keys)
-    order = await world.an_order(buyer.id)
-    await client.post("/api/payments", json=pay(order.data.id))
+    await pay(order.data.id)
 
-    again = await client.post("/api/payments", json=pay(order.data.id))
-    other_card = await client.post("/api/payments", json=pay(order.data.id, "pm_card_mastercard"))
+    again = await pay(order.data.id)
+    other_card = await pay(order.data.id, "pm_card_mastercard")
 
     for response in (again, other_card):
         assert response.status_code == 400
@@ -133,17 +104,13 @@ async def test_paying_again_is_refused_without_charging_again(
 
 
 async def test_an_idempotency_key_replays_the_first_answer(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, world: World
+    pay: Pay, world: World, order: OrderCreated
 ) -> None:
-    buyer = sign_in_as(client, jwt_keys)
-    order = await world.an_order(buyer.id)
     headers = {"Idempotency-Key": f"pay-{uuid4()}"}
 
-    first = await client.post("/api/payments", json=pay(order.data.id), headers=headers)
-    retry = await client.post("/api/payments", json=pay(order.data.id), headers=headers)
-    other = await client.post(
-        "/api/payments", json=pay(order.data.id, "pm_card_visa"), headers=headers
-    )
+    first = await pay(order.data.id, headers=headers)
+    retry = await pay(order.data.id, headers=headers)
+    other = await pay(order.data.id, "pm_card_visa", headers=headers)
 
     assert first.status_code == retry.status_code == 201
     assert retry.json() == first.json()
@@ -154,13 +121,11 @@ async def test_an_idempotency_key_replays_the_first_answer(
 
 
 async def test_cannot_pay_for_a_cancelled_order(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, world: World
+    pay: Pay, world: World, order: OrderCreated
 ) -> None:
-    buyer = sign_in_as(client, jwt_keys)
-    order = await world.an_order(buyer.id)
     await world.cancel(order)
 
-    response = await client.post("/api/payments", json=pay(order.data.id))
+    response = await pay(order.data.id)
 
     assert response.status_code == 400
     assert response.json() == {"errors": [{"message": "Cannot pay for a cancelled order"}]}
@@ -168,13 +133,11 @@ async def test_cannot_pay_for_a_cancelled_order(
 
 
 async def test_a_payment_racing_the_orders_expiry_is_refunded(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, world: World
+    pay: Pay, world: World, order: OrderCreated
 ) -> None:
-    buyer = sign_in_as(client, jwt_keys)
-    order = await world.an_order(buyer.id)
     world.after_each_charge(lambda: world.cancel(order))  # the expiry lands mid-payment
 
-    response = await client.post("/api/payments", json=pay(order.data.id))
+    response = await pay(order.data.id)
 
     assert response.status_code == 400
     assert response.json() == {"errors": [{"message": "Cannot pay for a cancelled order"}]}
@@ -184,15 +147,13 @@ async def test_a_payment_racing_the_orders_expiry_is_refunded(
 
 
 async def test_only_the_orders_owner_may_pay(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, world: World
+    client: httpx.AsyncClient, jwt_keys: KeyPair, pay: Pay, world: World, order: OrderCreated
 ) -> None:
-    owner = sign_in_as(client, jwt_keys)
-    order = await world.an_order(owner.id)
     async with new_client_like(client) as stranger, new_client_like(client) as anonymous:
         sign_in_as(stranger, jwt_keys)
 
-        by_stranger = await stranger.post("/api/payments", json=pay(order.data.id))
-        signed_out = await anonymous.post("/api/payments", json=pay(order.data.id))
+        by_stranger = await pay(order.data.id, by=stranger)
+        signed_out = await pay(order.data.id, by=anonymous)
 
     for response in (by_stranger, signed_out):
         assert response.status_code == 401
@@ -200,26 +161,20 @@ async def test_only_the_orders_owner_may_pay(
     assert await world.charges_for(order.data.id) == []
 
 
-async def test_paying_an_unknown_order_is_a_404(
-    client: httpx.AsyncClient, jwt_keys: KeyPair
-) -> None:
-    sign_in_as(client, jwt_keys)
-
-    response = await client.post("/api/payments", json=pay(uuid4()))
+async def test_paying_an_unknown_order_is_a_404(pay: Pay, buyer: CurrentUser) -> None:
+    response = await pay(uuid4())
 
     assert response.status_code == 404
     assert response.json() == {"errors": [{"message": "Not found"}]}
 
 
 async def test_a_malformed_order_id_or_a_missing_token_is_a_400_naming_the_field(
-    client: httpx.AsyncClient, jwt_keys: KeyPair
+    client: httpx.AsyncClient, pay: Pay, buyer: CurrentUser
 ) -> None:
-    sign_in_as(client, jwt_keys)
-
-    malformed = await client.post("/api/payments", json=pay("not-an-id"))
+    malformed = await pay("not-an-id")
     no_order = await client.post("/api/payments", json={"token": "tok_visa"})
     no_token = await client.post("/api/payments", json={"orderId": str(uuid4())})
-    empty_token = await client.post("/api/payments", json=pay(uuid4(), ""))
+    empty_token = await pay(uuid4(), "")
 
     assert malformed.status_code == no_order.status_code == 400
     assert no_token.status_code == empty_token.status_code == 400
@@ -230,25 +185,21 @@ async def test_a_malformed_order_id_or_a_missing_token_is_a_400_naming_the_field
 
 
 async def test_a_banned_buyer_cannot_pay(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, world: World
+    pay: Pay, world: World, buyer: CurrentUser, order: OrderCreated
 ) -> None:
-    buyer = sign_in_as(client, jwt_keys)
-    order = await world.an_order(buyer.id)
     await world.ban(buyer.id)
 
-    response = await client.post("/api/payments", json=pay(order.data.id))
+    response = await pay(order.data.id)
 
     assert response.status_code == 401
 
 
 async def test_a_payment_whose_order_is_cancelled_afterwards_is_refunded(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, world: World
+    pay: Pay, world: World, order: OrderCreated
 ) -> None:
     # The expiry and the payment crossed between services: payments recorded the charge, then
     # orders (which had expired the order first) publishes order.cancelled.
-    buyer = sign_in_as(client, jwt_keys)
-    order = await world.an_order(buyer.id)
-    assert (await client.post("/api/payments", json=pay(order.data.id))).status_code == 201
+    assert (await pay(order.data.id)).status_code == 201
 
     await world.cancel(order)
 

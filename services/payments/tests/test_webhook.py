@@ -4,6 +4,7 @@ became of it, records a real charge once, and lets no forged or malformed body c
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
@@ -12,15 +13,17 @@ import httpx
 import pytest
 import stripe
 
-from ticketing.common.auth import KeyPair
-from ticketing.common.events import PaymentCreated
+from ticketing.common.auth import CurrentUser
+from ticketing.common.events import OrderCreated, PaymentCreated
 from ticketing.testkit.events import events_of
-from ticketing.testkit.http import eventually, sign_in_as
+from ticketing.testkit.http import eventually
 
 if TYPE_CHECKING:
-    from conftest import World
+    from conftest import Pay, World
 
 WEBHOOK_SECRET = "whsec_test_secret"  # as in conftest
+
+Deliver = Callable[..., Awaitable[httpx.Response]]
 
 
 def stripe_event(event_type: str, intent: dict[str, Any]) -> bytes:
@@ -39,10 +42,22 @@ def signed(payload: bytes, secret: str = WEBHOOK_SECRET) -> dict[str, str]:
     return {"Stripe-Signature": header, "Content-Type": "application/json"}
 
 
+@pytest.fixture
+def deliver(client: httpx.AsyncClient) -> Deliver:
+    """Stripe posting ``payload`` to the webhook, signed with ``secret`` (None: unsigned)."""
+
+    async def post(payload: bytes, secret: str | None = WEBHOOK_SECRET) -> httpx.Response:
+        headers = None if secret is None else signed(payload, secret)
+        return await client.post("/api/payments/webhook", content=payload, headers=headers)
+
+    return post
+
+
 async def charged_behind_our_back(
-    world: World, order_id: str, amount: int = 1999
+    world: World, order: OrderCreated, amount: int = 1999
 ) -> dict[str, Any]:
     """A charge Stripe made for the order that POST /api/payments never recorded (a crash)."""
+    order_id = str(order.data.id)
     http = stripe.HTTPXClient()
     stripe_client = stripe.StripeClient(
         "sk_test_sandbox",
@@ -65,14 +80,13 @@ async def charged_behind_our_back(
 
 
 async def test_a_succeeded_payment_intent_is_recorded_once_however_often_it_is_delivered(
-    client: httpx.AsyncClient, world: World
+    deliver: Deliver, world: World, order: OrderCreated
 ) -> None:
-    order = await world.an_order(uuid4())
-    intent = await charged_behind_our_back(world, str(order.data.id))
+    intent = await charged_behind_our_back(world, order)
     payload = stripe_event("payment_intent.succeeded", intent)
 
-    first = await client.post("/api/payments/webhook", content=payload, headers=signed(payload))
-    again = await client.post("/api/payments/webhook", content=payload, headers=signed(payload))
+    first = await deliver(payload)
+    again = await deliver(payload)
 
     assert first.status_code == again.status_code == 200
     (payment,) = await world.payments_for(order.data.id)
@@ -87,19 +101,20 @@ async def published_payments(world: World) -> list[PaymentCreated]:
     return events
 
 
-async def test_a_webhook_for_a_payment_already_recorded_changes_nothing(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, world: World
-) -> None:
-    buyer = sign_in_as(client, jwt_keys)
-    order = await world.an_order(buyer.id)
-    paid = await client.post(
-        "/api/payments", json={"orderId": str(order.data.id), "token": "tok_visa"}
-    )
-    (payment,) = await world.payments_for(order.data.id)
-    intent = {"id": payment.stripe_id, "metadata": {"orderId": str(order.data.id)}}
-    payload = stripe_event("payment_intent.succeeded", intent)
+def claim(intent_id: str, order: OrderCreated) -> dict[str, Any]:
+    """The part of a payment intent that names the order it pays (Stripe's ``metadata``)."""
+    return {"id": intent_id, "metadata": {"orderId": str(order.data.id)}}
 
-    response = await client.post("/api/payments/webhook", content=payload, headers=signed(payload))
+
+async def test_a_webhook_for_a_payment_already_recorded_changes_nothing(
+    deliver: Deliver, pay: Pay, world: World, order: OrderCreated
+) -> None:
+    paid = await pay(order.data.id)
+    (payment,) = await world.payments_for(order.data.id)
+
+    response = await deliver(
+        stripe_event("payment_intent.succeeded", claim(payment.stripe_id, order))
+    )
 
     assert response.status_code == 200
     assert [p.id for p in await world.payments_for(order.data.id)] == [payment.id]
@@ -107,14 +122,12 @@ async def test_a_webhook_for_a_payment_already_recorded_changes_nothing(
 
 
 async def test_a_succeeded_payment_for_a_cancelled_order_is_refunded(
-    client: httpx.AsyncClient, world: World
+    deliver: Deliver, world: World, order: OrderCreated
 ) -> None:
-    order = await world.an_order(uuid4())
-    intent = await charged_behind_our_back(world, str(order.data.id))
+    intent = await charged_behind_our_back(world, order)
     await world.cancel(order)
-    payload = stripe_event("payment_intent.succeeded", intent)
 
-    response = await client.post("/api/payments/webhook", content=payload, headers=signed(payload))
+    response = await deliver(stripe_event("payment_intent.succeeded", intent))
 
     assert response.status_code == 200
     assert await world.payments_for(order.data.id) == []
@@ -123,16 +136,12 @@ async def test_a_succeeded_payment_for_a_cancelled_order_is_refunded(
 
 
 async def test_a_webhook_with_a_bad_or_missing_signature_is_a_400(
-    client: httpx.AsyncClient, world: World
+    deliver: Deliver, world: World, order: OrderCreated
 ) -> None:
-    order = await world.an_order(uuid4())
-    intent = {"id": "pi_forged", "metadata": {"orderId": str(order.data.id)}}
-    payload = stripe_event("payment_intent.succeeded", intent)
+    payload = stripe_event("payment_intent.succeeded", claim("pi_forged", order))
 
-    forged = await client.post(
-        "/api/payments/webhook", content=payload, headers=signed(payload, "whsec_other")
-    )
-    unsigned = await client.post("/api/payments/webhook", content=payload)
+    forged = await deliver(payload, "whsec_other")
+    unsigned = await deliver(payload, None)
 
     for response in (forged, unsigned):
         assert response.status_code == 400
@@ -142,77 +151,68 @@ async def test_a_webhook_with_a_bad_or_missing_signature_is_a_400(
 
 
 async def test_other_stripe_events_are_acknowledged_and_ignored(
-    client: httpx.AsyncClient, world: World
+    deliver: Deliver, world: World, order: OrderCreated
 ) -> None:
-    order = await world.an_order(uuid4())
-    intent = {"id": "pi_failed", "metadata": {"orderId": str(order.data.id)}}
-    payload = stripe_event("payment_intent.payment_failed", intent)
-
-    response = await client.post("/api/payments/webhook", content=payload, headers=signed(payload))
+    response = await deliver(
+        stripe_event("payment_intent.payment_failed", claim("pi_failed", order))
+    )
 
     assert response.status_code == 200
     assert await world.payments_for(order.data.id) == []
 
 
 async def test_a_webhook_signed_with_the_public_dev_secret_is_refused(
-    client: httpx.AsyncClient, world: World
+    deliver: Deliver, world: World, order: OrderCreated
 ) -> None:
-    order = await world.an_order(uuid4())
-    intent = await charged_behind_our_back(world, str(order.data.id))
-    payload = stripe_event("payment_intent.succeeded", intent)
+    intent = await charged_behind_our_back(world, order)
 
-    response = await client.post(
-        "/api/payments/webhook", content=payload, headers=signed(payload, "whsec_dev")
-    )
+    response = await deliver(stripe_event("payment_intent.succeeded", intent), "whsec_dev")
 
     assert response.status_code == 400
     assert await world.payments_for(order.data.id) == []
 
 
 async def test_a_signed_claim_about_an_intent_stripe_does_not_know_changes_nothing(
-    client: httpx.AsyncClient, world: World
+    deliver: Deliver, world: World, order: OrderCreated
 ) -> None:
-    order = await world.an_order(uuid4())
     forged = {
-        "id": "pi_forged",
+        **claim("pi_forged", order),
         "object": "payment_intent",
         "status": "succeeded",
         "amount": 1999,
         "currency": "usd",
-        "metadata": {"orderId": str(order.data.id)},
     }
-    payload = stripe_event("payment_intent.succeeded", forged)
 
-    response = await client.post("/api/payments/webhook", content=payload, headers=signed(payload))
+    response = await deliver(stripe_event("payment_intent.succeeded", forged))
 
     assert response.status_code == 200
     assert await world.payments_for(order.data.id) == []
 
 
 async def test_a_real_charge_of_the_wrong_amount_does_not_pay_the_order(
-    client: httpx.AsyncClient, world: World
+    deliver: Deliver, world: World, buyer: CurrentUser
 ) -> None:
-    order = await world.an_order(uuid4(), price=Decimal("99.00"))
-    too_little = await charged_behind_our_back(world, str(order.data.id), amount=50)
-    payload = stripe_event("payment_intent.succeeded", {**too_little, "amount": 9900})
+    order = await world.an_order(buyer.id, price=Decimal("99.00"))
+    too_little = await charged_behind_our_back(world, order, amount=50)
 
-    response = await client.post("/api/payments/webhook", content=payload, headers=signed(payload))
+    response = await deliver(
+        stripe_event("payment_intent.succeeded", {**too_little, "amount": 9900})
+    )
 
     assert response.status_code == 200
     assert await world.payments_for(order.data.id) == []
 
 
 async def test_another_orders_intent_does_not_pay_the_order_the_body_names(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, world: World
+    deliver: Deliver, pay: Pay, world: World, buyer: CurrentUser
 ) -> None:
-    buyer = sign_in_as(client, jwt_keys)
     paid, target = await world.an_order(buyer.id), await world.an_order(buyer.id)
-    await client.post("/api/payments", json={"orderId": str(paid.data.id), "token": "tok_visa"})
+    await pay(paid.data.id)
     (payment,) = await world.payments_for(paid.data.id)
-    claim = {"id": payment.stripe_id, "metadata": {"orderId": str(target.data.id)}}
-    payload = stripe_event("payment_intent.succeeded", claim)
 
-    response = await client.post("/api/payments/webhook", content=payload, headers=signed(payload))
+    response = await deliver(
+        stripe_event("payment_intent.succeeded", claim(payment.stripe_id, target))
+    )
 
     assert response.status_code == 200
     assert await world.payments_for(target.data.id) == []
@@ -230,10 +230,8 @@ async def test_another_orders_intent_does_not_pay_the_order_the_body_names(
         b'{"id": "evt_1", "type": "payment_intent.succeeded", "data": {"object": {"id": 7}}}',
     ],
 )
-async def test_a_malformed_but_signed_body_is_a_400(
-    client: httpx.AsyncClient, world: World, body: bytes
-) -> None:
-    response = await client.post("/api/payments/webhook", content=body, headers=signed(body))
+async def test_a_malformed_but_signed_body_is_a_400(deliver: Deliver, body: bytes) -> None:
+    response = await deliver(body)
 
     assert response.status_code == 400
     assert response.json() == {"errors": [{"message": "Malformed Stripe event"}]}

@@ -1,15 +1,31 @@
 """Reading and writing the bus in tests: publish an event as a service would, read what was
-published, without any consumer of our own getting in the way."""
+published, without any consumer of our own getting in the way; and the order and payment events
+built as orders and payments build them, so a test of another service can play their part."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TypeVar
+from uuid import UUID, uuid4
 
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from ticketing.common.bus import Bus
-from ticketing.common.events import Event
+from ticketing.common.contracts import utcnow
+from ticketing.common.events import (
+    Event,
+    OrderCancelled,
+    OrderChangedData,
+    OrderCompleted,
+    OrderCreated,
+    OrderCreatedData,
+    OrderCreatedTicket,
+    OrderTicketRef,
+    PaymentCreated,
+    PaymentCreatedData,
+)
 
 E = TypeVar("E", bound=Event)
 
@@ -49,3 +65,47 @@ async def events_of(bus: Bus, event_class: type[E]) -> list[E]:
     finally:
         await subscription.unsubscribe()
     return [event_class.model_validate_json(m.data) for m in messages]
+
+
+def order_created(
+    user_id: UUID,
+    *,
+    price: Decimal,
+    ticket_id: UUID | None = None,
+    expires_at: datetime | None = None,
+) -> OrderCreated:
+    """A new order of ``user_id``'s (a ticket of its own unless given; 15 minutes to pay
+    unless ``expires_at`` says otherwise)."""
+    return OrderCreated(
+        data=OrderCreatedData(
+            id=uuid4(),
+            status="created",
+            user_id=user_id,
+            expires_at=expires_at or utcnow() + timedelta(minutes=15),
+            version=0,
+            ticket=OrderCreatedTicket(id=ticket_id or uuid4(), price=price),
+        )
+    )
+
+
+def _changed(order: OrderCreated, version: int) -> OrderChangedData:
+    return OrderChangedData(
+        id=order.data.id, version=version, ticket=OrderTicketRef(id=order.data.ticket.id)
+    )
+
+
+def order_cancelled(
+    order: OrderCreated, *, version: int = 1, occurred_at: datetime | None = None
+) -> OrderCancelled:
+    return OrderCancelled(data=_changed(order, version), occurred_at=occurred_at or utcnow())
+
+
+def order_completed(order: OrderCreated, *, version: int = 1) -> OrderCompleted:
+    return OrderCompleted(data=_changed(order, version))
+
+
+def payment_created(order_id: UUID) -> PaymentCreated:
+    """Payments' announcement that ``order_id`` is paid (by a charge of its own)."""
+    return PaymentCreated(
+        data=PaymentCreatedData(id=uuid4(), order_id=order_id, stripe_id=f"pi_{uuid4().hex[:24]}")
+    )

@@ -18,11 +18,14 @@ from typing import Any
 from uuid import uuid4
 
 import asyncpg
+import httpx
 import pytest
+from fastapi import FastAPI
 
 from ticketing.common.auth import KeyPair, generate_key_pair
 from ticketing.common.bus import Bus
 from ticketing.testkit.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis
+from ticketing.testkit.http import running_app
 
 DatabaseFactory = Callable[[str], Awaitable[str]]
 
@@ -161,3 +164,11 @@ async def bus(infrastructure: Infrastructure, bus_namespace: str) -> AsyncIterat
     await connection.connect()
     yield connection
     await connection.close()
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the service under test (the ``app`` its tests' conftest builds), once it
+    runs: migrated, on the bus, its consumers and loops started; stopped after the test."""
+    async with running_app(app) as client:
+        yield client
