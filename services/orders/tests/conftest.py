@@ -1,3 +1,6 @@
+"""Orders' test fixtures: the service on the test's bus, tickets published as the tickets
+service would, signed-in buyers and their orders, and waiting until an event is handled."""
+
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from typing import Any
@@ -9,6 +12,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ticketing.common.auth import CurrentUser, KeyPair
 from ticketing.common.bus import Bus
 from ticketing.common.db import processed_events
 from ticketing.common.events import Event, TicketCreated, TicketCreatedData
@@ -16,10 +20,12 @@ from ticketing.orders.app import create_app
 from ticketing.orders.config import OrdersSettings
 from ticketing.orders.models import Ticket
 from ticketing.testkit.events import publish_event
-from ticketing.testkit.http import eventually, running_app
+from ticketing.testkit.http import eventually, new_client_like, sign_in_as
 
 SettingsFactory = Callable[[str], Awaitable[dict[str, Any]]]
 PublishTicket = Callable[..., Awaitable[TicketCreatedData]]
+Handled = Callable[[Event], Awaitable[None]]
+Order = dict[str, Any]
 
 
 @pytest.fixture
@@ -30,12 +36,6 @@ async def orders_settings(service_settings: SettingsFactory) -> OrdersSettings:
 @pytest.fixture
 def app(orders_settings: OrdersSettings) -> FastAPI:
     return create_app(orders_settings)
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(app) as client:
-        yield client
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def replica(db: async_sessionmaker[AsyncSession]) -> Callable[[UUID], Awaitable[
 
 
 @pytest.fixture
-def handled(db: async_sessionmaker[AsyncSession]) -> Callable[[Event], Awaitable[None]]:
+def handled(db: async_sessionmaker[AsyncSession]) -> Handled:
     """Wait until the service's consumer has committed ``event``."""
 
     async def check(event: Event) -> None:
@@ -94,3 +94,39 @@ def publish_ticket(bus: Bus, replica: Callable[[UUID], Awaitable[Ticket]]) -> Pu
 @pytest.fixture
 async def ticket(publish_ticket: PublishTicket) -> TicketCreatedData:
     return await publish_ticket()
+
+
+@pytest.fixture
+def deliver(bus: Bus, handled: Handled) -> Handled:
+    """Publish ``event`` as its service would, and wait until orders has handled it."""
+
+    async def publish(event: Event) -> None:
+        await publish_event(bus, event)
+        await handled(event)
+
+    return publish
+
+
+@pytest.fixture
+def buyer(client: httpx.AsyncClient, jwt_keys: KeyPair) -> CurrentUser:
+    """The user ``client`` is signed in as."""
+    return sign_in_as(client, jwt_keys)
+
+
+@pytest.fixture
+async def stranger(
+    client: httpx.AsyncClient, jwt_keys: KeyPair
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Someone else, signed in, in a browser of their own."""
+    async with new_client_like(client) as other:
+        sign_in_as(other, jwt_keys)
+        yield other
+
+
+@pytest.fixture
+async def order(client: httpx.AsyncClient, buyer: CurrentUser, ticket: TicketCreatedData) -> Order:
+    """The buyer's order of ``ticket``, just placed."""
+    response = await client.post("/api/orders", json={"ticketId": str(ticket.id)})
+    assert response.status_code == 201, response.text
+    placed: Order = response.json()
+    return placed

@@ -1,32 +1,29 @@
-"""The orders routes of DESIGN §3, from the outside (tickets arrive as ticket.created events)."""
+"""The orders routes of DESIGN §3, from the outside (tickets arrive as ticket.created events):
+placing and listing orders. Showing and cancelling one: test_order_access.py."""
 
-from collections.abc import Awaitable, Callable
+from __future__ import annotations
+
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from uuid import uuid4
 
 import httpx
 import pytest
 
-from ticketing.common.auth import KeyPair
+from ticketing.common.auth import CurrentUser
 from ticketing.common.bus import Bus
 from ticketing.common.contracts import utcnow
-from ticketing.common.events import (
-    Event,
-    OrderCancelled,
-    OrderCreated,
-    TicketCreatedData,
-    UserBanned,
-    UserBannedData,
-)
+from ticketing.common.events import OrderCreated, TicketCreatedData, UserBanned, UserBannedData
 from ticketing.orders.config import OrdersSettings
-from ticketing.testkit.events import last_event, publish_event
-from ticketing.testkit.http import eventually, new_client_like, sign_in_as
+from ticketing.testkit.events import last_event
+from ticketing.testkit.http import eventually
+
+if TYPE_CHECKING:
+    from conftest import Handled, Order, PublishTicket
 
 NOT_AUTHORIZED = {"errors": [{"message": "Not authorized"}]}
 NOT_FOUND = {"errors": [{"message": "Not found"}]}
 RESERVED = {"errors": [{"message": "Ticket is already reserved"}]}
-
-PublishTicket = Callable[..., Awaitable[TicketCreatedData]]
 
 
 async def place(client: httpx.AsyncClient, ticket_id: object) -> httpx.Response:
@@ -35,18 +32,17 @@ async def place(client: httpx.AsyncClient, ticket_id: object) -> httpx.Response:
 
 async def test_placing_an_order_reserves_the_ticket_for_the_window(
     client: httpx.AsyncClient,
-    jwt_keys: KeyPair,
+    buyer: CurrentUser,
     ticket: TicketCreatedData,
     orders_settings: OrdersSettings,
 ) -> None:
-    user = sign_in_as(client, jwt_keys)
     before = utcnow()
 
     response = await place(client, ticket.id)
 
     assert response.status_code == 201
     order = response.json()
-    assert order["userId"] == str(user.id)
+    assert order["userId"] == str(buyer.id)
     assert order["status"] == "created"
     assert order["version"] == 0
     assert order["ticket"] == {"id": str(ticket.id), "title": "Concert", "price": 20.0}
@@ -56,17 +52,15 @@ async def test_placing_an_order_reserves_the_ticket_for_the_window(
 
 
 async def test_placing_an_order_publishes_order_created(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, ticket: TicketCreatedData, bus: Bus
+    client: httpx.AsyncClient, buyer: CurrentUser, ticket: TicketCreatedData, bus: Bus
 ) -> None:
-    user = sign_in_as(client, jwt_keys)
-
     order = (await place(client, ticket.id)).json()
 
     event = await eventually(lambda: last_event(bus, OrderCreated))
     assert event.to_json()["data"] == {
         "id": order["id"],
         "status": "created",
-        "userId": str(user.id),
+        "userId": str(buyer.id),
         "expiresAt": order["expiresAt"],
         "version": 0,
         "ticket": {"id": str(ticket.id), "price": 20.0},
@@ -91,10 +85,8 @@ async def test_placing_an_order_requires_a_session(
     ],
 )
 async def test_placing_an_order_needs_a_valid_ticket_id(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, body: dict[str, object], message: str
+    client: httpx.AsyncClient, buyer: CurrentUser, body: dict[str, object], message: str
 ) -> None:
-    sign_in_as(client, jwt_keys)
-
     response = await client.post("/api/orders", json=body)
 
     assert response.status_code == 400
@@ -102,10 +94,8 @@ async def test_placing_an_order_needs_a_valid_ticket_id(
 
 
 async def test_an_unknown_ticket_cannot_be_ordered(
-    client: httpx.AsyncClient, jwt_keys: KeyPair
+    client: httpx.AsyncClient, buyer: CurrentUser
 ) -> None:
-    sign_in_as(client, jwt_keys)
-
     response = await place(client, uuid4())
 
     assert response.status_code == 404
@@ -113,28 +103,23 @@ async def test_an_unknown_ticket_cannot_be_ordered(
 
 
 async def test_a_reserved_ticket_cannot_be_ordered_again(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, ticket: TicketCreatedData
+    stranger: httpx.AsyncClient, ticket: TicketCreatedData, order: Order
 ) -> None:
-    sign_in_as(client, jwt_keys)
-    await place(client, ticket.id)
-    async with new_client_like(client) as rival:
-        sign_in_as(rival, jwt_keys)
-
-        response = await place(rival, ticket.id)
+    response = await place(stranger, ticket.id)
 
     assert response.status_code == 400
     assert response.json() == RESERVED
 
 
 async def test_a_user_lists_only_their_own_orders_each_with_its_ticket(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, publish_ticket: PublishTicket
+    client: httpx.AsyncClient,
+    buyer: CurrentUser,
+    stranger: httpx.AsyncClient,
+    publish_ticket: PublishTicket,
 ) -> None:
     first, second, theirs = [await publish_ticket(title=f"Show {n}") for n in range(3)]
-    sign_in_as(client, jwt_keys)
     mine = [(await place(client, t.id)).json() for t in (first, second)]
-    async with new_client_like(client) as other:
-        sign_in_as(other, jwt_keys)
-        await place(other, theirs.id)
+    await place(stranger, theirs.id)
 
     response = await client.get("/api/orders")
 
@@ -150,126 +135,9 @@ async def test_listing_orders_requires_a_session(client: httpx.AsyncClient) -> N
     assert response.json() == NOT_AUTHORIZED
 
 
-async def test_the_owner_sees_their_order(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, ticket: TicketCreatedData
-) -> None:
-    sign_in_as(client, jwt_keys)
-    order = (await place(client, ticket.id)).json()
-
-    response = await client.get(f"/api/orders/{order['id']}")
-
-    assert response.status_code == 200
-    assert response.json() == order
-
-
-async def test_another_user_cannot_see_an_order(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, ticket: TicketCreatedData
-) -> None:
-    sign_in_as(client, jwt_keys)
-    order = (await place(client, ticket.id)).json()
-    async with new_client_like(client) as other:
-        sign_in_as(other, jwt_keys)
-
-        response = await other.get(f"/api/orders/{order['id']}")
-
-    assert response.status_code == 401
-    assert response.json() == NOT_AUTHORIZED
-
-
-async def test_showing_an_order_requires_a_session(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, ticket: TicketCreatedData
-) -> None:
-    sign_in_as(client, jwt_keys)
-    order = (await place(client, ticket.id)).json()
-    client.cookies.clear()
-
-    response = await client.get(f"/api/orders/{order['id']}")
-
-    assert response.status_code == 401
-
-
-@pytest.mark.parametrize("order_id", [str(uuid4()), "not-an-id"])
-async def test_an_unknown_or_malformed_order_id_is_not_found(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, order_id: str
-) -> None:
-    sign_in_as(client, jwt_keys)
-
-    shown = await client.get(f"/api/orders/{order_id}")
-    deleted = await client.delete(f"/api/orders/{order_id}")
-
-    assert shown.status_code == deleted.status_code == 404
-    assert shown.json() == deleted.json() == NOT_FOUND
-
-
-async def test_cancelling_an_order_publishes_it_and_frees_the_ticket(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, ticket: TicketCreatedData, bus: Bus
-) -> None:
-    sign_in_as(client, jwt_keys)
-    order = (await place(client, ticket.id)).json()
-
-    response = await client.delete(f"/api/orders/{order['id']}")
-
-    assert response.status_code == 204
-    assert response.content == b""
-    cancelled = (await client.get(f"/api/orders/{order['id']}")).json()
-    assert (cancelled["status"], cancelled["version"]) == ("cancelled", 1)
-    event = await eventually(lambda: last_event(bus, OrderCancelled))
-    assert event.to_json()["data"] == {
-        "id": order["id"],
-        "version": 1,
-        "ticket": {"id": str(ticket.id)},
-    }
-    async with new_client_like(client) as next_buyer:
-        sign_in_as(next_buyer, jwt_keys)
-        assert (await place(next_buyer, ticket.id)).status_code == 201
-
-
-async def test_cancelling_twice_is_harmless_and_publishes_once(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, ticket: TicketCreatedData, bus: Bus
-) -> None:
-    sign_in_as(client, jwt_keys)
-    order = (await place(client, ticket.id)).json()
-    await client.delete(f"/api/orders/{order['id']}")
-    first_event = await eventually(lambda: last_event(bus, OrderCancelled))
-
-    response = await client.delete(f"/api/orders/{order['id']}")
-
-    assert response.status_code == 204
-    assert (await client.get(f"/api/orders/{order['id']}")).json()["version"] == 1
-    assert (await last_event(bus, OrderCancelled)).id == first_event.id
-
-
-async def test_another_user_cannot_cancel_an_order(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, ticket: TicketCreatedData
-) -> None:
-    sign_in_as(client, jwt_keys)
-    order = (await place(client, ticket.id)).json()
-    async with new_client_like(client) as other:
-        sign_in_as(other, jwt_keys)
-
-        response = await other.delete(f"/api/orders/{order['id']}")
-
-    assert response.status_code == 401
-    assert (await client.get(f"/api/orders/{order['id']}")).json()["status"] == "created"
-
-
-async def test_cancelling_requires_a_session(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, ticket: TicketCreatedData
-) -> None:
-    sign_in_as(client, jwt_keys)
-    order = (await place(client, ticket.id)).json()
-    client.cookies.clear()
-
-    response = await client.delete(f"/api/orders/{order['id']}")
-
-    assert response.status_code == 401
-    assert response.json() == NOT_AUTHORIZED
-
-
 async def test_idempotency_key_replays_the_original_answer(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, ticket: TicketCreatedData
+    client: httpx.AsyncClient, buyer: CurrentUser, ticket: TicketCreatedData
 ) -> None:
-    sign_in_as(client, jwt_keys)
     headers = {"Idempotency-Key": f"key-{uuid4()}"}
     body = {"ticketId": str(ticket.id)}
     first = await client.post("/api/orders", json=body, headers=headers)
@@ -283,10 +151,9 @@ async def test_idempotency_key_replays_the_original_answer(
 
 
 async def test_idempotency_key_reused_with_another_body_is_refused(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, publish_ticket: PublishTicket
+    client: httpx.AsyncClient, buyer: CurrentUser, publish_ticket: PublishTicket
 ) -> None:
     one, other = [await publish_ticket() for _ in range(2)]
-    sign_in_as(client, jwt_keys)
     headers = {"Idempotency-Key": f"key-{uuid4()}"}
     await client.post("/api/orders", json={"ticketId": str(one.id)}, headers=headers)
 
@@ -298,15 +165,8 @@ async def test_idempotency_key_reused_with_another_body_is_refused(
 
 
 async def test_a_banned_user_is_refused_although_their_token_is_valid(
-    client: httpx.AsyncClient,
-    jwt_keys: KeyPair,
-    bus: Bus,
-    handled: Callable[[Event], Awaitable[None]],
+    client: httpx.AsyncClient, buyer: CurrentUser, deliver: Handled
 ) -> None:
-    user = sign_in_as(client, jwt_keys)
-    ban = UserBanned(data=UserBannedData(user_id=user.id))
+    await deliver(UserBanned(data=UserBannedData(user_id=buyer.id)))
 
-    await publish_event(bus, ban)
-
-    await handled(ban)
     assert (await client.get("/api/orders")).status_code == 401

@@ -1,19 +1,23 @@
 """The sweep: the safety net that cancels overdue orders when no expiration.complete comes,
 at the same moment as the expiry would (``expiresAt`` + the payment grace), never before."""
 
+from __future__ import annotations
+
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
-from ticketing.common.auth import KeyPair
 from ticketing.common.bus import Bus
 from ticketing.common.events import OrderCancelled, TicketCreatedData
 from ticketing.orders.config import OrdersSettings
 from ticketing.testkit.events import last_event
-from ticketing.testkit.http import eventually, sign_in_as
+from ticketing.testkit.http import eventually
+
+if TYPE_CHECKING:
+    from conftest import Order
 
 GRACE = timedelta(seconds=1)
 
@@ -32,10 +36,8 @@ async def orders_settings(
 
 
 async def test_the_sweep_cancels_an_overdue_order_and_publishes_it(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, ticket: TicketCreatedData, bus: Bus
+    client: httpx.AsyncClient, ticket: TicketCreatedData, order: Order, bus: Bus
 ) -> None:
-    sign_in_as(client, jwt_keys)
-    order = (await client.post("/api/orders", json={"ticketId": str(ticket.id)})).json()
 
     event = await eventually(lambda: last_event(bus, OrderCancelled))
 

@@ -2,15 +2,16 @@
 before ``expiresAt`` + ``ORDERS_PAYMENT_GRACE_SECONDS`` by its own clock, whatever the
 expiration worker says; after that moment the expiry cancels it."""
 
+from __future__ import annotations
+
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import httpx
 import pytest
 
-from ticketing.common.auth import KeyPair
 from ticketing.common.bus import Bus
 from ticketing.common.contracts import utcnow
 from ticketing.common.events import (
@@ -21,7 +22,10 @@ from ticketing.common.events import (
 )
 from ticketing.orders.config import OrdersSettings
 from ticketing.testkit.events import events_of, last_event, publish_event
-from ticketing.testkit.http import eventually, sign_in_as
+from ticketing.testkit.http import eventually
+
+if TYPE_CHECKING:
+    from conftest import Order
 
 GRACE = timedelta(seconds=4)
 
@@ -49,10 +53,8 @@ async def handled_once(bus: Bus) -> None:
 
 
 async def test_an_early_expiration_leaves_the_order_created_until_expires_at_plus_grace(
-    client: httpx.AsyncClient, jwt_keys: KeyPair, ticket: TicketCreatedData, bus: Bus
+    client: httpx.AsyncClient, ticket: TicketCreatedData, order: Order, bus: Bus
 ) -> None:
-    sign_in_as(client, jwt_keys)
-    order = (await client.post("/api/orders", json={"ticketId": str(ticket.id)})).json()
     cancellable_from = datetime.fromisoformat(order["expiresAt"]) + GRACE
     early = ExpirationComplete(data=ExpirationCompleteData(order_id=UUID(order["id"])))
 

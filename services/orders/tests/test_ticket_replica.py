@@ -95,11 +95,10 @@ async def test_an_update_for_an_unknown_ticket_waits_for_its_creation(
 
 
 async def test_the_same_event_twice_changes_nothing_the_second_time(
-    bus: Bus, ticket: TicketCreatedData, replica: Replica, handled: Handled
+    bus: Bus, ticket: TicketCreatedData, replica: Replica, handled: Handled, deliver: Handled
 ) -> None:
     first = update(ticket, 1, "Renamed", "25.00")
-    await publish_event(bus, first)
-    await handled(first)
+    await deliver(first)
 
     await publish_event(bus, first, msg_id=f"redelivery-{uuid4()}")
     stale = update(ticket, 1, "A different v1", "99.00")  # same version, new event id
@@ -111,11 +110,9 @@ async def test_the_same_event_twice_changes_nothing_the_second_time(
 
 
 async def test_a_replayed_creation_does_not_roll_back_later_updates(
-    bus: Bus, ticket: TicketCreatedData, replica: Replica, handled: Handled
+    bus: Bus, ticket: TicketCreatedData, replica: Replica, handled: Handled, deliver: Handled
 ) -> None:
-    renamed = update(ticket, 1, "Renamed", "25.00")
-    await publish_event(bus, renamed)
-    await handled(renamed)
+    await deliver(update(ticket, 1, "Renamed", "25.00"))
 
     replayed = TicketCreated(data=ticket)
     await publish_event(bus, replayed)
