@@ -10,11 +10,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ticketing.common.bus import Bus
-from ticketing.common.consumer import EventConsumer, EventOutOfOrder
+from ticketing.common.consumer import EventConsumer
 from ticketing.common.db import create_engine, create_sessionmaker, infrastructure
 from ticketing.common.dlq import list_dead_letters
 from ticketing.common.events import UserCreated, UserCreatedData
 from ticketing.common.uow import UnitOfWork
+from ticketing.common.versions import EventOutOfOrder
 from ticketing.testkit.embedded import EmbeddedPostgres
 from ticketing.testkit.events import publish_event
 from ticketing.testkit.http import eventually

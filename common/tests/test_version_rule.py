@@ -2,7 +2,7 @@
 
 import pytest
 
-from ticketing.common.consumer import EventOutOfOrder, should_apply
+from ticketing.common.versions import EventOutOfOrder, should_apply
 
 
 @pytest.mark.parametrize(("local", "incoming"), [(0, 1), (4, 5)])

@@ -43,6 +43,7 @@ from ticketing.common.durable import DurableConfigError, DurableSpec, ensure_dur
 from ticketing.common.events import Event, UnknownEventError, parse_event
 from ticketing.common.failures import is_transient
 from ticketing.common.uow import UnitOfWork
+from ticketing.common.versions import EventOutOfOrder
 
 logger = logging.getLogger("ticketing.consumer")
 
@@ -57,10 +58,6 @@ SERVER_DELIVERIES_PER_FAILURE = 25  # out-of-order waits and crashes use deliver
 OUT_OF_ORDER_DELAYS = [0.1, 0.5, 1, 2, 5]
 HOLD_DELAYS = [0.2, 0.5, 1, 2, 5]
 UNHANDLED_DELAYS = [0.2, 0.5, 1, 2, 5]
-
-
-class EventOutOfOrder(Exception):  # noqa: N818 - it is a signal, not a failure
-    """The event builds on a version this replica has not seen yet: try again later."""
 
 
 class EventConsumer:
@@ -290,17 +287,3 @@ class EventConsumer:
 def _seq(message: Msg) -> int:
     sequence = message.metadata.sequence
     return sequence.stream if sequence else 0
-
-
-def should_apply(local_version: int | None, event_version: int) -> bool:
-    """The version rule every replica follows (DESIGN §4), in one place.
-
-    Version n+1 applies on top of n: True. A version the replica already has (n or older) is a
-    duplicate: False, nothing to do. Anything further ahead, or an aggregate the replica has not
-    seen yet (``local_version`` None), is early: ``EventOutOfOrder``, so it comes back later.
-    """
-    if local_version is not None and local_version >= event_version:
-        return False
-    if local_version is not None and local_version == event_version - 1:
-        return True
-    raise EventOutOfOrder(f"version {event_version} cannot follow {local_version}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from ticketing.common.consumer import EventOutOfOrder, Subscriptions
+from ticketing.common.consumer import Subscriptions
 from ticketing.common.events import (
     OrderCancelled,
     OrderCompleted,
@@ -22,6 +22,7 @@ from ticketing.common.events import (
     UserCreated,
 )
 from ticketing.common.uow import UnitOfWork
+from ticketing.common.versions import EventOutOfOrder
 from ticketing.notifications import domain, replicas
 from ticketing.notifications.outgoing import Outgoing
 

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.common.consumer import EventOutOfOrder, should_apply
 from ticketing.common.db import banned_users
 from ticketing.common.events import (
     OrderChangedData,
@@ -24,6 +23,7 @@ from ticketing.common.events import (
     TicketUpdatedData,
     UserCreatedData,
 )
+from ticketing.common.versions import EventOutOfOrder, should_apply
 from ticketing.notifications.domain import Recipient
 from ticketing.notifications.models import Order, Payment, Ticket, User
 

@@ -14,7 +14,7 @@ from functools import partial
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
-from ticketing.common.consumer import EventOutOfOrder, Subscriptions, should_apply
+from ticketing.common.consumer import Subscriptions
 from ticketing.common.contracts import utcnow
 from ticketing.common.events import (
     ExpirationComplete,
@@ -23,6 +23,7 @@ from ticketing.common.events import (
     TicketUpdated,
 )
 from ticketing.common.uow import UnitOfWork
+from ticketing.common.versions import EventOutOfOrder, should_apply
 from ticketing.orders import domain, use_cases
 from ticketing.orders.config import OrdersSettings
 from ticketing.orders.models import Ticket

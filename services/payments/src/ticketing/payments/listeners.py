@@ -10,9 +10,10 @@ import logging
 
 from sqlalchemy.dialects.postgresql import insert
 
-from ticketing.common.consumer import EventOutOfOrder, Subscriptions, should_apply
+from ticketing.common.consumer import Subscriptions
 from ticketing.common.events import OrderCancelled, OrderCompleted, OrderCreated
 from ticketing.common.uow import UnitOfWork
+from ticketing.common.versions import EventOutOfOrder, should_apply
 from ticketing.payments import domain
 from ticketing.payments.models import Order
 from ticketing.payments.refunds import owe_refund

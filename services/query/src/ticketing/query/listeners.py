@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.common.consumer import Subscriptions, should_apply
+from ticketing.common.consumer import Subscriptions
 from ticketing.common.events import (
     ExpirationComplete,
     OrderCancelled,
@@ -36,6 +36,7 @@ from ticketing.common.events import (
     UserCreated,
 )
 from ticketing.common.uow import UnitOfWork
+from ticketing.common.versions import should_apply
 from ticketing.query import domain
 from ticketing.query.models import Listing, Order, Payment, User
 

@@ -33,7 +33,6 @@ import sqlalchemy as sa
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from ticketing.common.bus import Bus
-from ticketing.common.consumer import EventOutOfOrder
 from ticketing.common.db import (
     banned_users,
     create_migration_engine,
@@ -44,6 +43,7 @@ from ticketing.common.db import (
 from ticketing.common.events import Event, UnknownEventError, parse_event
 from ticketing.common.revocation import with_session_subscriptions
 from ticketing.common.uow import UnitOfWork
+from ticketing.common.versions import EventOutOfOrder
 from ticketing.query.config import QuerySettings
 from ticketing.query.listeners import SUBSCRIPTIONS, derive_listing_state, lock_read_model
 from ticketing.query.models import Base, Listing

@@ -20,9 +20,10 @@ the first one's change: the tombstone, or the reservation it then undoes. A conc
 waits for the lock too and is then refused on its version check (409); it never overwrites.
 """
 
-from ticketing.common.consumer import EventOutOfOrder, Subscriptions
+from ticketing.common.consumer import Subscriptions
 from ticketing.common.events import OrderCancelled, OrderCreated
 from ticketing.common.uow import UnitOfWork
+from ticketing.common.versions import EventOutOfOrder
 from ticketing.tickets import domain, repository
 from ticketing.tickets.models import CancelledOrder
 from ticketing.tickets.schemas import ticket_updated
