@@ -15,7 +15,9 @@ from ticketing.common.events import UserCreated, UserCreatedData
 from ticketing.notifications.domain import message_id
 
 if TYPE_CHECKING:
-    from conftest import Received, World
+    from notifications_testing.relay import Received
+
+    from conftest import World
 
 SITE = "https://tickets.example.test"
 pytestmark = pytest.mark.usefixtures("worker")

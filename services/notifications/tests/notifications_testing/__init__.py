@@ -1,0 +1,1 @@
+"""What notifications' tests share besides fixtures (on the tests' path: pyproject.toml)."""
