@@ -1,10 +1,12 @@
 """Async SQLAlchemy plumbing and the tables every service's database carries.
 
 The infrastructure tables (outbox, processed events, bans, revoked sessions, idempotency keys)
-live on their own ``MetaData`` so each service's first migration creates them with one call,
-while each service keeps its own ``DeclarativeBase`` for its domain tables. A table added here
-later also needs a migration in every service (``create(..., checkfirst=True)``: a fresh
-database already has it from the first migration's ``create_all``).
+live on their own ``MetaData``, and are migrated once, here: ``migrations/versions`` beside this
+module is the Alembic branch ``infrastructure``, which every service upgrades next to its own
+history (its ``migrations/versions``). A change to a table here is a new revision on that branch
+(``down_revision`` its head); each service keeps its own ``DeclarativeBase`` for its domain
+tables. A service revision that touches an infrastructure table names the infrastructure
+revision it needs in ``depends_on``: the two branches are otherwise applied in no set order.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command, context
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
@@ -101,11 +105,27 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 MIGRATION_LOCK_ID = 7_240_117  # any constant: serialises replicas migrating at once
 _MIGRATING_IN_THIS_PROCESS = asyncio.Lock()  # Alembic's `context` is process-global
+INFRASTRUCTURE_VERSIONS = Path(__file__).parent / "migrations" / "versions"
+
+
+def migration_config(migrations_dir: Path, connection: Connection | None = None) -> Config:
+    """Alembic's configuration for a service: its ``env.py`` and both version directories,
+    its own and the ``infrastructure`` branch (so ``heads`` means both)."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    for separator in ("path_separator", "version_path_separator"):  # Alembic >= 1.16, older
+        config.set_main_option(separator, "os")
+    versions = (migrations_dir / "versions", INFRASTRUCTURE_VERSIONS)
+    config.set_main_option("version_locations", os.pathsep.join(map(str, versions)))
+    config.attributes["connection"] = connection
+    return config
 
 
 async def run_migrations(engine: AsyncEngine, migrations_dir: Path) -> None:
-    """Upgrade the service's database to head; safe when several replicas start together
-    (and when several services start in one process, as in the cross-service tests)."""
+    """Upgrade the service's database to the heads of its history and the infrastructure's;
+    safe when several replicas start together (and when several services start in one
+    process, as in the cross-service tests). A database at a revision these migrations do not
+    know is refused with what to do, before anything runs."""
     async with _MIGRATING_IN_THIS_PROCESS, engine.connect() as conn:
         await conn.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
         try:
@@ -116,29 +136,49 @@ async def run_migrations(engine: AsyncEngine, migrations_dir: Path) -> None:
             await conn.commit()
 
 
+async def unknown_revisions(engine: AsyncEngine, migrations_dir: Path) -> list[str]:
+    """The revisions the database records that ``migrations_dir`` and the infrastructure
+    branch do not have: it was migrated by a newer build, or by a history since rewritten."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(_unknown, migrations_dir)
+
+
+def _unknown(connection: Connection, migrations_dir: Path) -> list[str]:
+    scripts = ScriptDirectory.from_config(migration_config(migrations_dir))
+    known = {script.revision for script in scripts.walk_revisions()}
+    current = MigrationContext.configure(connection).get_current_heads()
+    return [revision for revision in current if revision not in known]
+
+
 def _upgrade(connection: Connection, migrations_dir: Path) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(migrations_dir))
-    config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    if unknown := _unknown(connection, migrations_dir):
+        raise RuntimeError(
+            f"The database is at revision {', '.join(unknown)}, which the migrations in "
+            f"{migrations_dir} do not have: a newer build migrated it (run that build), or "
+            "its history was rewritten (in development: `make dev-reset` wipes make dev's data)."
+        )
+    command.upgrade(migration_config(migrations_dir, connection), "heads")
 
 
-def run_alembic_env(*metadata: sa.MetaData) -> None:
-    """The body of every service's ``migrations/env.py``.
+def run_alembic_env(metadata: sa.MetaData) -> None:
+    """The body of every service's ``migrations/env.py``, given the service's own tables (the
+    infrastructure tables are added: every service's database has them).
 
-    In the service the connection is handed in (see ``run_migrations``); from the alembic CLI
-    (e.g. ``alembic revision --autogenerate``) it connects to ``$DATABASE_URL``.
+    In the service the connection is handed in (see ``run_migrations``); run by Alembic's
+    commands without one (``command.revision(migration_config(dir), autogenerate=True)``), it
+    connects to ``$DATABASE_URL``.
     """
     connection: Connection | None = context.config.attributes.get("connection")
+    targets = [metadata, infrastructure]
     if connection is not None:
-        _run_online(connection, list(metadata))
+        _run_online(connection, targets)
         return
     url = os.environ["DATABASE_URL"]
 
     async def run() -> None:
         engine = create_migration_engine(url)
         async with engine.begin() as conn:
-            await conn.run_sync(_run_online, list(metadata))
+            await conn.run_sync(_run_online, targets)
         await engine.dispose()
 
     asyncio.run(run())

@@ -63,6 +63,14 @@ class RefundOwed(Base):
     mid-way, the refund loop finishes it (the refund's idempotency key makes retries safe)."""
 
     __tablename__ = "refunds_owed"
+    __table_args__ = (
+        # What the refund loop picks up (migration 0003).
+        sa.Index(
+            "refunds_owed_pending",
+            "requested_at",
+            postgresql_where=sa.text("refunded_at IS NULL AND parked_at IS NULL"),
+        ),
+    )
 
     intent_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
     order_id: Mapped[UUID]

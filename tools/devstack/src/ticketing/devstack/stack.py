@@ -22,6 +22,7 @@ from pathlib import Path
 from honcho.manager import Manager
 
 from ticketing.common.auth import generate_key_pair
+from ticketing.devstack.databases import stale_databases, stale_message
 from ticketing.testkit.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis, free_port
 
 HTTP_SERVICES = ("auth", "tickets", "orders", "payments", "query", "notifications", "client")
@@ -210,6 +211,9 @@ def run(config: DevConfig) -> int:
     nats = redis = None
     try:
         database_urls = {name: postgres.create_database(name) for name in DATABASE_SERVICES}
+        if stale := stale_databases(database_urls):
+            print(stale_message(stale, config.data_dir), file=sys.stderr)
+            return 1
         nats = EmbeddedNats(config.data_dir / "nats").start()
         redis = EmbeddedRedis(config.data_dir / "redis", persist=True).start()
         processes = plan_processes(

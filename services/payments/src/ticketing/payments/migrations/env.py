@@ -1,4 +1,4 @@
-from ticketing.common.db import infrastructure, run_alembic_env
+from ticketing.common.db import run_alembic_env
 from ticketing.payments.models import Base
 
-run_alembic_env(Base.metadata, infrastructure)
+run_alembic_env(Base.metadata)

@@ -1,8 +1,5 @@
 """users.email_key: emails unique after NFKC + case folding, not only lower case
 
-Revision ID: 0002
-Revises: 0001
-
 Existing users get their key computed here (the same rule as ``domain.email_key``, copied so
 this revision never changes). If two existing accounts share a key (``alice@example.com`` in
 full-width letters next to ``alice@example.com``), the migration refuses, naming them, and
@@ -18,8 +15,6 @@ from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def _email_key(email: str) -> str:

@@ -1,16 +1,10 @@
-"""sign_in_attempts: failed sign-ins per email key and client address, for throttling
-
-Revision ID: 0003
-Revises: 0002
-"""
+"""sign_in_attempts: failed sign-ins per email key and client address, for throttling"""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,22 +1,13 @@
-"""replicated users, tickets, orders and payments; the sent-mail log; infrastructure tables
-
-Revision ID: 0001
-Revises:
-"""
+"""replicated users, tickets, orders and payments; the sent-mail log"""
 
 import sqlalchemy as sa
 from alembic import op
 
-from ticketing.common.db import infrastructure
-
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
-    infrastructure.create_all(op.get_bind())
     op.create_table(
         "users",
         sa.Column("id", sa.Uuid, primary_key=True),
@@ -86,4 +77,3 @@ def downgrade() -> None:
     op.drop_table("orders")
     op.drop_table("tickets")
     op.drop_table("users")
-    infrastructure.drop_all(op.get_bind())

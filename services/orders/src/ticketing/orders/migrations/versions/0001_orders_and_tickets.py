@@ -1,22 +1,13 @@
-"""orders and replicated tickets, plus the infrastructure tables every service has
-
-Revision ID: 0001
-Revises:
-"""
+"""orders and replicated tickets"""
 
 import sqlalchemy as sa
 from alembic import op
 
-from ticketing.common.db import infrastructure
-
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
-    infrastructure.create_all(op.get_bind())
     op.create_table(
         "tickets",
         sa.Column("id", sa.Uuid, primary_key=True),
@@ -60,4 +51,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("orders")
     op.drop_table("tickets")
-    infrastructure.drop_all(op.get_bind())

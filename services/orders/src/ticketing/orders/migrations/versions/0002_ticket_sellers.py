@@ -1,8 +1,5 @@
 """tickets.user_id: the seller of each replicated ticket, for "Cannot buy your own ticket"
 
-Revision ID: 0002
-Revises: 0001
-
 Nullable on purpose: rows replicated before this revision do not know their seller. A seller
 never changes, so the next event of such a ticket (any version, see ``listeners``) fills it
 in; until then the own-ticket and banned-seller checks let the order through.
@@ -13,8 +10,6 @@ from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

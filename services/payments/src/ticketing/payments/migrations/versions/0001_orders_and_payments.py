@@ -1,22 +1,13 @@
-"""replicated orders and payments, plus the infrastructure tables every service has
-
-Revision ID: 0001
-Revises:
-"""
+"""replicated orders and payments"""
 
 import sqlalchemy as sa
 from alembic import op
 
-from ticketing.common.db import infrastructure
-
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
-    infrastructure.create_all(op.get_bind())
     op.create_table(
         "orders",
         sa.Column("id", sa.Uuid, primary_key=True),
@@ -39,4 +30,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("payments")
     op.drop_table("orders")
-    infrastructure.drop_all(op.get_bind())

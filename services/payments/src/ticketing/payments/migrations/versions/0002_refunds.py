@@ -1,16 +1,10 @@
-"""refunds_owed: charges to give back, recorded before the refund is attempted
-
-Revision ID: 0002
-Revises: 0001
-"""
+"""refunds_owed: charges to give back, recorded before the refund is attempted"""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

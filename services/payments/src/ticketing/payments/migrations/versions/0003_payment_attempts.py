@@ -1,16 +1,10 @@
-"""payment attempts claimed before Stripe is called, order deadlines, parked refunds
-
-Revision ID: 0003
-Revises: 0002
-"""
+"""payment attempts claimed before Stripe is called, order deadlines, parked refunds"""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -44,13 +38,9 @@ def upgrade() -> None:
         ["requested_at"],
         postgresql_where=sa.text("refunded_at IS NULL AND parked_at IS NULL"),
     )
-    # An idempotency key is claimed (no answer yet) before the request's side effects.
-    op.alter_column("idempotency_keys", "status_code", nullable=True)
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM idempotency_keys WHERE status_code IS NULL")
-    op.alter_column("idempotency_keys", "status_code", nullable=False)
     op.drop_index("refunds_owed_pending", "refunds_owed")
     op.create_index(
         "refunds_owed_pending",

@@ -1,25 +1,16 @@
-"""read model: listings, orders, payments, users, plus the infrastructure tables
-
-Revision ID: 0001
-Revises:
-"""
+"""read model: listings, orders, payments, users"""
 
 import sqlalchemy as sa
 from alembic import op
 
-from ticketing.common.db import infrastructure
-
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 TIMESTAMP = sa.DateTime(timezone=True)
 MONEY = sa.Numeric(10, 2)
 
 
 def upgrade() -> None:
-    infrastructure.create_all(op.get_bind())
     op.create_table(
         "listings",
         sa.Column("id", sa.Uuid, primary_key=True),
@@ -68,4 +59,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in ("users", "payments", "orders", "listings"):
         op.drop_table(table)
-    infrastructure.drop_all(op.get_bind())

@@ -1,16 +1,10 @@
-"""cancelled_orders: remember cancelled orders so a late order.created cannot reserve
-
-Revision ID: 0002
-Revises: 0001
-"""
+"""cancelled_orders: remember cancelled orders so a late order.created cannot reserve"""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
