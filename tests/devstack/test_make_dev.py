@@ -102,6 +102,42 @@ def buy_and_read_the_mail(base_url: str, ticket_id: str) -> tuple[dict[str, Any]
     return receipt, sold
 
 
+def pay_with_3d_secure_and_close_the_tab(base_url: str, seller: httpx.Client) -> str:
+    """A buyer authenticates on the sandbox's 3-D Secure page and never comes back to the
+    site: the sandbox's signed webhook alone must complete the order. Returns its status."""
+    ticket = seller.post("/api/tickets", json={"title": "Webhook test", "price": 20})
+    assert ticket.status_code == 201, ticket.text
+    with httpx.Client(base_url=base_url, timeout=10) as buyer:
+        email = "closes-the-tab@example.com"
+        buyer.post("/api/users/signup", json={"email": email, "password": "password123"})
+
+        def placed() -> dict[str, Any]:
+            response = buyer.post("/api/orders", json={"ticketId": ticket.json()["id"]})
+            assert response.status_code == 201, response.text
+            order: dict[str, Any] = response.json()
+            return order
+
+        order = until(placed)
+
+        def needs_authentication() -> str:
+            body = {"orderId": order["id"], "token": "tok_threeDSecure2Required"}
+            response = buyer.post("/api/payments", json=body)
+            assert response.status_code == 202, response.text
+            url: str = response.json()["nextActionUrl"]
+            return url
+
+        bank_page = until(needs_authentication)
+        completed = httpx.post(f"{bank_page}/complete")  # the bank's page; no redirect followed
+        assert completed.status_code == 303
+
+        def settled() -> str:
+            status: str = buyer.get(f"/api/orders/{order['id']}").json()["status"]
+            assert status == "complete"
+            return status
+
+        return until(settled)
+
+
 def test_make_dev_serves_the_platform_and_stops_cleanly(
     make_dev: tuple[str, subprocess.Popen[str]], tmp_path: Path
 ) -> None:
@@ -123,6 +159,11 @@ def test_make_dev_serves_the_platform_and_stops_cleanly(
     receipt, sold = buy_and_read_the_mail(base_url, ticket.json()["id"])
     assert "12.50 USD" in receipt["text"]
     assert "12.50 USD" in sold["text"]
+    with httpx.Client(base_url=base_url, timeout=10) as seller:
+        seller.post(
+            "/api/users/signin", json={"email": "dev@example.com", "password": "password123"}
+        )
+        assert pay_with_3d_secure_and_close_the_tab(base_url, seller) == "complete"
 
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does
     assert process.wait(timeout=60) in (0, 2, 130, -signal.SIGINT)  # make dies of the SIGINT too
