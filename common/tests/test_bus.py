@@ -1,8 +1,6 @@
 """Delivery rules of DESIGN §4 against real PostgreSQL and NATS JetStream."""
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from uuid import uuid4
@@ -16,12 +14,13 @@ from ticketing.common.consumer import EventConsumer
 from ticketing.common.db import outbox
 from ticketing.common.dlq import list_dead_letters, replay_dead_letters
 from ticketing.common.dlq import run_command as dlq_command
-from ticketing.common.events import UserBanned, UserBannedData, UserCreated, UserCreatedData
+from ticketing.common.events import UserBanned, UserBannedData, UserCreated
 from ticketing.common.outbox import OutboxRelay
 from ticketing.common.uow import UnitOfWork
 from ticketing.testkit.embedded import EmbeddedNats
-from ticketing.testkit.events import events_of, last_event, publish_event
+from ticketing.testkit.events import events_of, last_event, publish_event, user_created
 from ticketing.testkit.http import eventually
+from ticketing.testkit.loops import consuming, running
 
 applications = sa.Table(
     "applications",
@@ -38,10 +37,6 @@ async def applications_table(sessionmaker: async_sessionmaker[AsyncSession]) -> 
         await session.run_sync(lambda s: applications.metadata.create_all(s.connection()))
 
 
-def user_created() -> UserCreated:
-    return UserCreated(data=UserCreatedData(id=uuid4(), email="someone@example.com"))
-
-
 async def stream_messages(bus: Bus) -> int:
     return (await bus.js.stream_info(bus.names.stream)).state.messages
 
@@ -50,17 +45,6 @@ async def publish_raw(bus: Bus, event: UserCreated | UserBanned, msg_id: str | N
     return await bus.publish(
         bus.names.subject(event.type), event.to_bytes(), msg_id=msg_id or str(event.id)
     )
-
-
-@asynccontextmanager
-async def consuming(consumer: EventConsumer) -> AsyncIterator[None]:
-    await consumer.subscribe()
-    task = asyncio.create_task(consumer.run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 async def count_applications(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
@@ -109,27 +93,27 @@ async def test_an_event_committed_while_nats_is_down_is_published_when_it_is_bac
     bus = Bus(nats.url, bus_namespace)
     await bus.connect()
     relay = OutboxRelay(sessionmaker, bus, poll_seconds=0.1)
-    relay_task = asyncio.create_task(relay.run())
     try:
-        nats.stop()
-        async with UnitOfWork(sessionmaker, namespace=bus_namespace, on_commit=relay.notify) as uow:
-            uow.publish(user_created())
-            await uow.commit()
+        async with running(relay):
+            nats.stop()
+            async with UnitOfWork(
+                sessionmaker, namespace=bus_namespace, on_commit=relay.notify
+            ) as uow:
+                uow.publish(user_created())
+                await uow.commit()
 
-        nats.start()  # same port, same store dir
+            nats.start()  # same port, same store dir
 
-        async def published() -> None:
-            async with sessionmaker() as session:
-                pending = await session.scalar(
-                    sa.select(sa.func.count()).where(outbox.c.published_at.is_(None))
-                )
-            assert pending == 0
+            async def published() -> None:
+                async with sessionmaker() as session:
+                    pending = await session.scalar(
+                        sa.select(sa.func.count()).where(outbox.c.published_at.is_(None))
+                    )
+                assert pending == 0
 
-        await eventually(published, timeout=30)
-        assert await stream_messages(bus) == 1
+            await eventually(published, timeout=30)
+            assert await stream_messages(bus) == 1
     finally:
-        relay_task.cancel()
-        await asyncio.gather(relay_task, return_exceptions=True)
         await bus.close()
         nats.stop()
 

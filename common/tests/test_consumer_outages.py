@@ -4,7 +4,7 @@ handler's PostgreSQL server is shut down for longer than the whole retry budget 
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -13,12 +13,13 @@ from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer
 from ticketing.common.db import create_engine, create_sessionmaker, infrastructure
 from ticketing.common.dlq import list_dead_letters
-from ticketing.common.events import UserCreated, UserCreatedData
+from ticketing.common.events import UserCreated
 from ticketing.common.uow import UnitOfWork
 from ticketing.common.versions import EventOutOfOrder
 from ticketing.testkit.embedded import EmbeddedPostgres
-from ticketing.testkit.events import publish_event
+from ticketing.testkit.events import publish_event, user_created
 from ticketing.testkit.http import eventually
+from ticketing.testkit.loops import consuming
 
 applied = sa.Table(
     "applied",
@@ -26,10 +27,6 @@ applied = sa.Table(
     sa.Column("seq", sa.Integer, sa.Identity(), primary_key=True),
     sa.Column("event_id", sa.Uuid, nullable=False),
 )
-
-
-def user_created() -> UserCreated:
-    return UserCreated(data=UserCreatedData(id=uuid4(), email="someone@example.com"))
 
 
 async def apply(event: UserCreated, uow: UnitOfWork) -> None:
@@ -46,17 +43,6 @@ async def database_on(server: EmbeddedPostgres) -> AsyncIterator[AsyncEngine]:
         yield engine
     finally:
         await engine.dispose()
-
-
-@asynccontextmanager
-async def consuming(consumer: EventConsumer) -> AsyncIterator[None]:
-    await consumer.subscribe()
-    task = asyncio.create_task(consumer.run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 def consumer_of(

@@ -1,10 +1,7 @@
 """``dlq replay``: a dead letter goes back to the consumer that gave up on it, and to no other
 consumer of its subject (they handled it already)."""
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from uuid import uuid4
 
 import pytest
 import sqlalchemy as sa
@@ -14,10 +11,11 @@ from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer, Handler
 from ticketing.common.db import create_engine, create_sessionmaker, infrastructure
 from ticketing.common.dlq import list_dead_letters, replay_dead_letters, run_command
-from ticketing.common.events import UserCreated, UserCreatedData
+from ticketing.common.events import UserCreated
 from ticketing.common.uow import UnitOfWork
-from ticketing.testkit.events import publish_event
+from ticketing.testkit.events import publish_event, user_created
 from ticketing.testkit.http import eventually
+from ticketing.testkit.loops import consuming
 
 applications = sa.Table(
     "replay_applications",
@@ -48,10 +46,6 @@ async def other_service(
     await engine.dispose()
 
 
-def user_created() -> UserCreated:
-    return UserCreated(data=UserCreatedData(id=uuid4(), email="someone@example.com"))
-
-
 def recording(consumer: str) -> Handler:
     async def record(event: UserCreated, uow: UnitOfWork) -> None:
         await uow.session.execute(
@@ -68,19 +62,6 @@ async def applied_by(*units_of_work: Callable[[], UnitOfWork]) -> list[str]:
             query = sa.select(applications.c.consumer).order_by(applications.c.id)
             consumers.extend(await uow.session.scalars(query))
     return consumers
-
-
-@asynccontextmanager
-async def consuming(*consumers: EventConsumer) -> AsyncIterator[None]:
-    for consumer in consumers:
-        await consumer.subscribe()
-    tasks = [asyncio.create_task(consumer.run()) for consumer in consumers]
-    try:
-        yield
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def test_a_replayed_letter_reaches_only_the_consumer_that_dead_lettered_it(

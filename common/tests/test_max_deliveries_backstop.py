@@ -2,11 +2,6 @@
 ``max_deliver`` reached without the consumer ever settling it) is dead-lettered anyway, by the
 ``MAX_DELIVERIES`` advisory backstop."""
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from uuid import uuid4
-
 import pytest
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -14,27 +9,12 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from ticketing.common.advisories import MaxDeliveriesBackstop
 from ticketing.common.bus import Bus
 from ticketing.common.dlq import dead_letter, list_dead_letters
-from ticketing.common.events import UserCreated, UserCreatedData
-from ticketing.testkit.events import publish_event
+from ticketing.common.events import UserCreated
+from ticketing.testkit.events import publish_event, user_created
 from ticketing.testkit.http import eventually
+from ticketing.testkit.loops import consuming
 
 SERVER_LIMIT = 2
-
-
-def user_created() -> UserCreated:
-    return UserCreated(data=UserCreatedData(id=uuid4(), email="someone@example.com"))
-
-
-@asynccontextmanager
-async def backstop_of(bus: Bus, consumer: str) -> AsyncIterator[None]:
-    backstop = MaxDeliveriesBackstop(bus, consumer=consumer)
-    await backstop.subscribe()
-    task = asyncio.create_task(backstop.run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 async def deliver_until_the_server_gives_up(bus: Bus, consumer: str) -> int:
@@ -68,7 +48,7 @@ async def deliver_until_the_server_gives_up(bus: Bus, consumer: str) -> int:
 
 async def test_a_message_the_server_stops_redelivering_is_dead_lettered(bus: Bus) -> None:
     event = user_created()
-    async with backstop_of(bus, "careless"):
+    async with consuming(MaxDeliveriesBackstop(bus, consumer="careless")):
         await publish_event(bus, event)
 
         seq = await deliver_until_the_server_gives_up(bus, "careless")
@@ -102,7 +82,7 @@ async def test_a_message_the_consumer_dead_lettered_too_is_kept_once(bus: Bus) -
         deliveries=SERVER_LIMIT,
         reason="RuntimeError('a bug')",
     )
-    async with backstop_of(bus, "careless"):
+    async with consuming(MaxDeliveriesBackstop(bus, consumer="careless")):
         await deliver_until_the_server_gives_up(bus, "careless")
 
         async def advisory_handled() -> None:

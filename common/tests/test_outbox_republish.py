@@ -1,9 +1,7 @@
 """``python -m ticketing.common.outbox republish --since T``: what the stream lost after T goes
 out again, in order, and consumers that had it already change nothing."""
 
-import asyncio
 from collections.abc import Callable
-from uuid import uuid4
 
 import pytest
 import sqlalchemy as sa
@@ -13,11 +11,12 @@ from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer
 from ticketing.common.contracts import utcnow
 from ticketing.common.dlq import list_dead_letters
-from ticketing.common.events import UserCreated, UserCreatedData
+from ticketing.common.events import UserCreated
 from ticketing.common.outbox import OutboxRelay, run_command
 from ticketing.common.uow import UnitOfWork
-from ticketing.testkit.events import events_of
+from ticketing.testkit.events import events_of, user_created
 from ticketing.testkit.http import eventually
+from ticketing.testkit.loops import consuming
 
 applications = sa.Table(
     "republish_applications",
@@ -25,10 +24,6 @@ applications = sa.Table(
     sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
     sa.Column("event_id", sa.Uuid, nullable=False),
 )
-
-
-def user_created() -> UserCreated:
-    return UserCreated(data=UserCreatedData(id=uuid4(), email="someone@example.com"))
 
 
 async def commit_events(unit_of_work: Callable[[], UnitOfWork], count: int) -> list[UserCreated]:
@@ -92,9 +87,7 @@ async def test_republish_is_safe_for_consumers_that_had_the_events(
         subscriptions={UserCreated: record},
         unit_of_work=unit_of_work,
     )
-    await consumer.subscribe()
-    consuming = asyncio.create_task(consumer.run())
-    try:
+    async with consuming(consumer):
         since = utcnow()
         events = await commit_events(unit_of_work, 3)
         await relay.publish_pending()
@@ -107,9 +100,6 @@ async def test_republish_is_safe_for_consumers_that_had_the_events(
             assert (info.num_pending, info.num_ack_pending) == (0, 0)
 
         await eventually(caught_up, timeout=30)
-    finally:
-        consuming.cancel()
-        await asyncio.gather(consuming, return_exceptions=True)
 
     async with sessionmaker() as session:
         applied = list(await session.scalars(sa.select(applications.c.event_id)))

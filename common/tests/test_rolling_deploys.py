@@ -3,8 +3,6 @@
 the types it cannot handle to one that can. Real NATS JetStream throughout."""
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
@@ -22,10 +20,10 @@ from ticketing.common.events import (
     TicketCreatedData,
     UserBanned,
     UserCreated,
-    UserCreatedData,
 )
-from ticketing.testkit.events import publish_event
+from ticketing.testkit.events import publish_event, user_created
 from ticketing.testkit.http import eventually
+from ticketing.testkit.loops import running
 
 DURABLE = "shop"
 
@@ -50,25 +48,11 @@ class Replica:
         return [event for event in self.handled if isinstance(event, event_type)]
 
 
-@asynccontextmanager
-async def running(replica: Replica) -> AsyncIterator[None]:
-    task = asyncio.create_task(replica.consumer.run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-
 def ticket_created() -> TicketCreated:
     data = TicketCreatedData(
         id=uuid4(), title="Gig", price=Decimal("10"), user_id=uuid4(), version=0
     )
     return TicketCreated(data=data)
-
-
-def user_created() -> UserCreated:
-    return UserCreated(data=UserCreatedData(id=uuid4(), email="new@example.com"))
 
 
 async def durable_subjects(bus: Bus) -> set[str]:
@@ -93,7 +77,7 @@ async def test_events_only_a_newer_version_handles_reach_it_whichever_replica_st
 
     # The new replica is down for a moment: only the old one runs, and it is offered every
     # user.created first (they come before the tickets on the stream).
-    async with running(old):
+    async with running(old.consumer):
         for event in [*users, *tickets]:
             await publish_event(bus, event)
 
@@ -101,7 +85,7 @@ async def test_events_only_a_newer_version_handles_reach_it_whichever_replica_st
             assert len(old.handled) == len(tickets)
 
         await eventually(old_handled_the_tickets, timeout=30)
-        async with running(new):
+        async with running(new.consumer):
 
             async def new_handled_the_users() -> None:
                 assert len(new.handled_of(UserCreated)) == len(users)
@@ -180,7 +164,7 @@ async def test_a_type_no_replica_handles_any_more_is_dead_lettered_after_the_tim
     rolled_back = Replica(bus, TicketCreated, unhandled_timeout=1)
     orphan = user_created()
 
-    async with running(rolled_back):
+    async with running(rolled_back.consumer):
         await publish_event(bus, orphan)
 
         async def dead_lettered() -> None:

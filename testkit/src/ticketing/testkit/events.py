@@ -25,6 +25,8 @@ from ticketing.common.events import (
     OrderTicketRef,
     PaymentCreated,
     PaymentCreatedData,
+    UserCreated,
+    UserCreatedData,
 )
 
 E = TypeVar("E", bound=Event)
@@ -109,3 +111,8 @@ def payment_created(order_id: UUID) -> PaymentCreated:
     return PaymentCreated(
         data=PaymentCreatedData(id=uuid4(), order_id=order_id, stripe_id=f"pi_{uuid4().hex[:24]}")
     )
+
+
+def user_created(email: str = "someone@example.com") -> UserCreated:
+    """Auth's announcement of a new user (a fresh id each call)."""
+    return UserCreated(data=UserCreatedData(id=uuid4(), email=email))
