@@ -14,7 +14,7 @@ from ticketing.client.app import create_app as create_client_app
 from ticketing.client.config import ClientSettings
 
 if TYPE_CHECKING:
-    from conftest import Platform
+    from platform_testing import Platform
 
 
 @pytest.fixture

@@ -17,16 +17,16 @@ from uuid import uuid4
 
 import httpx
 import pytest
+from platform_testing import BASE_URL, expect
 
 from ticketing.auth.commands import ban_user
 from ticketing.testkit.http import TEST_PASSWORD, eventually, sign_up
 
 if TYPE_CHECKING:
-    from conftest import Platform
+    from platform_testing import Platform
 
 WHO = ("signed_out", "other", "owner", "admin", "banned", "revoked")
 ADMIN_EMAIL = f"admin-{uuid4().hex[:8]}@example.com"
-BASE_URL = "http://testserver"
 
 
 @pytest.fixture(autouse=True)
@@ -150,11 +150,6 @@ async def _person(platform: Platform, stack: AsyncExitStack, email: str | None =
     return Person(id=str(user.id), email=user.email, session=http.cookies["session"])
 
 
-async def _expect(response: httpx.Response, status: int) -> Any:
-    assert response.status_code == status, f"{response.request.url}: {response.text}"
-    return response.json() if response.content else None
-
-
 @pytest.fixture
 async def world(platform: Platform) -> AsyncIterator[tuple[World, httpx.AsyncClient]]:
     async with (
@@ -175,20 +170,20 @@ async def world(platform: Platform) -> AsyncIterator[tuple[World, httpx.AsyncCli
             sold = await http.post(
                 "/api/tickets", json={"title": f"{who}'s", "price": 20}, headers=as_(people[who])
             )
-            people[who].ticket = (await _expect(sold, 201))["id"]
+            people[who].ticket = expect(sold, 201)["id"]
         seller_tickets = []
         for _ in range(7):  # 4 to order now, 3 spare for the matrix
             sold = await http.post(
                 "/api/tickets", json={"title": "Seller's", "price": 15}, headers=as_(seller)
             )
-            seller_tickets.append((await _expect(sold, 201))["id"])
+            seller_tickets.append(expect(sold, 201)["id"])
 
         async def order(person: Person, ticket: str) -> str:
             async def placed() -> str:
                 response = await http.post(
                     "/api/orders", json={"ticketId": ticket}, headers=as_(person)
                 )
-                return str((await _expect(response, 201))["id"])
+                return str(expect(response, 201)["id"])
 
             return await eventually(placed, timeout=20)  # once orders knows the ticket
 
@@ -216,7 +211,7 @@ async def world(platform: Platform) -> AsyncIterator[tuple[World, httpx.AsyncCli
         # Ban one, sign the other out (keeping the token), then wait until all services know.
         await ban_user(platform.auth_settings, people["banned"].email)  # the operator's command
         signed_out = await http.post("/api/users/signout", headers=as_(people["revoked"]))
-        await _expect(signed_out, 200)
+        expect(signed_out, 200)
 
         async def refused_everywhere() -> None:
             for who in ("banned", "revoked"):

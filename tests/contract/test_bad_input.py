@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import Platform
+    from platform_testing import Platform
 
 TOO_LARGE = {"errors": [{"message": "Request body is too large"}]}
 NON_ASCII_SESSION = "session=caf\xc3\xa9".encode("latin-1")  # what a browser sends for "café"

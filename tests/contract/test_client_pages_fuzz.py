@@ -22,7 +22,7 @@ from ticketing.testkit.serving import served
 from .schemathesis_hooks import contract_error_problem
 
 if TYPE_CHECKING:
-    from conftest import Platform
+    from platform_testing import Platform
 
 PAGES = [
     "/",

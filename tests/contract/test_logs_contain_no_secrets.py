@@ -19,7 +19,7 @@ import stripe
 from ticketing.testkit.http import TEST_PASSWORD, eventually, sign_up
 
 if TYPE_CHECKING:
-    from conftest import Platform
+    from platform_testing import Platform
 
 STRIPE_KEY = f"sk_test_{secrets.token_hex(16)}"
 WEBHOOK_SECRET = f"whsec_{secrets.token_hex(16)}"

@@ -27,7 +27,7 @@ from ticketing.payments.config import PaymentsSettings
 from ticketing.testkit.serving import served
 
 if TYPE_CHECKING:
-    from conftest import Platform
+    from platform_testing import Platform
 
 SettingsFactory = Callable[[str], Awaitable[dict[str, Any]]]
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")

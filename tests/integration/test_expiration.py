@@ -10,19 +10,11 @@ import pytest
 from ticketing.testkit.http import eventually
 
 if TYPE_CHECKING:
-    from conftest import Browser, Platform
-
-
-async def order_status_is(buyer: Browser, order_id: str, status: str) -> None:
-    assert (await buyer.order(order_id))["status"] == status
+    from platform_testing import Platform
 
 
 async def ticket_is_free(platform: Platform, ticket_id: str) -> None:
     assert (await platform.ticket(ticket_id))["orderId"] is None
-
-
-async def payments_knows(platform: Platform, order_id: str, status: str) -> None:
-    assert await platform.payments_order_status(order_id) == status
 
 
 @pytest.mark.platform(
@@ -33,10 +25,10 @@ async def test_an_unpaid_order_expires_and_frees_its_ticket(platform: Platform) 
     ticket = await seller.sell()
     order = await buyer.order_once_orderable(ticket["id"])
 
-    await eventually(lambda: order_status_is(buyer, order["id"], "cancelled"), timeout=8)
+    await eventually(lambda: buyer.order_status_is(order["id"], "cancelled"), timeout=8)
 
     await eventually(lambda: ticket_is_free(platform, ticket["id"]))
-    await eventually(lambda: payments_knows(platform, order["id"], "cancelled"))
+    await eventually(lambda: platform.payments_order_is(order["id"], "cancelled"))
     refused = await buyer.pay(order["id"], "tok_visa")
     assert refused.status_code == 400
     assert refused.json() == {"errors": [{"message": "Cannot pay for a cancelled order"}]}
@@ -58,5 +50,5 @@ async def test_the_sweep_cancels_an_overdue_order_when_no_expiry_arrives(
 
     order = await buyer.order_once_orderable(ticket["id"])
 
-    await eventually(lambda: order_status_is(buyer, order["id"], "cancelled"), timeout=6)
+    await eventually(lambda: buyer.order_status_is(order["id"], "cancelled"), timeout=6)
     await eventually(lambda: ticket_is_free(platform, ticket["id"]))

@@ -24,7 +24,7 @@ from ticketing.common.dlq import list_dead_letters
 from ticketing.testkit.http import eventually
 
 if TYPE_CHECKING:
-    from conftest import Browser, Platform
+    from platform_testing import Browser, Platform
 
 EXPIRED = {"errors": [{"message": "Order has expired"}]}
 CANCELLED = {"errors": [{"message": "Cannot pay for a cancelled order"}]}
@@ -37,15 +37,6 @@ def expires_at(order: dict[str, object]) -> datetime:
 async def until(moment: datetime) -> None:
     """Wait for a moment in time: in these tests the clock is the point, not a condition."""
     await asyncio.sleep(max(0.0, (moment - utcnow()).total_seconds()))
-
-
-async def order_status_is(buyer: Browser, order_id: str, status: str) -> None:
-    assert (await buyer.order(order_id))["status"] == status
-
-
-async def payments_knows(platform: Platform, order_id: str) -> None:
-    """Payments has replicated the order (order.created): it can be paid from now on."""
-    assert await platform.payments_order_status(order_id) == "created"
 
 
 async def settled(platform: Platform, *, timeout: float = 20) -> None:
@@ -68,8 +59,7 @@ async def test_a_payment_after_the_deadline_is_refused_and_the_order_never_compl
 ) -> None:
     seller, buyer = await platform.sign_up(), await platform.sign_up()
     ticket = await seller.sell()
-    order = await buyer.order_once_orderable(ticket["id"])
-    await eventually(lambda: payments_knows(platform, order["id"]))
+    order = await platform.payable_order(buyer, ticket["id"])
     await until(expires_at(order) + timedelta(seconds=1))
 
     late = await buyer.pay(order["id"], "tok_visa")
@@ -77,7 +67,7 @@ async def test_a_payment_after_the_deadline_is_refused_and_the_order_never_compl
     assert (late.status_code, late.json()) == (400, EXPIRED)
     # Payments' own clock refused it: the cancellation cannot have reached it yet (grace 3 s).
     assert await platform.payments_order_status(order["id"]) == "created"
-    await eventually(lambda: order_status_is(buyer, order["id"], "cancelled"), timeout=15)
+    await eventually(lambda: buyer.order_status_is(order["id"], "cancelled"), timeout=15)
     await settled(platform)
     assert await platform.charges_for(order["id"]) == []
     assert (await platform.ticket(ticket["id"]))["orderId"] is None
@@ -100,9 +90,8 @@ async def test_a_payment_made_in_time_completes_the_order_although_orders_databa
 ) -> None:
     seller, buyer = await platform.sign_up(), await platform.sign_up()
     ticket = await seller.sell("Recital", "64.00")
-    order = await buyer.order_once_orderable(ticket["id"])
+    order = await platform.payable_order(buyer, ticket["id"])
     deadline = expires_at(order)
-    await eventually(lambda: payments_knows(platform, order["id"]))
     await until(deadline - DOWN_BEFORE_DEADLINE)
     assert utcnow() < deadline - DOWN_BEFORE_DEADLINE + timedelta(seconds=2), "set-up too slow"
 
@@ -115,7 +104,7 @@ async def test_a_payment_made_in_time_completes_the_order_although_orders_databa
         await platform.start_orders_database()
 
     assert paid.status_code == 201, paid.text
-    await eventually(lambda: order_status_is(buyer, order["id"], "complete"), timeout=20)
+    await eventually(lambda: buyer.order_status_is(order["id"], "complete"), timeout=20)
     assert (await platform.ticket(ticket["id"]))["orderId"] == order["id"]
 
     async def sold_in_the_read_model() -> None:
@@ -187,8 +176,7 @@ async def test_racing_payments_and_expiries_never_keep_a_charge_for_an_order_tha
 async def pay_around_expiry(
     platform: Platform, buyer: Browser, ticket_id: str, offset: float
 ) -> Attempt:
-    order = await buyer.order_once_orderable(ticket_id)
-    await eventually(lambda: payments_knows(platform, order["id"]))
+    order = await platform.payable_order(buyer, ticket_id)
     deadline = expires_at(order)
     await until(deadline + timedelta(seconds=offset))
     sent_at = utcnow()
@@ -223,8 +211,7 @@ async def test_a_3d_secure_purchase_completes_once_the_buyer_has_authenticated(
 ) -> None:
     seller, buyer = await platform.sign_up(), await platform.sign_up()
     ticket = await seller.sell("Ballet", "80.00")
-    order = await buyer.order_once_orderable(ticket["id"])
-    await eventually(lambda: payments_knows(platform, order["id"]))
+    order = await platform.payable_order(buyer, ticket["id"])
 
     pending = await buyer.pay(order["id"], "tok_threeDSecure2Required")
 
@@ -249,7 +236,7 @@ async def test_a_3d_secure_purchase_completes_once_the_buyer_has_authenticated(
     assert settled_payment.status_code == 201, settled_payment.text
     [payment] = await platform.payments_of(order["id"])
     assert str(payment.id) == settled_payment.json()["id"]
-    await eventually(lambda: order_status_is(buyer, order["id"], "complete"))
+    await eventually(lambda: buyer.order_status_is(order["id"], "complete"))
     [charge] = await platform.charges_for(order["id"])
     assert (charge["amount"], charge["amount_refunded"]) == (8000, 0)
     assert charge["payment_intent"] == payment.stripe_id

@@ -18,7 +18,7 @@ from ticketing.notifications.config import NotificationsSettings
 from ticketing.testkit.http import eventually
 
 if TYPE_CHECKING:
-    from conftest import Browser, Platform
+    from platform_testing import Browser, Platform
 
 SITE = "http://testserver"
 
@@ -63,10 +63,6 @@ def by_subject(messages: list[Message], start: str) -> Message:
     return message
 
 
-async def order_status_is(buyer: Browser, order_id: str, status: str) -> None:
-    assert (await buyer.order(order_id))["status"] == status
-
-
 async def test_a_purchase_emails_welcomes_reservation_receipt_and_sold_notice(
     platform: Platform, mailbox: MailStore
 ) -> None:
@@ -79,7 +75,7 @@ async def test_a_purchase_emails_welcomes_reservation_receipt_and_sold_notice(
         assert response.status_code == 201, response.text  # 404 until payments has the order
 
     await eventually(pay)
-    await eventually(lambda: order_status_is(buyer, order["id"], "complete"))
+    await eventually(lambda: buyer.order_status_is(order["id"], "complete"))
     await settled(platform, mailbox)
 
     to_buyer, to_seller = await mail_to(mailbox, buyer, 3), await mail_to(mailbox, seller, 2)
@@ -113,7 +109,7 @@ async def test_an_expired_order_emails_the_expiry_and_no_receipt(
 
     order = await buyer.order_once_orderable(ticket["id"])
 
-    await eventually(lambda: order_status_is(buyer, order["id"], "cancelled"), timeout=15)
+    await eventually(lambda: buyer.order_status_is(order["id"], "cancelled"), timeout=15)
     await settled(platform, mailbox)
     subjects = sorted(m["subject"] for m in await mail_to(mailbox, buyer, 3))
     assert subjects[1:] == ["Welcome to Ticketing", "Your reservation of Match expired"]

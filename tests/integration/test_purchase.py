@@ -9,24 +9,19 @@ from uuid import UUID
 from ticketing.testkit.http import eventually
 
 if TYPE_CHECKING:
-    from conftest import Browser, Platform
-
-
-async def order_status_is(buyer: Browser, order_id: str, status: str) -> None:
-    assert (await buyer.order(order_id))["status"] == status
+    from platform_testing import Platform
 
 
 async def test_a_paid_order_completes_and_the_ticket_is_sold_everywhere(platform: Platform) -> None:
     seller, buyer = await platform.sign_up(), await platform.sign_up()
     ticket = await seller.sell("Opera", "45.50")
-    order = await buyer.order_once_orderable(ticket["id"])
-    await eventually(lambda: payments_knows(platform, order["id"]))
+    order = await platform.payable_order(buyer, ticket["id"])
 
     paid = await buyer.pay(order["id"], "tok_visa")
 
     assert paid.status_code == 201, paid.text
     payment_id = paid.json()["id"]
-    await eventually(lambda: order_status_is(buyer, order["id"], "complete"))
+    await eventually(lambda: buyer.order_status_is(order["id"], "complete"))
     [payment] = await platform.payments_of(order["id"])
     assert payment.id == UUID(payment_id)
     [charge] = await platform.charges_for(order["id"])
@@ -49,8 +44,7 @@ async def test_a_paid_order_completes_and_the_ticket_is_sold_everywhere(platform
 async def test_a_declined_card_leaves_the_order_payable(platform: Platform) -> None:
     seller, buyer = await platform.sign_up(), await platform.sign_up()
     ticket = await seller.sell()
-    order = await buyer.order_once_orderable(ticket["id"])
-    await eventually(lambda: payments_knows(platform, order["id"]))
+    order = await platform.payable_order(buyer, ticket["id"])
 
     declined = await buyer.pay(order["id"], "tok_chargeDeclined")
 
@@ -62,7 +56,7 @@ async def test_a_declined_card_leaves_the_order_payable(platform: Platform) -> N
     paid = await buyer.pay(order["id"], "tok_visa")
 
     assert paid.status_code == 201, paid.text
-    await eventually(lambda: order_status_is(buyer, order["id"], "complete"))
+    await eventually(lambda: buyer.order_status_is(order["id"], "complete"))
     assert len(await platform.charges_for(order["id"])) == 1
 
 
@@ -74,8 +68,7 @@ TWIN_ANSWERS = (201, 409, 400)
 async def test_a_double_submitted_payment_charges_once(platform: Platform) -> None:
     seller, buyer = await platform.sign_up(), await platform.sign_up()
     ticket = await seller.sell("Match", "30.00")
-    order = await buyer.order_once_orderable(ticket["id"])
-    await eventually(lambda: payments_knows(platform, order["id"]))
+    order = await platform.payable_order(buyer, ticket["id"])
 
     first, second = await asyncio.gather(buyer.pay(order["id"]), buyer.pay(order["id"]))
 
@@ -86,9 +79,4 @@ async def test_a_double_submitted_payment_charges_once(platform: Platform) -> No
     [charge] = await platform.charges_for(order["id"])
     assert (charge["amount"], charge["amount_refunded"]) == (3000, 0)
     assert len(await platform.payments_of(order["id"])) == 1
-    await eventually(lambda: order_status_is(buyer, order["id"], "complete"))
-
-
-async def payments_knows(platform: Platform, order_id: str) -> None:
-    """Payments has replicated the order (order.created): it can be paid from now on."""
-    assert await platform.payments_order_status(order_id) == "created"
+    await eventually(lambda: buyer.order_status_is(order["id"], "complete"))

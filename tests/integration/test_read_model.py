@@ -10,15 +10,7 @@ import pytest
 from ticketing.testkit.http import eventually
 
 if TYPE_CHECKING:
-    from conftest import Browser, Platform
-
-
-async def order_status_is(buyer: Browser, order_id: str, status: str) -> None:
-    assert (await buyer.order(order_id))["status"] == status
-
-
-async def payments_knows(platform: Platform, order_id: str) -> None:
-    assert await platform.payments_order_status(order_id) == "created"
+    from platform_testing import Platform
 
 
 @pytest.mark.platform(query=False)
@@ -28,11 +20,10 @@ async def test_the_read_model_catches_up_on_sales_made_while_it_was_down(
     seller, buyer = await platform.sign_up(), await platform.sign_up()
     sold = await seller.sell("Sold while query was down", "12.00")
     unsold = await seller.sell("Still for sale", "8.00")
-    order = await buyer.order_once_orderable(sold["id"])
-    await eventually(lambda: payments_knows(platform, order["id"]))
+    order = await platform.payable_order(buyer, sold["id"])
     paid = await buyer.pay(order["id"])
     assert paid.status_code == 201, paid.text
-    await eventually(lambda: order_status_is(buyer, order["id"], "complete"))
+    await eventually(lambda: buyer.order_status_is(order["id"], "complete"))
 
     await platform.start_query()
 

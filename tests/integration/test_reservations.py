@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from ticketing.testkit.http import eventually
 
 if TYPE_CHECKING:
-    from conftest import Platform
+    from platform_testing import Platform
 
 
 async def test_an_order_reserves_the_ticket_until_it_is_cancelled(platform: Platform) -> None:
