@@ -15,9 +15,7 @@ async def test_signed_out_header_offers_sign_in_and_sign_up(browser: Browser) ->
 async def test_signing_up_redirects_home_and_relays_the_session_cookie(browser: Browser) -> None:
     email = new_email()
 
-    response = await browser.submit(
-        "/auth/signup", "/auth/signup", {"email": email, "password": PASSWORD}
-    )
+    response = await browser.fill_in("/auth/signup", {"email": email, "password": PASSWORD})
 
     assert response.status_code == 303
     assert response.headers["location"] == "/"
@@ -55,8 +53,7 @@ async def test_next_never_leads_off_site(browser: Browser) -> None:
     email = await browser.sign_up()
     await browser.submit("/", "/auth/signout")
 
-    response = await browser.submit(
-        "/auth/signin",
+    response = await browser.fill_in(
         "/auth/signin",
         {"email": email, "password": PASSWORD, "next": "//evil.example/phish"},
     )
@@ -66,8 +63,8 @@ async def test_next_never_leads_off_site(browser: Browser) -> None:
 
 
 async def test_invalid_email_is_shown_next_to_the_email_field_and_kept(browser: Browser) -> None:
-    response = await browser.submit(
-        "/auth/signup", "/auth/signup", {"email": "not-an-email", "password": PASSWORD}
+    response = await browser.fill_in(
+        "/auth/signup", {"email": "not-an-email", "password": PASSWORD}
     )
 
     assert response.status_code == 400
@@ -80,9 +77,7 @@ async def test_invalid_email_is_shown_next_to_the_email_field_and_kept(browser: 
 
 
 async def test_short_password_is_shown_next_to_the_password_field(browser: Browser) -> None:
-    response = await browser.submit(
-        "/auth/signup", "/auth/signup", {"email": new_email(), "password": "short"}
-    )
+    response = await browser.fill_in("/auth/signup", {"email": new_email(), "password": "short"})
 
     assert response.status_code == 400
     assert 'data-field="password">Password must be between 8 and 128 characters' in response.text
@@ -94,8 +89,8 @@ async def test_wrong_password_is_shown_at_the_top_of_the_form(
     email = await browser.sign_up()
     stranger = new_browser()
 
-    response = await stranger.submit(
-        "/auth/signin", "/auth/signin", {"email": email, "password": "wrong password"}
+    response = await stranger.fill_in(
+        "/auth/signin", {"email": email, "password": "wrong password"}
     )
 
     assert response.status_code == 400

@@ -5,6 +5,8 @@ import re
 from datetime import timedelta
 from uuid import uuid4
 
+import httpx
+import pytest
 from client_testing.browser import Browser
 from client_testing.contract_double import (
     AUTHENTICATION_FAILED,
@@ -26,6 +28,29 @@ async def placed_order(
     )
 
 
+@pytest.fixture
+async def order(browser: Browser, contract_double: ContractDouble) -> DoubleOrder:
+    """The browser's order (15 minutes left) for someone else's ticket."""
+    return await placed_order(browser, contract_double)
+
+
+def page_of(order: DoubleOrder) -> str:
+    return f"/orders/{order.id}"
+
+
+async def pay(browser: Browser, order: DoubleOrder, fields: dict[str, str]) -> httpx.Response:
+    """Submit the order page's pay form."""
+    return await browser.submit(page_of(order), f"{page_of(order)}/pay", fields)
+
+
+async def went_to_the_bank(
+    browser: Browser, double: ContractDouble, order: DoubleOrder, outcome: str
+) -> None:
+    """The buyer paid with a card needing 3-D Secure and authenticated (or failed) there."""
+    await pay(browser, order, {"token": THREE_D_SECURE})
+    double.authentications[order.id] = outcome
+
+
 async def test_order_pages_need_a_signed_in_user(browser: Browser) -> None:
     for path in ("/orders", f"/orders/{uuid4()}"):
         response = await browser.get(path)
@@ -35,9 +60,8 @@ async def test_order_pages_need_a_signed_in_user(browser: Browser) -> None:
 
 
 async def test_my_orders_lists_the_callers_orders_in_the_first_html(
-    browser: Browser, contract_double: ContractDouble
+    browser: Browser, contract_double: ContractDouble, order: DoubleOrder
 ) -> None:
-    order = await placed_order(browser, contract_double)
     contract_double.seed_order(
         uuid4(), contract_double.seed_ticket(uuid4(), "Not mine"), expires_in=timedelta(minutes=5)
     )
@@ -55,7 +79,7 @@ async def test_order_page_shows_the_time_left_and_the_pay_form(
 ) -> None:
     order = await placed_order(browser, contract_double, expires_in=timedelta(minutes=3))
 
-    response = await browser.get(f"/orders/{order.id}")
+    response = await browser.get(page_of(order))
 
     assert response.status_code == 200
     countdown = re.search(r'data-testid="countdown"[^>]*>(\d\d):(\d\d)</time>', response.text)
@@ -68,23 +92,20 @@ async def test_order_page_shows_the_time_left_and_the_pay_form(
 
 
 async def test_the_countdown_script_carries_the_csp_nonce(
-    browser: Browser, contract_double: ContractDouble
+    browser: Browser, order: DoubleOrder
 ) -> None:
-    order = await placed_order(browser, contract_double)
-
-    response = await browser.get(f"/orders/{order.id}")
+    response = await browser.get(page_of(order))
 
     nonce = re.search(r"'nonce-([^']+)'", response.headers["content-security-policy"])
     assert nonce and f'<script nonce="{nonce.group(1)}">' in response.text
 
 
 async def test_paying_with_the_visa_test_card_shows_the_order_complete(
-    browser: Browser, contract_double: ContractDouble
+    browser: Browser, order: DoubleOrder
 ) -> None:
-    order = await placed_order(browser, contract_double)
-    page = f"/orders/{order.id}"
+    page = page_of(order)
 
-    response = await browser.submit(page, f"{page}/pay", {"token": "tok_visa"})
+    response = await pay(browser, order, {"token": "tok_visa"})
 
     assert response.status_code == 303
     assert response.headers["location"] == f"{page}?paid=1"
@@ -95,10 +116,8 @@ async def test_paying_with_the_visa_test_card_shows_the_order_complete(
 
 
 async def test_a_payment_not_yet_confirmed_by_orders_is_shown_as_pending(
-    browser: Browser, contract_double: ContractDouble
+    browser: Browser, order: DoubleOrder
 ) -> None:
-    order = await placed_order(browser, contract_double)
-
     response = await browser.get(f"/orders/{order.id}?paid=1")
 
     assert 'data-testid="payment-pending"' in response.text
@@ -107,12 +126,9 @@ async def test_a_payment_not_yet_confirmed_by_orders_is_shown_as_pending(
 
 
 async def test_a_declined_card_is_shown_on_the_order_page(
-    browser: Browser, contract_double: ContractDouble
+    browser: Browser, order: DoubleOrder
 ) -> None:
-    order = await placed_order(browser, contract_double)
-    page = f"/orders/{order.id}"
-
-    response = await browser.submit(page, f"{page}/pay", {"token": "tok_chargeDeclined"})
+    response = await pay(browser, order, {"token": "tok_chargeDeclined"})
 
     assert response.status_code == 400
     assert '<li data-testid="form-error">Your card was declined.</li>' in response.text
@@ -122,12 +138,9 @@ async def test_a_declined_card_is_shown_on_the_order_page(
 
 
 async def test_a_card_needing_3d_secure_sends_the_buyer_to_the_banks_page(
-    browser: Browser, contract_double: ContractDouble
+    browser: Browser, order: DoubleOrder
 ) -> None:
-    order = await placed_order(browser, contract_double)
-    page = f"/orders/{order.id}"
-
-    response = await browser.submit(page, f"{page}/pay", {"token": THREE_D_SECURE})
+    response = await pay(browser, order, {"token": THREE_D_SECURE})
 
     assert response.status_code == 303
     assert response.headers["location"] == BANK_PAGE
@@ -135,12 +148,10 @@ async def test_a_card_needing_3d_secure_sends_the_buyer_to_the_banks_page(
 
 
 async def test_back_from_a_completed_3d_secure_the_order_is_paid(
-    browser: Browser, contract_double: ContractDouble
+    browser: Browser, contract_double: ContractDouble, order: DoubleOrder
 ) -> None:
-    order = await placed_order(browser, contract_double)
-    page = f"/orders/{order.id}"
-    await browser.submit(page, f"{page}/pay", {"token": THREE_D_SECURE})
-    contract_double.authentications[order.id] = "succeeded"  # the buyer pressed Complete
+    page = page_of(order)
+    await went_to_the_bank(browser, contract_double, order, "succeeded")  # pressed Complete
 
     response = await browser.get(f"{page}/authenticated?payment_intent=pi_1&redirect_status=x")
 
@@ -150,14 +161,11 @@ async def test_back_from_a_completed_3d_secure_the_order_is_paid(
 
 
 async def test_back_from_a_failed_3d_secure_the_failure_is_shown_and_the_order_payable(
-    browser: Browser, contract_double: ContractDouble
+    browser: Browser, contract_double: ContractDouble, order: DoubleOrder
 ) -> None:
-    order = await placed_order(browser, contract_double)
-    page = f"/orders/{order.id}"
-    await browser.submit(page, f"{page}/pay", {"token": THREE_D_SECURE})
-    contract_double.authentications[order.id] = "failed"  # the buyer pressed Fail
+    await went_to_the_bank(browser, contract_double, order, "failed")  # pressed Fail
 
-    response = await browser.get(f"{page}/authenticated?redirect_status=succeeded")
+    response = await browser.get(f"{page_of(order)}/authenticated?redirect_status=succeeded")
 
     assert response.status_code == 400
     assert f'<li data-testid="form-error">{AUTHENTICATION_FAILED}</li>' in response.text
@@ -166,12 +174,9 @@ async def test_back_from_a_failed_3d_secure_the_failure_is_shown_and_the_order_p
 
 
 async def test_a_missing_card_is_shown_next_to_the_card_choice(
-    browser: Browser, contract_double: ContractDouble
+    browser: Browser, order: DoubleOrder
 ) -> None:
-    order = await placed_order(browser, contract_double)
-    page = f"/orders/{order.id}"
-
-    response = await browser.submit(page, f"{page}/pay", {})
+    response = await pay(browser, order, {})
 
     assert 'data-field="token">Token must not be empty</p>' in response.text
 
@@ -182,7 +187,7 @@ async def test_an_expired_order_says_so_and_cannot_be_paid(
     order = await placed_order(browser, contract_double, expires_in=timedelta(seconds=-1))
     order.status = "cancelled"
 
-    response = await browser.get(f"/orders/{order.id}")
+    response = await browser.get(page_of(order))
 
     assert "This order has expired" in response.text
     assert 'data-testid="order-status">cancelled<' in response.text
@@ -190,11 +195,8 @@ async def test_an_expired_order_says_so_and_cannot_be_paid(
     assert 'data-testid="pay-button"' not in response.text
 
 
-async def test_cancelling_an_order_frees_its_ticket(
-    browser: Browser, contract_double: ContractDouble
-) -> None:
-    order = await placed_order(browser, contract_double)
-    page = f"/orders/{order.id}"
+async def test_cancelling_an_order_frees_its_ticket(browser: Browser, order: DoubleOrder) -> None:
+    page = page_of(order)
 
     response = await browser.submit(page, f"{page}/cancel")
 
@@ -210,7 +212,7 @@ async def test_someone_elses_order_is_not_shown(
     ticket = contract_double.seed_ticket(uuid4())
     order = contract_double.seed_order(uuid4(), ticket, expires_in=timedelta(minutes=5))
 
-    response = await browser.get(f"/orders/{order.id}")
+    response = await browser.get(page_of(order))
 
     assert response.status_code == 401
     assert "Not authorized" in response.text

@@ -62,7 +62,7 @@ async def test_sell_form_shows_api_errors_next_to_their_fields_and_keeps_the_inp
 ) -> None:
     await browser.sign_up()
 
-    response = await browser.submit("/tickets/new", "/tickets/new", {"title": " ", "price": "-3"})
+    response = await browser.fill_in("/tickets/new", {"title": " ", "price": "-3"})
 
     assert response.status_code == 400
     assert 'data-field="title">Title must not be empty</p>' in response.text
@@ -75,9 +75,7 @@ async def test_a_price_that_is_not_a_number_is_left_for_the_api_to_refuse(
 ) -> None:
     await browser.sign_up()
 
-    response = await browser.submit(
-        "/tickets/new", "/tickets/new", {"title": "Gig", "price": "ten"}
-    )
+    response = await browser.fill_in("/tickets/new", {"title": "Gig", "price": "ten"})
 
     assert 'data-field="price">Price must be a number</p>' in response.text
     assert 'value="Gig"' in response.text and 'value="ten"' in response.text
