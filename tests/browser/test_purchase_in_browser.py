@@ -57,6 +57,28 @@ async def purchase(page: Page, ticket_id: str) -> None:
     await expect(page).to_have_url(re.compile(r"/orders/"))
 
 
+async def order_page(browser: Browser, site: str, title: str, price: str) -> Page:
+    """A buyer's page of their new order, for a ticket someone else has just put on sale."""
+    ticket_id = await sell(await sign_up(browser, site), f"{title} {uuid4().hex[:6]}", price)
+    buyer = await sign_up(browser, site)
+    await purchase(buyer, ticket_id)
+    return buyer
+
+
+async def pay_with(page: Page, card: str) -> None:
+    """Choose one of the sandbox's test cards on the order page and press Pay."""
+    await page.get_by_test_id(f"card-{card}").check()
+    await page.get_by_test_id("pay-button").click()
+
+
+async def fail_authentication(page: Page) -> None:
+    """Pay with a card that needs 3-D Secure and press Fail on Stripe's page."""
+    await pay_with(page, "tok_threeDSecure2Required")
+    await expect(page.get_by_role("button", name="Fail")).to_be_visible()
+    await page.get_by_role("button", name="Fail").click()
+    await expect(page.get_by_test_id("form-errors")).to_contain_text("unable to authenticate")
+
+
 @pytest.mark.platform(expiration_window_seconds=900)
 async def test_a_buyer_purchases_and_pays_for_a_ticket(
     browser: Browser, site: str, screenshots: Path
@@ -80,8 +102,7 @@ async def test_a_buyer_purchases_and_pays_for_a_ticket(
     await expect(countdown).not_to_have_text(first_reading or "", timeout=5000)  # it counts down
     await buyer.screenshot(path=screenshots / "order.png", full_page=True)
 
-    await buyer.get_by_test_id("card-tok_visa").check()
-    await buyer.get_by_test_id("pay-button").click()
+    await pay_with(buyer, "tok_visa")
 
     await expect(buyer.get_by_test_id("order-complete")).to_be_visible(timeout=15000)
     await expect(buyer.get_by_test_id("order-status")).to_have_text("complete")
@@ -97,14 +118,9 @@ async def test_a_buyer_purchases_and_pays_for_a_ticket(
 async def test_a_declined_card_keeps_the_order_payable_until_it_expires(
     browser: Browser, site: str
 ) -> None:
-    seller = await sign_up(browser, site)
-    title = f"Play {uuid4().hex[:6]}"
-    ticket_id = await sell(seller, title, "15.00")
-    buyer = await sign_up(browser, site)
-    await purchase(buyer, ticket_id)
+    buyer = await order_page(browser, site, "Play", "15.00")
 
-    await buyer.get_by_test_id("card-tok_chargeDeclined").check()
-    await buyer.get_by_test_id("pay-button").click()
+    await pay_with(buyer, "tok_chargeDeclined")
 
     await expect(buyer.get_by_test_id("form-errors")).to_contain_text("Your card was declined.")
     await expect(buyer.get_by_test_id("order-status")).to_have_text("created")
@@ -118,22 +134,14 @@ async def test_a_declined_card_keeps_the_order_payable_until_it_expires(
 async def test_a_card_needing_3d_secure_pays_only_after_the_buyer_authenticates(
     browser: Browser, site: str, screenshots: Path
 ) -> None:
-    seller = await sign_up(browser, site)
-    ticket_id = await sell(seller, f"Opera {uuid4().hex[:6]}", "60.00")
-    buyer = await sign_up(browser, site)
-    await purchase(buyer, ticket_id)
+    buyer = await order_page(browser, site, "Opera", "60.00")
 
     # Authentication fails: the card's message is shown and the order stays payable.
-    await buyer.get_by_test_id("card-tok_threeDSecure2Required").check()
-    await buyer.get_by_test_id("pay-button").click()
-    await expect(buyer.get_by_role("button", name="Fail")).to_be_visible()
-    await buyer.get_by_role("button", name="Fail").click()
-    await expect(buyer.get_by_test_id("form-errors")).to_contain_text("unable to authenticate")
+    await fail_authentication(buyer)
     await expect(buyer.get_by_test_id("order-status")).to_have_text("created")
 
     # Authentication completes: the order is paid like a direct charge.
-    await buyer.get_by_test_id("card-tok_threeDSecure2Required").check()
-    await buyer.get_by_test_id("pay-button").click()
+    await pay_with(buyer, "tok_threeDSecure2Required")
     await expect(buyer.get_by_role("button", name="Complete")).to_be_visible()
     await buyer.screenshot(path=screenshots / "3d-secure.png", full_page=True)
     await buyer.get_by_role("button", name="Complete").click()
@@ -144,16 +152,9 @@ async def test_a_card_needing_3d_secure_pays_only_after_the_buyer_authenticates(
 
 @pytest.mark.platform(expiration_window_seconds=900)
 async def test_after_a_failed_3d_secure_another_card_pays(browser: Browser, site: str) -> None:
-    seller = await sign_up(browser, site)
-    ticket_id = await sell(seller, f"Ballet {uuid4().hex[:6]}", "30.00")
-    buyer = await sign_up(browser, site)
-    await purchase(buyer, ticket_id)
-    await buyer.get_by_test_id("card-tok_threeDSecure2Required").check()
-    await buyer.get_by_test_id("pay-button").click()
-    await buyer.get_by_role("button", name="Fail").click()
-    await expect(buyer.get_by_test_id("form-errors")).to_contain_text("unable to authenticate")
+    buyer = await order_page(browser, site, "Ballet", "30.00")
+    await fail_authentication(buyer)
 
-    await buyer.get_by_test_id("card-tok_visa").check()
-    await buyer.get_by_test_id("pay-button").click()
+    await pay_with(buyer, "tok_visa")
 
     await expect(buyer.get_by_test_id("order-complete")).to_be_visible(timeout=15000)
