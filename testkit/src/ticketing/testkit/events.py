@@ -75,12 +75,13 @@ def order_created(
     price: Decimal,
     ticket_id: UUID | None = None,
     expires_at: datetime | None = None,
+    order_id: UUID | None = None,
 ) -> OrderCreated:
     """A new order of ``user_id``'s (a ticket of its own unless given; 15 minutes to pay
     unless ``expires_at`` says otherwise)."""
     return OrderCreated(
         data=OrderCreatedData(
-            id=uuid4(),
+            id=order_id or uuid4(),
             status="created",
             user_id=user_id,
             expires_at=expires_at or utcnow() + timedelta(minutes=15),
