@@ -1,6 +1,9 @@
+from collections.abc import AsyncIterator
+
 import pytest
 
 from ticketing.expiration.config import ExpirationSettings
+from ticketing.expiration.worker import RunningWorker, running_worker
 from ticketing.testkit.fixtures import Infrastructure
 
 
@@ -17,3 +20,10 @@ def expiration_settings(infrastructure: Infrastructure, bus_namespace: str) -> E
         consumer_backoff_seconds=[0.05, 0.1, 0.2, 0.3, 0.5],
         payment_grace_seconds=0,  # the job fires at expiresAt (test_payment_grace.py: with one)
     )
+
+
+@pytest.fixture
+async def worker(expiration_settings: ExpirationSettings) -> AsyncIterator[RunningWorker]:
+    """The worker running for the length of the test, stopped after it."""
+    async with running_worker(expiration_settings) as running:
+        yield running

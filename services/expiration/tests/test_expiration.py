@@ -1,47 +1,20 @@
 """The expiration worker: order.created in, expiration.complete out when the order is due."""
 
-from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from uuid import uuid4
 
 import httpx
-import pytest
 
 from ticketing.common.bus import Bus
 from ticketing.common.contracts import utcnow
-from ticketing.common.events import (
-    ExpirationComplete,
-    OrderCreated,
-    OrderCreatedData,
-    OrderCreatedTicket,
-)
+from ticketing.common.events import ExpirationComplete
 from ticketing.expiration.config import ExpirationSettings
 from ticketing.expiration.jobs import expiration_event_id
 from ticketing.expiration.worker import RunningWorker, running_worker
 from ticketing.testkit.embedded import EmbeddedRedis
-from ticketing.testkit.events import events_of, publish_event
+from ticketing.testkit.events import events_of, order_created, publish_event
 from ticketing.testkit.fixtures import Infrastructure
 from ticketing.testkit.http import eventually
-
-
-def order_created(expires_at: datetime) -> OrderCreated:
-    return OrderCreated(
-        data=OrderCreatedData(
-            id=uuid4(),
-            status="created",
-            user_id=uuid4(),
-            expires_at=expires_at,
-            version=0,
-            ticket=OrderCreatedTicket(id=uuid4(), price=Decimal("20")),
-        )
-    )
-
-
-@pytest.fixture
-async def worker(expiration_settings: ExpirationSettings) -> AsyncIterator[RunningWorker]:
-    async with running_worker(expiration_settings) as running:
-        yield running
 
 
 async def expirations(bus: Bus) -> list[ExpirationComplete]:
@@ -58,7 +31,7 @@ async def test_an_order_expires_at_its_expiry_time_not_before(
     worker: RunningWorker, bus: Bus
 ) -> None:
     expires_at = utcnow() + timedelta(seconds=1.5)
-    event = order_created(expires_at)
+    event = order_created(uuid4(), expires_at=expires_at)
 
     await publish_event(bus, event)
 
@@ -71,7 +44,7 @@ async def test_an_order_expires_at_its_expiry_time_not_before(
 async def test_a_redelivered_order_created_schedules_one_expiry(
     worker: RunningWorker, bus: Bus
 ) -> None:
-    event = order_created(utcnow() + timedelta(seconds=2))
+    event = order_created(uuid4(), expires_at=utcnow() + timedelta(seconds=2))
     await publish_event(bus, event)
     await eventually(lambda: scheduled_jobs(worker, 1))
 
@@ -91,7 +64,7 @@ async def test_a_redelivered_order_created_schedules_one_expiry(
 async def test_a_scheduled_expiry_survives_a_worker_restart(
     expiration_settings: ExpirationSettings, bus: Bus
 ) -> None:
-    event = order_created(utcnow() + timedelta(seconds=1.5))
+    event = order_created(uuid4(), expires_at=utcnow() + timedelta(seconds=1.5))
     async with running_worker(expiration_settings) as first:
         await publish_event(bus, event)
         await eventually(lambda: scheduled_jobs(first, 1))
@@ -104,7 +77,7 @@ async def test_a_scheduled_expiry_survives_a_worker_restart(
 
 
 async def test_an_overdue_order_expires_at_once(worker: RunningWorker, bus: Bus) -> None:
-    event = order_created(utcnow() - timedelta(minutes=1))
+    event = order_created(uuid4(), expires_at=utcnow() - timedelta(minutes=1))
 
     await publish_event(bus, event)
 

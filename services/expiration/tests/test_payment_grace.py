@@ -1,50 +1,27 @@
 """The expiry fires ``EXPIRATION_PAYMENT_GRACE_SECONDS`` after ``expiresAt`` (DESIGN §3, §5):
 the moment orders' own sweep uses too, so a payment accepted in time can still land."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from uuid import uuid4
 
 import pytest
 
 from ticketing.common.bus import Bus
 from ticketing.common.contracts import utcnow
-from ticketing.common.events import (
-    ExpirationComplete,
-    OrderCreated,
-    OrderCreatedData,
-    OrderCreatedTicket,
-)
+from ticketing.common.events import ExpirationComplete, OrderCreated
 from ticketing.expiration.config import ExpirationSettings
 from ticketing.expiration.jobs import job_id
-from ticketing.expiration.worker import RunningWorker, running_worker
-from ticketing.testkit.events import events_of, publish_event
+from ticketing.expiration.worker import RunningWorker
+from ticketing.testkit.events import events_of, order_created, publish_event
 from ticketing.testkit.http import eventually
 
 GRACE = timedelta(seconds=2)
 
 
-def order_created(expires_at: datetime) -> OrderCreated:
-    return OrderCreated(
-        data=OrderCreatedData(
-            id=uuid4(),
-            status="created",
-            user_id=uuid4(),
-            expires_at=expires_at,
-            version=0,
-            ticket=OrderCreatedTicket(id=uuid4(), price=Decimal("20")),
-        )
-    )
-
-
 @pytest.fixture
-async def worker(expiration_settings: ExpirationSettings) -> AsyncIterator[RunningWorker]:
-    settings = expiration_settings.model_copy(
-        update={"payment_grace_seconds": GRACE.total_seconds()}
-    )
-    async with running_worker(settings) as running:
-        yield running
+def expiration_settings(expiration_settings: ExpirationSettings) -> ExpirationSettings:
+    """The worker of these tests waits GRACE after expiresAt."""
+    return expiration_settings.model_copy(update={"payment_grace_seconds": GRACE.total_seconds()})
 
 
 async def expirations(bus: Bus) -> list[ExpirationComplete]:
@@ -64,7 +41,7 @@ async def scheduled_for(worker: RunningWorker, bus: Bus, event: OrderCreated) ->
 async def test_the_expiry_is_scheduled_for_expires_at_plus_the_grace(
     worker: RunningWorker, bus: Bus
 ) -> None:
-    event = order_created(utcnow() + timedelta(minutes=15))
+    event = order_created(uuid4(), expires_at=utcnow() + timedelta(minutes=15))
 
     await publish_event(bus, event)
 
@@ -76,7 +53,7 @@ async def test_the_expiry_fires_at_expires_at_plus_the_grace_not_before(
     worker: RunningWorker, bus: Bus
 ) -> None:
     expires_at = utcnow() + timedelta(seconds=0.5)
-    event = order_created(expires_at)
+    event = order_created(uuid4(), expires_at=expires_at)
 
     await publish_event(bus, event)
 

@@ -72,7 +72,7 @@ async def events_of(bus: Bus, event_class: type[E]) -> list[E]:
 def order_created(
     user_id: UUID,
     *,
-    price: Decimal,
+    price: Decimal = Decimal("20"),
     ticket_id: UUID | None = None,
     expires_at: datetime | None = None,
     order_id: UUID | None = None,
