@@ -1,5 +1,6 @@
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -41,3 +42,11 @@ def runtime(app: FastAPI, client: httpx.AsyncClient) -> ServiceRuntime:
 def seller(client: httpx.AsyncClient, jwt_keys: KeyPair) -> CurrentUser:
     """``client`` signed in as a seller."""
     return sign_in_as(client, jwt_keys)
+
+
+@pytest.fixture
+async def ticket_id(client: httpx.AsyncClient, seller: CurrentUser) -> UUID:
+    """A ticket ``seller`` listed: a Concert at 20, free, version 0."""
+    response = await client.post("/api/tickets", json={"title": "Concert", "price": 20})
+    assert response.status_code == 201, response.text
+    return UUID(response.json()["id"])

@@ -3,7 +3,6 @@ loser is told (a 409) instead of overwriting. Listeners lock the ticket row, so 
 meets one waits for it, then loses."""
 
 import asyncio
-from datetime import timedelta
 from decimal import Decimal
 from uuid import UUID, uuid4
 
@@ -12,11 +11,11 @@ import pytest
 import sqlalchemy as sa
 
 from ticketing.common.auth import CurrentUser
-from ticketing.common.contracts import TicketBody, utcnow
+from ticketing.common.contracts import TicketBody
 from ticketing.common.db import outbox
 from ticketing.common.errors import ConflictError
-from ticketing.common.events import OrderCreated, OrderCreatedData, OrderCreatedTicket
 from ticketing.common.service import ServiceRuntime
+from ticketing.testkit.events import order_created
 from ticketing.testkit.http import eventually
 from ticketing.tickets import domain, repository
 from ticketing.tickets.api import commit_checked
@@ -25,25 +24,6 @@ from ticketing.tickets.listeners import on_order_created
 from ticketing.tickets.schemas import ticket_updated
 
 TicketsRuntime = ServiceRuntime[TicketsSettings, None]
-
-
-async def sell(client: httpx.AsyncClient) -> UUID:
-    response = await client.post("/api/tickets", json={"title": "Concert", "price": 20})
-    assert response.status_code == 201, response.text
-    return UUID(response.json()["id"])
-
-
-def order_for(ticket_id: UUID) -> OrderCreated:
-    return OrderCreated(
-        data=OrderCreatedData(
-            id=uuid4(),
-            status="created",
-            user_id=uuid4(),
-            expires_at=utcnow() + timedelta(minutes=15),
-            version=0,
-            ticket=OrderCreatedTicket(id=ticket_id, price=Decimal("20")),
-        )
-    )
 
 
 async def stored(runtime: TicketsRuntime, ticket_id: UUID) -> TicketBody:
@@ -58,9 +38,8 @@ async def updates_in_outbox(runtime: TicketsRuntime) -> int:
 
 
 async def test_two_edits_from_the_same_version_one_wins_the_other_conflicts(
-    client: httpx.AsyncClient, seller: CurrentUser, runtime: TicketsRuntime
+    client: httpx.AsyncClient, seller: CurrentUser, runtime: TicketsRuntime, ticket_id: UUID
 ) -> None:
-    ticket_id = await sell(client)
     async with runtime.unit_of_work() as first, runtime.unit_of_work() as second:
         mine = await repository.get(first.session, ticket_id)
         theirs = await repository.get(second.session, ticket_id)
@@ -78,10 +57,9 @@ async def test_two_edits_from_the_same_version_one_wins_the_other_conflicts(
 
 
 async def test_an_edit_racing_a_reservation_never_frees_the_ticket(
-    client: httpx.AsyncClient, seller: CurrentUser, runtime: TicketsRuntime
+    client: httpx.AsyncClient, seller: CurrentUser, runtime: TicketsRuntime, ticket_id: UUID
 ) -> None:
-    ticket_id = await sell(client)
-    order = order_for(ticket_id)
+    order = order_created(uuid4(), ticket_id=ticket_id)
     async with runtime.unit_of_work() as edit, runtime.unit_of_work() as reservation:
         ticket = await repository.get(edit.session, ticket_id)
         domain.edit(ticket, title="Cheaper", price=Decimal("5"), by=seller.id)  # still free here
@@ -107,10 +85,9 @@ async def an_edit_waits_for_the_ticket_row(runtime: TicketsRuntime) -> None:
 
 
 async def test_an_edit_during_a_reservation_waits_for_it_and_is_refused(
-    client: httpx.AsyncClient, seller: CurrentUser, runtime: TicketsRuntime
+    client: httpx.AsyncClient, seller: CurrentUser, runtime: TicketsRuntime, ticket_id: UUID
 ) -> None:
-    ticket_id = await sell(client)
-    order = order_for(ticket_id)
+    order = order_created(uuid4(), ticket_id=ticket_id)
     async with runtime.unit_of_work() as reservation:
         await on_order_created(order, reservation)  # holds the ticket row until it commits
         editing = asyncio.create_task(
@@ -128,9 +105,8 @@ async def test_an_edit_during_a_reservation_waits_for_it_and_is_refused(
 
 
 async def test_concurrent_edits_over_http_never_lose_an_update(
-    client: httpx.AsyncClient, seller: CurrentUser, runtime: TicketsRuntime
+    client: httpx.AsyncClient, seller: CurrentUser, runtime: TicketsRuntime, ticket_id: UUID
 ) -> None:
-    ticket_id = await sell(client)
     titles = [f"Title {n}" for n in range(8)]
 
     responses = await asyncio.gather(

@@ -5,57 +5,23 @@ first one's change, so the ticket ends free either way and is never held by a ca
 
 import asyncio
 from collections.abc import Awaitable
-from datetime import timedelta
-from decimal import Decimal
 from uuid import UUID, uuid4
 
 import httpx
 import sqlalchemy as sa
 
 from ticketing.common.auth import CurrentUser
-from ticketing.common.contracts import TicketBody, utcnow
+from ticketing.common.contracts import TicketBody
 from ticketing.common.db import outbox
-from ticketing.common.events import (
-    OrderCancelled,
-    OrderChangedData,
-    OrderCreated,
-    OrderCreatedData,
-    OrderCreatedTicket,
-    OrderTicketRef,
-)
 from ticketing.common.service import ServiceRuntime
 from ticketing.common.uow import UnitOfWork
+from ticketing.testkit.events import order_cancelled, order_created
 from ticketing.testkit.http import eventually
 from ticketing.tickets import repository
 from ticketing.tickets.config import TicketsSettings
 from ticketing.tickets.listeners import on_order_cancelled, on_order_created
 
 TicketsRuntime = ServiceRuntime[TicketsSettings, None]
-
-
-async def sell(client: httpx.AsyncClient) -> UUID:
-    response = await client.post("/api/tickets", json={"title": "Concert", "price": 20})
-    assert response.status_code == 201, response.text
-    return UUID(response.json()["id"])
-
-
-def created(ticket_id: UUID, order_id: UUID) -> OrderCreated:
-    return OrderCreated(
-        data=OrderCreatedData(
-            id=order_id,
-            status="created",
-            user_id=uuid4(),
-            expires_at=utcnow() + timedelta(minutes=15),
-            version=0,
-            ticket=OrderCreatedTicket(id=ticket_id, price=Decimal("20")),
-        )
-    )
-
-
-def cancelled(ticket_id: UUID, order_id: UUID) -> OrderCancelled:
-    return OrderCancelled(
-        data=OrderChangedData(id=order_id, version=1, ticket=OrderTicketRef(id=ticket_id))
-    )
 
 
 async def stored(runtime: TicketsRuntime, ticket_id: UUID) -> TicketBody:
@@ -87,15 +53,13 @@ async def then_commit(handling: Awaitable[None], uow: UnitOfWork) -> None:
 
 
 async def test_a_cancellation_racing_its_reservation_waits_for_it_and_frees_the_ticket(
-    client: httpx.AsyncClient, seller: CurrentUser, runtime: TicketsRuntime
+    client: httpx.AsyncClient, seller: CurrentUser, runtime: TicketsRuntime, ticket_id: UUID
 ) -> None:
-    ticket_id, order_id = await sell(client), uuid4()
+    order = order_created(uuid4(), ticket_id=ticket_id)
     async with runtime.unit_of_work() as reservation, runtime.unit_of_work() as cancellation:
-        await on_order_created(created(ticket_id, order_id), reservation)  # holds the row
+        await on_order_created(order, reservation)  # holds the row
         cancelling = asyncio.create_task(
-            then_commit(
-                on_order_cancelled(cancelled(ticket_id, order_id), cancellation), cancellation
-            )
+            then_commit(on_order_cancelled(order_cancelled(order), cancellation), cancellation)
         )
         await eventually(lambda: a_transaction_waits_for_the_ticket_row(runtime), timeout=30)
 
@@ -108,13 +72,13 @@ async def test_a_cancellation_racing_its_reservation_waits_for_it_and_frees_the_
 
 
 async def test_a_reservation_racing_its_cancellation_waits_for_it_and_reserves_nothing(
-    client: httpx.AsyncClient, seller: CurrentUser, runtime: TicketsRuntime
+    client: httpx.AsyncClient, seller: CurrentUser, runtime: TicketsRuntime, ticket_id: UUID
 ) -> None:
-    ticket_id, order_id = await sell(client), uuid4()
+    order = order_created(uuid4(), ticket_id=ticket_id)
     async with runtime.unit_of_work() as cancellation, runtime.unit_of_work() as reservation:
-        await on_order_cancelled(cancelled(ticket_id, order_id), cancellation)  # holds the row
+        await on_order_cancelled(order_cancelled(order), cancellation)  # holds the row
         reserving = asyncio.create_task(
-            then_commit(on_order_created(created(ticket_id, order_id), reservation), reservation)
+            then_commit(on_order_created(order, reservation), reservation)
         )
         await eventually(lambda: a_transaction_waits_for_the_ticket_row(runtime), timeout=30)
 
