@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ticketing.testkit.http import eventually
+from ticketing.testkit.http import assert_refused, eventually
 
 if TYPE_CHECKING:
     from platform_testing import Platform
@@ -30,8 +30,7 @@ async def test_an_unpaid_order_expires_and_frees_its_ticket(platform: Platform) 
     await eventually(lambda: ticket_is_free(platform, ticket["id"]))
     await eventually(lambda: platform.payments_order_is(order["id"], "cancelled"))
     refused = await buyer.pay(order["id"], "tok_visa")
-    assert refused.status_code == 400
-    assert refused.json() == {"errors": [{"message": "Cannot pay for a cancelled order"}]}
+    assert_refused(refused, 400, "Cannot pay for a cancelled order")
     assert await platform.charges_for(order["id"]) == []
     await buyer.order_once_orderable(ticket["id"])  # for sale again
 

@@ -6,7 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from ticketing.testkit.http import eventually
+from ticketing.testkit.http import assert_refused, eventually
 
 if TYPE_CHECKING:
     from platform_testing import Platform
@@ -48,8 +48,7 @@ async def test_a_declined_card_leaves_the_order_payable(platform: Platform) -> N
 
     declined = await buyer.pay(order["id"], "tok_chargeDeclined")
 
-    assert declined.status_code == 400
-    assert declined.json() == {"errors": [{"message": "Your card was declined."}]}
+    assert_refused(declined, 400, "Your card was declined.")
     assert (await buyer.order(order["id"]))["status"] == "created"
     assert await platform.charges_for(order["id"]) == []
 

@@ -12,7 +12,7 @@ import pytest
 from ticketing.common.bus import Bus
 from ticketing.common.events import UserBanned, UserCreated
 from ticketing.testkit.events import events_of, last_event
-from ticketing.testkit.http import eventually, new_client_like
+from ticketing.testkit.http import assert_refused, eventually, new_client_like
 
 if TYPE_CHECKING:
     from conftest import AuthApp
@@ -121,8 +121,7 @@ async def test_an_unknown_or_malformed_id_is_a_404(
 ) -> None:
     response = await admin_client.post(f"/api/users/{user_id}/ban")
 
-    assert response.status_code == 404
-    assert response.json() == {"errors": [{"message": "Not found"}]}
+    assert_refused(response, 404, "Not found")
 
 
 async def test_a_banned_admin_can_ban_no_one(admin_client: httpx.AsyncClient) -> None:

@@ -8,6 +8,7 @@ import jwt
 import pytest
 
 from ticketing.common.auth import CurrentUser, KeyPair, generate_key_pair, sign_session_token
+from ticketing.testkit.http import assert_refused
 
 PASSWORD = "correct horse battery"
 
@@ -216,5 +217,4 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
 async def test_unknown_route_is_a_404_in_the_contract_shape(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/users/nope")
 
-    assert response.status_code == 404
-    assert response.json() == {"errors": [{"message": "Not found"}]}
+    assert_refused(response, 404, "Not found")

@@ -13,12 +13,11 @@ from ticketing.common.auth import CurrentUser, KeyPair
 from ticketing.common.bus import Bus
 from ticketing.common.events import OrderCancelled, TicketCreatedData
 from ticketing.testkit.events import last_event
-from ticketing.testkit.http import eventually, new_client_like, sign_in_as
+from ticketing.testkit.http import assert_refused, eventually, new_client_like, sign_in_as
 
 if TYPE_CHECKING:
     from conftest import Order
 
-NOT_AUTHORIZED = {"errors": [{"message": "Not authorized"}]}
 NOT_FOUND = {"errors": [{"message": "Not found"}]}
 
 
@@ -36,8 +35,7 @@ async def test_the_owner_sees_their_order(client: httpx.AsyncClient, order: Orde
 async def test_another_user_cannot_see_an_order(stranger: httpx.AsyncClient, order: Order) -> None:
     response = await stranger.get(url_of(order))
 
-    assert response.status_code == 401
-    assert response.json() == NOT_AUTHORIZED
+    assert_refused(response, 401, "Not authorized")
 
 
 async def test_showing_an_order_requires_a_session(client: httpx.AsyncClient, order: Order) -> None:
@@ -107,5 +105,4 @@ async def test_cancelling_requires_a_session(client: httpx.AsyncClient, order: O
 
     response = await client.delete(url_of(order))
 
-    assert response.status_code == 401
-    assert response.json() == NOT_AUTHORIZED
+    assert_refused(response, 401, "Not authorized")

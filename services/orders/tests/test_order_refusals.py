@@ -19,6 +19,7 @@ from ticketing.common.events import UserBanned, UserBannedData
 from ticketing.orders.config import OrdersSettings
 from ticketing.orders.models import Order
 from ticketing.testkit.events import payment_created
+from ticketing.testkit.http import assert_refused
 
 if TYPE_CHECKING:
     from conftest import Handled, PublishTicket
@@ -28,11 +29,6 @@ OrdersHeld = Callable[[], Awaitable[int]]
 
 def refusal(message: str) -> dict[str, list[dict[str, str]]]:
     return {"errors": [{"message": message}]}
-
-
-def assert_refused(response: httpx.Response, message: str) -> None:
-    assert response.status_code == 400
-    assert response.json() == refusal(message)
 
 
 async def place(client: httpx.AsyncClient, ticket_id: UUID) -> httpx.Response:
@@ -76,7 +72,7 @@ async def test_cannot_buy_your_own_ticket(
 
     response = await place(client, ticket.id)
 
-    assert_refused(response, "Cannot buy your own ticket")
+    assert_refused(response, 400, "Cannot buy your own ticket")
     assert await orders_held() == 0
 
 
@@ -93,7 +89,7 @@ async def test_a_banned_sellers_ticket_is_not_for_sale(
 
     response = await place(client, ticket.id)
 
-    assert_refused(response, "Ticket is not for sale")
+    assert_refused(response, 400, "Ticket is not for sale")
     assert await orders_held() == 0
 
 
@@ -108,7 +104,7 @@ async def test_a_buyer_holding_the_maximum_of_unpaid_orders_is_refused_another(
 
     response = await place(client, (await publish_ticket()).id)
 
-    assert_refused(response, "Too many unpaid orders")
+    assert_refused(response, 400, "Too many unpaid orders")
     assert await orders_held() == orders_settings.max_unpaid_orders
 
 

@@ -16,14 +16,10 @@ from ticketing.common.contracts import utcnow
 from ticketing.common.events import OrderCreated, TicketCreatedData, UserBanned, UserBannedData
 from ticketing.orders.config import OrdersSettings
 from ticketing.testkit.events import last_event
-from ticketing.testkit.http import eventually
+from ticketing.testkit.http import assert_refused, eventually
 
 if TYPE_CHECKING:
     from conftest import Handled, Order, PublishTicket
-
-NOT_AUTHORIZED = {"errors": [{"message": "Not authorized"}]}
-NOT_FOUND = {"errors": [{"message": "Not found"}]}
-RESERVED = {"errors": [{"message": "Ticket is already reserved"}]}
 
 
 async def place(client: httpx.AsyncClient, ticket_id: object) -> httpx.Response:
@@ -72,8 +68,7 @@ async def test_placing_an_order_requires_a_session(
 ) -> None:
     response = await place(client, ticket.id)
 
-    assert response.status_code == 401
-    assert response.json() == NOT_AUTHORIZED
+    assert_refused(response, 401, "Not authorized")
 
 
 @pytest.mark.parametrize(
@@ -98,8 +93,7 @@ async def test_an_unknown_ticket_cannot_be_ordered(
 ) -> None:
     response = await place(client, uuid4())
 
-    assert response.status_code == 404
-    assert response.json() == NOT_FOUND
+    assert_refused(response, 404, "Not found")
 
 
 async def test_a_reserved_ticket_cannot_be_ordered_again(
@@ -107,8 +101,7 @@ async def test_a_reserved_ticket_cannot_be_ordered_again(
 ) -> None:
     response = await place(stranger, ticket.id)
 
-    assert response.status_code == 400
-    assert response.json() == RESERVED
+    assert_refused(response, 400, "Ticket is already reserved")
 
 
 async def test_a_user_lists_only_their_own_orders_each_with_its_ticket(
@@ -131,8 +124,7 @@ async def test_a_user_lists_only_their_own_orders_each_with_its_ticket(
 async def test_listing_orders_requires_a_session(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/orders")
 
-    assert response.status_code == 401
-    assert response.json() == NOT_AUTHORIZED
+    assert_refused(response, 401, "Not authorized")
 
 
 async def test_idempotency_key_replays_the_original_answer(

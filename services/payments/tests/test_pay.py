@@ -11,7 +11,7 @@ import httpx
 from ticketing.common.auth import CurrentUser, KeyPair
 from ticketing.common.events import OrderCreated, PaymentCreated
 from ticketing.testkit.events import events_of
-from ticketing.testkit.http import eventually, new_client_like, sign_in_as
+from ticketing.testkit.http import assert_refused, eventually, new_client_like, sign_in_as
 
 if TYPE_CHECKING:
     from conftest import Pay, World
@@ -56,8 +56,7 @@ async def test_a_declined_card_is_refused_with_stripes_message_and_another_card_
     declined = await pay(order.data.id, "tok_chargeDeclined")
     paid = await pay(order.data.id, "tok_visa")
 
-    assert declined.status_code == 400
-    assert declined.json() == {"errors": [{"message": "Your card was declined."}]}
+    assert_refused(declined, 400, "Your card was declined.")
     assert paid.status_code == 201
     assert len(await world.charges_for(order.data.id)) == 1
 
@@ -98,8 +97,7 @@ async def test_paying_again_is_refused_without_charging_again(
     other_card = await pay(order.data.id, "pm_card_mastercard")
 
     for response in (again, other_card):
-        assert response.status_code == 400
-        assert response.json() == {"errors": [{"message": "Order is already paid"}]}
+        assert_refused(response, 400, "Order is already paid")
     assert len(await world.charges_for(order.data.id)) == 1
 
 
@@ -127,8 +125,7 @@ async def test_cannot_pay_for_a_cancelled_order(
 
     response = await pay(order.data.id)
 
-    assert response.status_code == 400
-    assert response.json() == {"errors": [{"message": "Cannot pay for a cancelled order"}]}
+    assert_refused(response, 400, "Cannot pay for a cancelled order")
     assert await world.charges_for(order.data.id) == []
 
 
@@ -139,8 +136,7 @@ async def test_a_payment_racing_the_orders_expiry_is_refunded(
 
     response = await pay(order.data.id)
 
-    assert response.status_code == 400
-    assert response.json() == {"errors": [{"message": "Cannot pay for a cancelled order"}]}
+    assert_refused(response, 400, "Cannot pay for a cancelled order")
     (charge,) = await world.charges_for(order.data.id)
     assert charge["amount_refunded"] == charge["amount"]
     assert await world.payments_for(order.data.id) == []
@@ -156,16 +152,14 @@ async def test_only_the_orders_owner_may_pay(
         signed_out = await pay(order.data.id, by=anonymous)
 
     for response in (by_stranger, signed_out):
-        assert response.status_code == 401
-        assert response.json() == {"errors": [{"message": "Not authorized"}]}
+        assert_refused(response, 401, "Not authorized")
     assert await world.charges_for(order.data.id) == []
 
 
 async def test_paying_an_unknown_order_is_a_404(pay: Pay, buyer: CurrentUser) -> None:
     response = await pay(uuid4())
 
-    assert response.status_code == 404
-    assert response.json() == {"errors": [{"message": "Not found"}]}
+    assert_refused(response, 404, "Not found")
 
 
 async def test_a_malformed_order_id_or_a_missing_token_is_a_400_naming_the_field(

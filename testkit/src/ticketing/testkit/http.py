@@ -42,6 +42,12 @@ def sign_in_as(
     return user
 
 
+def assert_refused(response: httpx.Response, status: int, message: str) -> None:
+    """The contract's refusal: ``status`` and ``{"errors": [{"message": message}]}``."""
+    assert response.status_code == status, response.text
+    assert response.json() == {"errors": [{"message": message}]}
+
+
 async def eventually(
     check: Callable[[], Awaitable[T]], *, timeout: float = 10.0, interval: float = 0.05
 ) -> T:
