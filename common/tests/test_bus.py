@@ -1,8 +1,7 @@
-"""Delivery rules of DESIGN §4 against real PostgreSQL and NATS JetStream."""
+"""The consumer side of DESIGN §4 against real PostgreSQL and NATS JetStream: deduplication,
+idempotent handlers, bounded retries, dead letters and their replay."""
 
 from collections.abc import Callable
-from datetime import timedelta
-from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -11,16 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer
-from ticketing.common.db import outbox
 from ticketing.common.dlq import list_dead_letters, replay_dead_letters
 from ticketing.common.dlq import run_command as dlq_command
 from ticketing.common.events import UserBanned, UserBannedData, UserCreated
-from ticketing.common.outbox import OutboxRelay
 from ticketing.common.uow import UnitOfWork
-from ticketing.testkit.embedded import EmbeddedNats
 from ticketing.testkit.events import events_of, last_event, publish_event, user_created
 from ticketing.testkit.http import eventually
-from ticketing.testkit.loops import consuming, running
+from ticketing.testkit.loops import consuming
 
 applications = sa.Table(
     "applications",
@@ -54,68 +50,6 @@ async def count_applications(sessionmaker: async_sessionmaker[AsyncSession]) -> 
 
 async def record_application(event: UserCreated, uow: UnitOfWork) -> None:
     await uow.session.execute(sa.insert(applications).values(event_id=event.id))
-
-
-async def test_an_event_of_a_rolled_back_transaction_is_never_published(
-    unit_of_work: Callable[[], UnitOfWork], relay: OutboxRelay, bus: Bus
-) -> None:
-    async with unit_of_work() as uow:
-        uow.publish(user_created())
-        await uow.rollback()
-
-    published = await relay.publish_pending()
-
-    assert published == 0
-    assert await stream_messages(bus) == 0
-
-
-async def test_a_committed_event_is_published_once_with_its_id(
-    unit_of_work: Callable[[], UnitOfWork], relay: OutboxRelay, bus: Bus
-) -> None:
-    event = user_created()
-    async with unit_of_work() as uow:
-        uow.publish(event)
-        await uow.commit()
-
-    assert await relay.publish_pending() == 1
-    assert await relay.publish_pending() == 0
-    message = await bus.js.get_last_msg(bus.names.stream, bus.names.subject("user.created"))
-    assert message.headers is not None and message.headers["Nats-Msg-Id"] == str(event.id)
-    assert UserCreated.model_validate_json(message.data or b"") == event
-
-
-async def test_an_event_committed_while_nats_is_down_is_published_when_it_is_back(
-    tmp_path: Path,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    bus_namespace: str,
-) -> None:
-    nats = EmbeddedNats(tmp_path / "nats").start()
-    bus = Bus(nats.url, bus_namespace)
-    await bus.connect()
-    relay = OutboxRelay(sessionmaker, bus, poll_seconds=0.1)
-    try:
-        async with running(relay):
-            nats.stop()
-            async with UnitOfWork(
-                sessionmaker, namespace=bus_namespace, on_commit=relay.notify
-            ) as uow:
-                uow.publish(user_created())
-                await uow.commit()
-
-            nats.start()  # same port, same store dir
-
-            async def published() -> None:
-                async with sessionmaker() as session:
-                    pending = await session.scalar(
-                        sa.select(sa.func.count()).where(outbox.c.published_at.is_(None))
-                    )
-                assert pending == 0
-
-            await eventually(published, timeout=30)
-            assert await stream_messages(bus) == 1
-    finally:
-        await bus.close()
-        nats.stop()
 
 
 async def test_an_event_published_twice_with_the_same_id_is_stored_once(bus: Bus) -> None:
@@ -287,26 +221,3 @@ async def test_the_dlq_command_lists_and_replays(
     replays = f"{bus.names.namespace}.replay.someone.user.created"  # to its consumer only
     on_the_stream = await bus.js.stream_info(bus.names.stream, subjects_filter=">")
     assert on_the_stream.state.subjects == {replays: 1}
-
-
-async def test_published_outbox_rows_are_pruned_after_the_retention_period(
-    unit_of_work: Callable[[], UnitOfWork],
-    relay: OutboxRelay,
-    sessionmaker: async_sessionmaker[AsyncSession],
-) -> None:
-    for _ in range(2):
-        async with unit_of_work() as uow:
-            uow.publish(user_created())
-            await uow.commit()
-    await relay.publish_pending()
-    async with unit_of_work() as uow:
-        uow.publish(user_created())  # committed, not yet published: never pruned
-        await uow.commit()
-
-    kept = await relay.prune_published()  # default retention: everything is recent
-    pruned = await relay.prune_published(older_than=timedelta(seconds=-1))
-
-    assert (kept, pruned) == (0, 2)
-    async with sessionmaker() as session:
-        remaining = await session.scalar(sa.select(sa.func.count()).select_from(outbox))
-    assert remaining == 1
