@@ -30,7 +30,6 @@ from ticketing.common.events import (
     UserBanned,
     UserBannedData,
     UserCreated,
-    UserCreatedData,
 )
 from ticketing.notifications.app import create_app
 from ticketing.notifications.config import NotificationsSettings
@@ -41,6 +40,7 @@ from ticketing.testkit.events import (
     order_created,
     payment_created,
     publish_event,
+    user_created,
 )
 from ticketing.testkit.http import eventually, running_app
 
@@ -119,7 +119,7 @@ class World:
 
     async def user(self, email: str | None = None) -> UserCreated:
         email = email or f"user-{uuid4().hex[:10]}@example.com"
-        return await self.publish(UserCreated(data=UserCreatedData(id=uuid4(), email=email)))
+        return await self.publish(user_created(email))
 
     async def ticket(
         self, seller: UserCreated, title: str = "Opera", price: str = "45.50"
