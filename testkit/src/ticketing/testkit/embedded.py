@@ -116,22 +116,19 @@ class EmbeddedNats:
             f"jetstream {{\n  store_dir: {json.dumps(str(self.data_dir))}\n"
             "  max_file_store: 1PB\n}\n"
         )
-        self._process = subprocess.Popen(
-            [
-                _venv_binary("nats-server"),
-                "-c",
-                str(config),
-                "-a",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl-C reaches the services first; stop() ends this last
-        )
-        wait_for_port(self.port, process=self._process)
+        nats = [_venv_binary("nats-server"), "-c", str(config), "-a", "127.0.0.1"]
+        self._process = _serve([*nats, "-p", str(self.port)], self.port)
         return self
+
+    def freeze(self) -> None:
+        """SIGSTOP the server: its sockets stay open and it answers nothing (a hung node)."""
+        assert self._process is not None
+        os.kill(self._process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT a frozen server: it carries on where it stopped."""
+        assert self._process is not None
+        os.kill(self._process.pid, signal.SIGCONT)
 
     def stop(self) -> None:
         _terminate(self._process)
@@ -156,27 +153,23 @@ class EmbeddedRedis:
         persistence = (
             ["--appendonly", "yes"] if self.persist else ["--save", "", "--appendonly", "no"]
         )
-        self._process = subprocess.Popen(
-            [
-                _redis_binary(),
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.data_dir),
-                *persistence,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl-C reaches the services first; stop() ends this last
-        )
-        wait_for_port(self.port, process=self._process)
+        redis = [_redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1"]
+        self._process = _serve([*redis, "--dir", str(self.data_dir), *persistence], self.port)
         return self
 
     def stop(self) -> None:
         _terminate(self._process)
         self._process = None
+
+
+def _serve(argv: list[str], port: int) -> subprocess.Popen[bytes]:
+    """Start a server in a session of its own (Ctrl-C reaches the services first; its owner's
+    stop() ends it last) and wait until it listens on ``port``."""
+    process = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    wait_for_port(port, process=process)
+    return process
 
 
 def _redis_binary() -> str:
