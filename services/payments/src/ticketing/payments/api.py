@@ -21,9 +21,9 @@ PAYMENT_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
-def _reply(outcome: Outcome) -> PaymentOut | Reply:
+def _reply(outcome: Outcome) -> Reply:
     if isinstance(outcome, Paid):
-        return PaymentOut(id=outcome.payment_id)
+        return Reply(201, PaymentOut(id=outcome.payment_id))
     return Reply(202, RequiresActionOut(next_action_url=outcome.next_action_url))
 
 
@@ -36,7 +36,7 @@ async def create_payment(
     settings: Settings,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    async def pay() -> PaymentOut | Reply:
+    async def pay() -> Reply:
         outcome = await charging.pay(
             uow, gateway, settings, order_id=body.order_id, buyer=user.id, token=body.token
         )
@@ -59,18 +59,10 @@ async def create_payment(
 async def payment_authenticated(
     body: AuthenticatedIn, user: RequiredUser, uow: UnitOfWorkDep, gateway: Gateway
 ) -> JSONResponse:
-    async def settle() -> PaymentOut | Reply:
-        outcome = await charging.settle_authenticated(
-            uow, gateway, order_id=body.order_id, buyer=user.id
-        )
-        return _reply(outcome)
-
-    return await run_idempotently(
-        uow,
-        key=None,
-        user_id=user.id,
-        scope="payments.authenticated",
-        request=body,
-        status_code=201,
-        action=settle,
+    """The buyer is back from 3-D Secure (no Idempotency-Key: asking again changes nothing)."""
+    outcome = await charging.settle_authenticated(
+        uow, gateway, order_id=body.order_id, buyer=user.id
     )
+    await uow.commit()
+    reply = _reply(outcome)
+    return JSONResponse(status_code=reply.status_code, content=reply.body.to_json())
