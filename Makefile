@@ -12,7 +12,8 @@ SRC := common/src testkit/src $(wildcard services/*/src) $(wildcard tools/*/src)
 TICKETING_PORT ?= 8080
 TICKETING_DATA_DIR ?= .dev
 EXPIRATION_WINDOW_SECONDS ?= 900
-export TICKETING_PORT TICKETING_DATA_DIR EXPIRATION_WINDOW_SECONDS
+TICKETING_REPLICAS ?= 1
+export TICKETING_PORT TICKETING_DATA_DIR EXPIRATION_WINDOW_SECONDS TICKETING_REPLICAS
 
 .PHONY: help install dev dev-reset dev-seed test test-unit test-integration test-faults test-browser
 .PHONY: lint fmt bench screenshots clean contracts

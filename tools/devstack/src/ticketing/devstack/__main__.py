@@ -18,7 +18,11 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m ticketing.devstack")
     parser.add_argument("command", choices=["up", "seed", "config"])
     args = parser.parse_args(argv)
-    config = DevConfig.from_environment()
+    try:
+        config = DevConfig.from_environment()
+    except ValueError as error:
+        print(f"make dev: {error}", file=sys.stderr)
+        return 2
     if args.command == "up":
         return run(config)
     if args.command == "config":

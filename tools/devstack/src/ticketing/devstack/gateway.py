@@ -12,8 +12,10 @@ A plain reverse proxy over httpx that behaves like the Ingress' nginx where it m
 - the Ingress' 1 MiB body limit (413 in the contract shape, refused while reading);
 - ``X-Request-ID`` accepted or created, sent to the service and returned.
 
-Every ``Set-Cookie`` of a response is relayed; a service that is down is a 502 in the contract
-shape.
+Every ``Set-Cookie`` of a response is relayed. A service may have several replicas
+(``TICKETING_REPLICAS``): requests go to them in turn, and one that refuses the connection is
+skipped for the next (the request never reached it, so trying again is safe); only when no
+replica answers is it a 502 in the contract shape.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import argparse
 import json
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
@@ -106,6 +108,41 @@ def _refusing_cookie_jar() -> CookieJar:
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
+class RoundRobin:
+    """A service's replicas, each request starting one further along than the last."""
+
+    def __init__(self, urls: Sequence[str]) -> None:
+        self._urls = list(urls)
+        self._next = 0
+
+    def turn(self) -> list[str]:
+        """Every replica, in the order this request should try them."""
+        start = self._next
+        self._next = (start + 1) % len(self._urls)
+        return self._urls[start:] + self._urls[:start]
+
+
+async def _first_answer(
+    client: httpx.AsyncClient,
+    bases: list[str],
+    target: str,
+    *,
+    method: str,
+    headers: list[tuple[str, str]],
+    content: bytes,
+) -> httpx.Response | None:
+    """The response of the first replica that accepts the connection; ``None`` if none does
+    (or one failed after accepting it: the request may have run, so it is not sent twice)."""
+    for base in bases:
+        try:
+            return await client.request(method, base + target, headers=headers, content=content)
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            continue
+        except httpx.TransportError:
+            return None
+    return None
+
+
 def _error(status_code: int, message: str, request_id: str) -> JSONResponse:
     return JSONResponse(
         {"errors": [{"message": message}]},
@@ -115,33 +152,40 @@ def _error(status_code: int, message: str, request_id: str) -> JSONResponse:
 
 
 def create_gateway(
-    upstreams: dict[str, str],
+    upstreams: Mapping[str, str | Sequence[str]],
     routes: list[Route] | None = None,
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
     mail: MailStore | None = None,
 ) -> Starlette:
-    """``mail``: also serve the dev mail catcher's ``/dev/mail`` pages (``make dev`` only)."""
+    """``upstreams``: each service's base URL, or the URLs of its replicas. ``mail``: also
+    serve the dev mail catcher's ``/dev/mail`` pages (``make dev`` only)."""
     table = routes or load_routes()
+    pools = {
+        service: RoundRobin([urls] if isinstance(urls, str) else urls)
+        for service, urls in upstreams.items()
+        if urls
+    }
     client = httpx.AsyncClient(timeout=30, follow_redirects=False, cookies=_refusing_cookie_jar())
 
     async def proxy(request: Request) -> Response:
         request_id = request_id_of(request)
         path = normalise_path(request.url.path)
         route = route_for(path, table)
-        if route is None or route.service not in upstreams:
+        if route is None or route.service not in pools:
             return _error(404, "Not found", request_id)
-        url = upstreams[route.service] + quote(path, safe=_PATH_SAFE)
+        target = quote(path, safe=_PATH_SAFE)
         if request.url.query:
-            url += "?" + request.url.query
-        try:
-            upstream = await client.request(
-                request.method,
-                url,
-                headers=_forwarded_headers(request, request_id),
-                content=await request.body(),
-            )
-        except httpx.TransportError:
+            target += "?" + request.url.query
+        upstream = await _first_answer(
+            client,
+            pools[route.service].turn(),
+            target,
+            method=request.method,
+            headers=_forwarded_headers(request, request_id),
+            content=await request.body(),
+        )
+        if upstream is None:
             return _error(502, f"The {route.service} service is not reachable", request_id)
         response = Response(content=upstream.content, status_code=upstream.status_code)
         dropped = NOT_RELAYED | _connection_tokens(upstream.headers.get("connection", ""))
@@ -176,7 +220,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m ticketing.devstack.gateway")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    upstreams: dict[str, str] = json.loads(os.environ["DEVSTACK_UPSTREAMS"])
+    upstreams: dict[str, str | list[str]] = json.loads(os.environ["DEVSTACK_UPSTREAMS"])
     mail_dir = os.environ.get("DEVSTACK_MAIL_DIR")
     mail = MailStore(Path(mail_dir)) if mail_dir else None
     uvicorn.Server(server_config(create_gateway(upstreams, mail=mail), port=args.port)).run()

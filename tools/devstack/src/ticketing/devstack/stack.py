@@ -6,6 +6,10 @@ survives a restart. Services, the expiration worker, the Stripe sandbox, the mai
 (every email the notifications worker sends, shown at ``/dev/mail.html``) and the gateway are
 honcho processes, each wrapped in ``supervise`` (restart with backoff); a ``ready`` process
 prints the ready line once every service answers ``/readyz``.
+
+``TICKETING_REPLICAS=N`` runs N processes of every HTTP service and of the expiration worker
+(``orders``, ``orders-2``, ...), as Kubernetes runs replicas, and the gateway balances between
+them: a restart of one replica is then seen the way production sees it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ DATABASE_SERVICES = ("auth", "tickets", "orders", "payments", "query", "notifica
 STRIPE_SANDBOX_KEY = "sk_test_sandbox"
 DEV_WEBHOOK_SECRET = "whsec_dev"  # public: payments refuses it outside development
 PAYMENT_GRACE_SECONDS = "30"  # orders and the expiration worker must agree (DESIGN §3)
+MAX_REPLICAS = 8  # two cores run eight copies of the platform, barely
+REPLICATED = (*HTTP_SERVICES, "expiration")
 
 
 @dataclass(frozen=True)
@@ -37,14 +43,31 @@ class DevConfig:
     port: int
     data_dir: Path
     expiration_window_seconds: int
+    replicas: int = 1
 
     @classmethod
     def from_environment(cls) -> DevConfig:
+        """Raises ``ValueError`` with a message for the person who set a bad value."""
         return cls(
             port=int(os.environ.get("TICKETING_PORT", "8080")),
             data_dir=Path(os.environ.get("TICKETING_DATA_DIR", ".dev")).resolve(),
             expiration_window_seconds=int(os.environ.get("EXPIRATION_WINDOW_SECONDS", "900")),
+            replicas=parse_replicas(os.environ.get("TICKETING_REPLICAS", "1")),
         )
+
+
+def parse_replicas(text: str) -> int:
+    """``TICKETING_REPLICAS``: a whole number from 1 to ``MAX_REPLICAS``."""
+    if not (text.strip().isdigit() and 1 <= int(text) <= MAX_REPLICAS):
+        raise ValueError(
+            f"TICKETING_REPLICAS must be a whole number from 1 to {MAX_REPLICAS}, not {text!r}"
+        )
+    return int(text)
+
+
+def replica_name(service: str, index: int) -> str:
+    """The first replica keeps the plain name, so one replica looks as it always did."""
+    return service if index == 1 else f"{service}-{index}"
 
 
 @dataclass
@@ -93,18 +116,17 @@ def plan_processes(
 ) -> list[Process]:
     """Every process of the platform with its command and environment."""
     private_key, public_key = keys
-    ports = {name: free_port() for name in (*HTTP_SERVICES, "expiration", "stripe", "mail")}
+    replica_ports = {name: [free_port() for _ in range(config.replicas)] for name in REPLICATED}
+    ports = {name: free_port() for name in ("stripe", "mail")}
+    ports.update({name: replica_ports[name][0] for name in REPLICATED})
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    # Service-to-service calls (the client's, the sandbox's webhooks) go to the first replica.
+    replica_urls = {
+        name: [f"http://127.0.0.1:{port}" for port in replica_ports[name]] for name in REPLICATED
+    }
     processes: list[Process] = []
     webhook_secret = os.environ.get("STRIPE_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET)
-    for name in HTTP_SERVICES:
-        prefix = f"{name.upper()}_"
-        env = {f"{prefix}ENVIRONMENT": "development"}
-        if name in database_urls:  # the services behind the client: database, bus, sessions
-            env[f"{prefix}DATABASE_URL"] = database_urls[name]
-            env[f"{prefix}NATS_URL"] = nats_url
-            env[f"{prefix}JWT_PUBLIC_KEY"] = public_key
-        processes.append(Process(name, _uvicorn(f"ticketing.{name}.app", ports[name]), env))
+    sandboxed = "STRIPE_SECRET_KEY" not in os.environ
     extra = {
         "auth": {
             "AUTH_JWT_PRIVATE_KEY": private_key,
@@ -131,9 +153,21 @@ def plan_processes(
             },
         },
     }
-    if "STRIPE_SECRET_KEY" not in os.environ:
+    if sandboxed:
         extra["payments"]["PAYMENTS_STRIPE_API_BASE"] = urls["stripe"]
         extra["client"]["CLIENT_PAYMENT_AUTHENTICATION_ORIGIN"] = urls["stripe"]
+    for name in HTTP_SERVICES:
+        prefix = f"{name.upper()}_"
+        env = {f"{prefix}ENVIRONMENT": "development"}
+        if name in database_urls:  # the services behind the client: database, bus, sessions
+            env[f"{prefix}DATABASE_URL"] = database_urls[name]
+            env[f"{prefix}NATS_URL"] = nats_url
+            env[f"{prefix}JWT_PUBLIC_KEY"] = public_key
+        env.update(extra.get(name, {}))
+        for index, port in enumerate(replica_ports[name], start=1):
+            command = _uvicorn(f"ticketing.{name}.app", port)
+            processes.append(Process(replica_name(name, index), command, dict(env)))
+    if sandboxed:
         # The sandbox delivers signed webhooks to payments, as Stripe does.
         webhook_url = f"{urls['payments']}/api/payments/webhook"
         sandbox = [sys.executable, "-m", "ticketing.stripe_sandbox", "--port", str(ports["stripe"])]
@@ -143,27 +177,26 @@ def plan_processes(
                 [*sandbox, "--webhook-url", webhook_url, "--webhook-secret", webhook_secret],
             )
         )
-    for process in processes:
-        process.env.update(extra.get(process.name, {}))
-    processes.append(
-        Process(
-            "expiration",
-            [sys.executable, "-m", "ticketing.expiration"],
-            {
-                "EXPIRATION_ENVIRONMENT": "development",
-                "EXPIRATION_NATS_URL": nats_url,
-                "EXPIRATION_REDIS_URL": redis_url,
-                "EXPIRATION_HEALTH_PORT": str(ports["expiration"]),
-                "EXPIRATION_PAYMENT_GRACE_SECONDS": PAYMENT_GRACE_SECONDS,
-            },
+    for index, port in enumerate(replica_ports["expiration"], start=1):
+        processes.append(
+            Process(
+                replica_name("expiration", index),
+                [sys.executable, "-m", "ticketing.expiration"],
+                {
+                    "EXPIRATION_ENVIRONMENT": "development",
+                    "EXPIRATION_NATS_URL": nats_url,
+                    "EXPIRATION_REDIS_URL": redis_url,
+                    "EXPIRATION_HEALTH_PORT": str(port),
+                    "EXPIRATION_PAYMENT_GRACE_SECONDS": PAYMENT_GRACE_SECONDS,
+                },
+            )
         )
-    )
     mail_dir = str(config.data_dir / "mail")
     catcher = ["--port", str(ports["mail"]), "--dir", mail_dir]
     processes.append(
         Process("mail", [sys.executable, "-m", "ticketing.devstack.mailcatcher", *catcher])
     )
-    upstreams = {name: urls[name] for name in HTTP_SERVICES}
+    upstreams = {name: replica_urls[name] for name in HTTP_SERVICES}
     processes.append(
         Process(
             "gateway",
@@ -173,8 +206,11 @@ def plan_processes(
     )
     public_url = f"http://localhost:{config.port}"
     # the client last: its readiness asks the others
-    health = [f"{urls[name]}/readyz" for name in HTTP_SERVICES if name != "client"]
-    health += [f"{urls['expiration']}/readyz", f"{urls['client']}/readyz"]
+    health = [
+        f"{url}/readyz"
+        for name in (*(n for n in HTTP_SERVICES if n != "client"), "expiration", "client")
+        for url in replica_urls[name]
+    ]
     health.append(f"http://127.0.0.1:{config.port}/healthz")
     processes.append(
         Process(
