@@ -128,6 +128,14 @@ class Bus:
     def is_connected(self) -> bool:
         return self._nc is not None and self._nc.is_connected
 
+    async def round_trip(self, timeout: float = 2.0) -> None:
+        """Ping the server and wait for its pong: raises when NATS does not answer within
+        ``timeout``. ``is_connected`` alone stays true while a frozen server keeps its socket
+        open (nats-py notices only at its next ping, minutes later)."""
+        if self._nc is None or not self._nc.is_connected:
+            raise ConnectionError("NATS is not connected")
+        await self._nc.flush(timeout=timeout)  # type: ignore[arg-type]  # typed int, takes float
+
     async def connect(self, *, attempts: int = 60, wait_seconds: float = 0.5) -> None:
         """Connect, retrying for a while so a service may start just before NATS does."""
         for attempt in range(1, attempts + 1):

@@ -11,6 +11,7 @@ reads "<name> is not reachable", without the exception's text (it may hold a con
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
-from ticketing.common.errors import CustomError, ErrorItem
+from ticketing.common.errors import CustomError, ErrorItem, ServiceUnavailableError
 from ticketing.common.http_errors import error_response, install_error_handlers
 
 if TYPE_CHECKING:  # the client uses these probes and has no bus
@@ -35,12 +36,35 @@ class Dependency:
     check: Check
 
 
-def bus_connected(bus: Bus) -> Check:
-    """The check of NATS: the bus is connected (it reconnects by itself while it is not)."""
+NATS_ROUND_TRIP_SECONDS = 2.0
+
+
+def bus_answers(bus: Bus, timeout: float = NATS_ROUND_TRIP_SECONDS) -> Check:
+    """The check of NATS: a ping answered within ``timeout``, not merely an open socket (a
+    frozen server keeps the connection open while it answers nothing)."""
 
     async def check() -> None:
-        if not bus.is_connected:
-            raise ConnectionError("NATS is not connected")
+        await bus.round_trip(timeout)
+
+    return check
+
+
+def stalled(last_progress: float, now: float, threshold: float) -> bool:
+    """Whether a loop has gone more than ``threshold`` seconds without finishing a turn.
+
+    The loops checked (event consumer, outbox relay) finish a turn every second or so even
+    with nothing to do (a fetch that times out, a poll that finds no rows), so a loop this
+    far behind is stuck on work it has in hand, not idle."""
+    return now - last_progress > threshold
+
+
+def progressing(name: str, last_progress: Callable[[], float], threshold: float) -> Check:
+    """The check of a loop: ``last_progress`` (``time.monotonic()`` of its last finished turn)
+    is within ``threshold``; otherwise "<name> has stalled"."""
+
+    async def check() -> None:
+        if stalled(last_progress(), time.monotonic(), threshold):
+            raise ServiceUnavailableError(f"{name} has stalled")
 
     return check
 

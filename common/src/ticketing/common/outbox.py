@@ -75,6 +75,15 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._wake = asyncio.Event()
         self._next_prune = 0.0
+        self._last_turn = time.monotonic()
+        self._waiting_for_lock = False
+
+    @property
+    def last_progress(self) -> float:
+        """``time.monotonic()`` of the last batch it finished (one that found nothing counts),
+        for readiness. While it waits for the publishing lock, now: that lock is held by
+        another relay or a ``republish``, and waiting for them is this relay's job."""
+        return time.monotonic() if self._waiting_for_lock else self._last_turn
 
     def notify(self) -> None:
         """Called after a commit that wrote outbox rows: publish them now, not at the next poll."""
@@ -87,6 +96,7 @@ class OutboxRelay:
             try:
                 published = await self.publish_pending()
                 failures = 0
+                self._last_turn = time.monotonic()
             except Exception as exc:
                 failures += 1
                 logger.warning("Outbox relay could not publish (%s); retrying", exc)
@@ -111,7 +121,11 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one batch of unpublished rows, oldest first; returns how many went out."""
         async with self._sessionmaker() as session, session.begin():
-            await hold_publishing_lock(session)
+            self._waiting_for_lock = True
+            try:
+                await hold_publishing_lock(session)
+            finally:
+                self._waiting_for_lock = False
             rows = (
                 await session.execute(
                     sa.select(outbox.c.seq, outbox.c.event_id, outbox.c.subject, outbox.c.payload)

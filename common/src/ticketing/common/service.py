@@ -35,7 +35,7 @@ from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer, Subscriptions
 from ticketing.common.db import banned_users, create_engine, create_sessionmaker, run_migrations
 from ticketing.common.errors import ServiceUnavailableError
-from ticketing.common.health import Dependency, bus_connected, health_router
+from ticketing.common.health import Dependency, bus_answers, health_router, progressing
 from ticketing.common.http_errors import install_error_handlers
 from ticketing.common.outbox import OutboxRelay
 from ticketing.common.revocation import is_refused, with_session_subscriptions
@@ -190,7 +190,8 @@ def create_service_app(definition: ServiceDefinition[SettingsT, ContextT]) -> Fa
 
 
 def _dependencies(runtime: ServiceRuntime[SettingsT, ContextT]) -> list[Dependency]:
-    """What ``/readyz`` checks: every service's database and NATS."""
+    """What ``/readyz`` checks: every service's database, NATS, and that its consumer and
+    relay still make progress (DESIGN §10)."""
 
     async def database() -> None:
         async with runtime.engine.connect() as conn:
@@ -202,10 +203,22 @@ def _dependencies(runtime: ServiceRuntime[SettingsT, ContextT]) -> list[Dependen
                 f"The event consumer cannot run: {runtime.consumer.problem}"
             )
 
+    def consumer_progress() -> float:
+        return time.monotonic() if runtime.consumer is None else runtime.consumer.last_progress
+
+    threshold = runtime.settings.loop_stall_seconds
     return [
         Dependency("Database", database),
-        Dependency("NATS", bus_connected(runtime.bus)),
+        Dependency("NATS", bus_answers(runtime.bus)),
         Dependency("Event consumer", consumer),
+        Dependency(
+            "Event consumer progress",
+            progressing("The event consumer", consumer_progress, threshold),
+        ),
+        Dependency(
+            "Outbox relay progress",
+            progressing("The outbox relay", lambda: runtime.relay.last_progress, threshold),
+        ),
     ]
 
 

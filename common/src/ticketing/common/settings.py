@@ -67,6 +67,12 @@ class ServiceSettings(BusSettings):
     jwt_public_key: str = Field(description="PEM public key that verifies session tokens")
     cookie_secure: bool = Field(default=False, description="Mark the session cookie Secure")
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    loop_stall_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="/readyz fails when the event consumer or the outbox relay has not finished"
+        " a turn for this long (idle, each finishes one every second or so)",
+    )
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1, description="Larger request bodies get 413 (the Ingress: 1m)"
     )

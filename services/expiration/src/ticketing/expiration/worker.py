@@ -21,7 +21,7 @@ from ticketing.common.advisories import MaxDeliveriesBackstop, ensure_advisory_s
 from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer
 from ticketing.common.events import OrderCreated
-from ticketing.common.health import Dependency, bus_connected, probe_app
+from ticketing.common.health import Dependency, bus_answers, probe_app
 from ticketing.common.service import supervise
 from ticketing.expiration.config import ExpirationSettings
 from ticketing.expiration.health import HealthServer
@@ -103,7 +103,7 @@ async def running_worker(settings: ExpirationSettings) -> AsyncIterator[RunningW
         )
         probes = probe_app(
             "Ticketing expiration worker",
-            [Dependency("Redis", redis.ping), Dependency("NATS", bus_connected(bus))],
+            [Dependency("Redis", redis.ping), Dependency("NATS", bus_answers(bus))],
         )
         health = HealthServer(probes, settings.health_host, settings.health_port)
         stack.push_async_callback(_stop_health, health, asyncio.create_task(health.serve()))
