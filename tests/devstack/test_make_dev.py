@@ -29,10 +29,18 @@ def _processes_of(root: psutil.Process, data_dir: Path) -> list[psutil.Process]:
 
 
 @pytest.fixture
-def make_dev(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def make_dev(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``make dev`` up and ready; parametrised (indirectly) with ``TICKETING_REPLICAS``."""
     port = free_port()
     data_dir = tmp_path / "dev-data"
-    env = {**os.environ, "TICKETING_PORT": str(port), "TICKETING_DATA_DIR": str(data_dir)}
+    env = {
+        **os.environ,
+        "TICKETING_PORT": str(port),
+        "TICKETING_DATA_DIR": str(data_dir),
+        "TICKETING_REPLICAS": str(getattr(request, "param", 1)),
+    }
     process = subprocess.Popen(
         ["make", "--no-print-directory", "dev"],
         cwd=REPO,
@@ -138,6 +146,9 @@ def pay_with_3d_secure_and_close_the_tab(base_url: str, seller: httpx.Client) ->
         return until(settled)
 
 
+# Two replicas: every request and event may land on either process of a service, and the
+# buyer still gets exactly one receipt.
+@pytest.mark.parametrize("make_dev", [1, 2], ids=["one-replica", "two-replicas"], indirect=True)
 def test_make_dev_serves_the_platform_and_stops_cleanly(
     make_dev: tuple[str, subprocess.Popen[str]], tmp_path: Path
 ) -> None:
