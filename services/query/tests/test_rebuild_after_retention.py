@@ -2,24 +2,19 @@
 and durable"): after the stream's retention deleted the older ones, a rebuild still reproduces
 the live read model. Real NATS retention (a max age of one second), real PostgreSQL."""
 
-from collections.abc import Awaitable, Callable
-from decimal import Decimal
-from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
+import query_world
 import sqlalchemy as sa
+from query_world import SELLER, ReadModel, Rows, ticket_created, ticket_updated
 
 from ticketing.common.bus import Bus
 from ticketing.common.db import create_engine, create_sessionmaker
 from ticketing.common.events import (
     Event,
     OrderCreated,
-    TicketCreated,
-    TicketCreatedData,
-    TicketUpdated,
-    TicketUpdatedData,
     UserBanned,
     UserBannedData,
     UserCreated,
@@ -32,39 +27,25 @@ from ticketing.query.snapshot import DURABLE, SNAPSHOT_LOCK, Checkpoint, StateNa
 from ticketing.testkit.events import (
     order_cancelled,
     order_completed,
-    order_created,
     payment_created,
     publish_event,
 )
 from ticketing.testkit.fixtures import Infrastructure
 from ticketing.testkit.http import eventually
 
-SELLER, BUYER = uuid4(), uuid4()
-Rows = dict[str, list[tuple[Any, ...]]]
-ReadModel = Callable[[], Awaitable[Rows]]
+BUYER = uuid4()
 
 
 def ticket(
     ticket_id: UUID, version: int, order_id: UUID | None = None, title: str = "Gig"
 ) -> Event:
     if version == 0:
-        data = TicketCreatedData(
-            id=ticket_id, title=title, price=Decimal("20"), user_id=SELLER, version=0
-        )
-        return TicketCreated(data=data)
-    changed = TicketUpdatedData(
-        id=ticket_id,
-        title=title,
-        price=Decimal("20"),
-        user_id=SELLER,
-        version=version,
-        order_id=order_id,
-    )
-    return TicketUpdated(data=changed)
+        return ticket_created(ticket_id, title=title)
+    return ticket_updated(ticket_id, version, order_id, title=title)
 
 
 def reservation(order_id: UUID, ticket_id: UUID) -> OrderCreated:
-    return order_created(BUYER, price=Decimal("20"), ticket_id=ticket_id, order_id=order_id)
+    return query_world.reservation(order_id, ticket_id, BUYER)
 
 
 def user(user_id: UUID) -> UserCreated:
