@@ -3,6 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
+from ticketing.common.migration_ops import required, stamped_now
+
 revision = "0003"
 down_revision = "0002"
 
@@ -11,14 +13,9 @@ def upgrade() -> None:
     op.create_table(
         "sign_in_attempts",
         sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-        sa.Column("email_key", sa.String(320), nullable=False),
-        sa.Column("client", sa.String(64), nullable=False),
-        sa.Column(
-            "attempted_at",
-            sa.DateTime(timezone=True),
-            nullable=False,
-            server_default=sa.func.now(),
-        ),
+        required("email_key", sa.String(320)),
+        required("client", sa.String(64)),
+        stamped_now("attempted_at"),
     )
     op.create_index("sign_in_attempts_by_email", "sign_in_attempts", ["email_key", "attempted_at"])
     op.create_index("sign_in_attempts_by_client", "sign_in_attempts", ["client", "attempted_at"])

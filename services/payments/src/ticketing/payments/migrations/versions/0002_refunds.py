@@ -3,6 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
+from ticketing.common.migration_ops import TIMESTAMP, create_partial_index, required, stamped_now
+
 revision = "0002"
 down_revision = "0001"
 
@@ -11,18 +13,13 @@ def upgrade() -> None:
     op.create_table(
         "refunds_owed",
         sa.Column("intent_id", sa.String(255), primary_key=True),
-        sa.Column("order_id", sa.Uuid, nullable=False),
-        sa.Column("reason", sa.String(100), nullable=False),
-        sa.Column(
-            "requested_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
-        ),
-        sa.Column("refunded_at", sa.DateTime(timezone=True)),
+        required("order_id", sa.Uuid),
+        required("reason", sa.String(100)),
+        stamped_now("requested_at"),
+        sa.Column("refunded_at", TIMESTAMP),
     )
-    op.create_index(
-        "refunds_owed_pending",
-        "refunds_owed",
-        ["requested_at"],
-        postgresql_where=sa.text("refunded_at IS NULL"),
+    create_partial_index(
+        "refunds_owed_pending", "refunds_owed", ["requested_at"], "refunded_at IS NULL"
     )
 
 

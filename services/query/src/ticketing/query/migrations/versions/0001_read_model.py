@@ -3,26 +3,25 @@
 import sqlalchemy as sa
 from alembic import op
 
+from ticketing.common.migration_ops import MONEY, TIMESTAMP, required, uuid_key
+
 revision = "0001"
 down_revision = None
-
-TIMESTAMP = sa.DateTime(timezone=True)
-MONEY = sa.Numeric(10, 2)
 
 
 def upgrade() -> None:
     op.create_table(
         "listings",
-        sa.Column("id", sa.Uuid, primary_key=True),
-        sa.Column("title", sa.Text, nullable=False),
-        sa.Column("price", MONEY, nullable=False),
-        sa.Column("user_id", sa.Uuid, nullable=False),
-        sa.Column("version", sa.Integer, nullable=False),
+        uuid_key(),
+        required("title", sa.Text),
+        required("price", MONEY),
+        required("user_id", sa.Uuid),
+        required("version", sa.Integer),
         sa.Column("order_id", sa.Uuid),
-        sa.Column("status", sa.String(20), nullable=False),
-        sa.Column("created_at", TIMESTAMP, nullable=False),
-        sa.Column("ticket_changed_at", TIMESTAMP, nullable=False),
-        sa.Column("updated_at", TIMESTAMP, nullable=False),
+        required("status", sa.String(20)),
+        required("created_at", TIMESTAMP),
+        required("ticket_changed_at", TIMESTAMP),
+        required("updated_at", TIMESTAMP),
         sa.CheckConstraint(
             "status IN ('available', 'reserved', 'sold')", name="listings_status_known"
         ),
@@ -30,29 +29,29 @@ def upgrade() -> None:
     op.create_index("listings_status_created", "listings", ["status", "created_at"])
     op.create_table(
         "orders",
-        sa.Column("id", sa.Uuid, primary_key=True),
-        sa.Column("user_id", sa.Uuid, nullable=False),
-        sa.Column("status", sa.String(20), nullable=False),
-        sa.Column("expires_at", TIMESTAMP, nullable=False),
-        sa.Column("version", sa.Integer, nullable=False),
-        sa.Column("ticket_id", sa.Uuid, nullable=False),
-        sa.Column("ticket_price", MONEY, nullable=False),
-        sa.Column("created_at", TIMESTAMP, nullable=False),
-        sa.Column("changed_at", TIMESTAMP, nullable=False),
+        uuid_key(),
+        required("user_id", sa.Uuid),
+        required("status", sa.String(20)),
+        required("expires_at", TIMESTAMP),
+        required("version", sa.Integer),
+        required("ticket_id", sa.Uuid),
+        required("ticket_price", MONEY),
+        required("created_at", TIMESTAMP),
+        required("changed_at", TIMESTAMP),
     )
     op.create_index("orders_user_created", "orders", ["user_id", "created_at"])
     op.create_index("orders_ticket", "orders", ["ticket_id"])
     op.create_table(
         "payments",
-        sa.Column("id", sa.Uuid, primary_key=True),
-        sa.Column("order_id", sa.Uuid, nullable=False, unique=True),
-        sa.Column("stripe_id", sa.String(255), nullable=False),
-        sa.Column("created_at", TIMESTAMP, nullable=False),
+        uuid_key(),
+        required("order_id", sa.Uuid, unique=True),
+        required("stripe_id", sa.String(255)),
+        required("created_at", TIMESTAMP),
     )
     op.create_table(
         "users",
-        sa.Column("id", sa.Uuid, primary_key=True),
-        sa.Column("email", sa.String(320), nullable=False),
+        uuid_key(),
+        required("email", sa.String(320)),
     )
 
 

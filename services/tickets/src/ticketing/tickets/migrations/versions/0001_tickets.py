@@ -3,6 +3,14 @@
 import sqlalchemy as sa
 from alembic import op
 
+from ticketing.common.migration_ops import (
+    MONEY,
+    create_partial_index,
+    required,
+    stamped_now,
+    uuid_key,
+)
+
 revision = "0001"
 down_revision = None
 
@@ -10,24 +18,17 @@ down_revision = None
 def upgrade() -> None:
     op.create_table(
         "tickets",
-        sa.Column("id", sa.Uuid, primary_key=True),
-        sa.Column("title", sa.String(200), nullable=False),
-        sa.Column("price", sa.Numeric(10, 2), nullable=False),
-        sa.Column("user_id", sa.Uuid, nullable=False),
-        sa.Column("version", sa.Integer, nullable=False),
+        uuid_key(),
+        required("title", sa.String(200)),
+        required("price", MONEY),
+        required("user_id", sa.Uuid),
+        required("version", sa.Integer),
         sa.Column("order_id", sa.Uuid),
-        sa.Column(
-            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
-        ),
+        stamped_now(),
         sa.CheckConstraint("price > 0", name="tickets_price_positive"),
         sa.CheckConstraint("version >= 0", name="tickets_version_not_negative"),
     )
-    op.create_index(
-        "tickets_available",
-        "tickets",
-        ["created_at"],
-        postgresql_where=sa.text("order_id IS NULL"),
-    )
+    create_partial_index("tickets_available", "tickets", ["created_at"], "order_id IS NULL")
 
 
 def downgrade() -> None:

@@ -3,16 +3,14 @@
 import sqlalchemy as sa
 from alembic import op
 
+from ticketing.common.migration_ops import required, uuid_key
+
 revision = "0002"
 down_revision = "0001"
 
 
 def upgrade() -> None:
-    op.create_table(
-        "cancelled_orders",
-        sa.Column("order_id", sa.Uuid, primary_key=True),
-        sa.Column("ticket_id", sa.Uuid, nullable=False),
-    )
+    op.create_table("cancelled_orders", uuid_key("order_id"), required("ticket_id", sa.Uuid))
 
 
 def downgrade() -> None:
