@@ -114,7 +114,7 @@ async def test_anyone_can_see_the_tickets_for_sale(
         response = await visitor.get("/api/tickets")
 
     assert response.status_code == 200
-    assert response.json() == [first, second]
+    assert response.json() == [second, first]  # newest first
 
 
 async def test_anyone_can_see_a_ticket(client: httpx.AsyncClient, seller: CurrentUser) -> None:

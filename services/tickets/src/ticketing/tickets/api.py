@@ -2,9 +2,10 @@
 
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm.exc import StaleDataError
 
+from ticketing.common import pagination
 from ticketing.common.auth import RequiredUser
 from ticketing.common.contracts import TicketBody
 from ticketing.common.errors import ConflictError
@@ -29,9 +30,20 @@ async def create_ticket(body: TicketIn, user: RequiredUser, uow: UnitOfWorkDep) 
     return TicketBody.model_validate(ticket)
 
 
-@router.get("", response_model=list[TicketBody])
-async def list_tickets(uow: UnitOfWorkDep) -> list[TicketBody]:
-    return [TicketBody.model_validate(t) for t in await repository.available(uow.session)]
+@router.get("", response_model=list[TicketBody], responses=pagination.NEXT_PAGE_DOC)
+async def list_tickets(
+    request: Request,
+    response: Response,
+    uow: UnitOfWorkDep,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
+) -> list[TicketBody]:
+    """Tickets for sale, newest first, a page at a time (``Link: <…>; rel="next"``)."""
+    after = pagination.cursor_position(cursor)
+    tickets, more = await repository.available(uow.session, limit=limit, after=after)
+    if more is not None:
+        response.headers["Link"] = pagination.next_link(request, more, limit)
+    return [TicketBody.model_validate(t) for t in tickets]
 
 
 @router.get("/{ticket_id}", response_model=TicketBody)

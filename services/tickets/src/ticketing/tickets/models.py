@@ -27,7 +27,10 @@ class Ticket(Base):
     __table_args__ = (
         sa.CheckConstraint("price > 0", name="tickets_price_positive"),
         sa.CheckConstraint("version >= 0", name="tickets_version_not_negative"),
-        sa.Index("tickets_available", "created_at", postgresql_where=sa.text("order_id IS NULL")),
+        # The listing, newest first (``repository.available``), walked backwards.
+        sa.Index(
+            "tickets_available", "created_at", "id", postgresql_where=sa.text("order_id IS NULL")
+        ),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True)

@@ -1,6 +1,5 @@
 """How tickets are read from the database (writes are plain ORM changes, version-checked)."""
 
-from collections.abc import Sequence
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -8,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.common.db import banned_users
 from ticketing.common.errors import NotFoundError
+from ticketing.common.pagination import Position, newest_first, split_page
 from ticketing.tickets.models import Ticket
 
 
@@ -20,14 +20,17 @@ async def get(session: AsyncSession, ticket_id: UUID, *, lock: bool = False) -> 
     return ticket
 
 
-async def available(session: AsyncSession) -> Sequence[Ticket]:
-    """Tickets for sale: those no order holds and whose seller is not banned, oldest listing
-    first. A banned seller's tickets leave the listing but keep their page
-    (``GET /api/tickets/{id}``), so links to them still answer; orders refuses to sell them."""
+async def available(
+    session: AsyncSession, *, limit: int, after: Position | None
+) -> tuple[list[Ticket], Position | None]:
+    """One page of the tickets for sale, newest listing first, and where the next page starts
+    (None on the last): those no order holds and whose seller is not banned. The partial
+    index ``tickets_available`` serves the order. A banned seller's tickets leave the listing
+    but keep their page (``GET /api/tickets/{id}``), so links to them still answer; orders
+    refuses to sell them."""
     seller_banned = sa.exists().where(banned_users.c.user_id == Ticket.user_id)
+    query = sa.select(Ticket).where(Ticket.order_id.is_(None), ~seller_banned)
     rows = await session.scalars(
-        sa.select(Ticket)
-        .where(Ticket.order_id.is_(None), ~seller_banned)
-        .order_by(Ticket.created_at, Ticket.id)
+        newest_first(query, Ticket.created_at, Ticket.id, after=after, limit=limit)
     )
-    return rows.all()
+    return split_page(rows.all(), limit, lambda t: Position(t.created_at, t.id))
