@@ -43,6 +43,10 @@ outbox = sa.Table(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
     sa.Column("published_at", sa.DateTime(timezone=True)),
+    # Where the event came from, sent on as NATS headers (correlation.py): X-Request-ID and
+    # the W3C trace context of the transaction that wrote the row. Null for older rows.
+    sa.Column("request_id", sa.String(128)),
+    sa.Column("traceparent", sa.String(64)),
     sa.Index("outbox_unpublished", "seq", postgresql_where=sa.text("published_at IS NULL")),
 )
 
