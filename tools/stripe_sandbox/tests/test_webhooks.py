@@ -4,7 +4,6 @@ answered, retried while the endpoint fails or is down, every delivery on record.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from typing import Any
 
@@ -25,6 +24,7 @@ from sandbox_client import (
 
 from ticketing.stripe_sandbox.webhooks import WebhookDispatcher
 from ticketing.stripe_sandbox.webhooks import WebhookEndpoint as Endpoint
+from ticketing.testkit.embedded import free_port
 
 VISA: dict[str, Any] = {"payment_method": "pm_card_visa"}
 
@@ -36,13 +36,6 @@ def types_for(endpoint: WebhookEndpoint, intent_id: str) -> list[str]:
         if intent_id
         in (event["data"]["object"]["id"], event["data"]["object"].get("payment_intent"))
     ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_events_are_signed_for_stripe_webhook_construct_event(
