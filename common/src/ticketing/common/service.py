@@ -21,22 +21,28 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
 import sqlalchemy as sa
+import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from ticketing.common import tracing
 from ticketing.common.advisories import MaxDeliveriesBackstop, ensure_advisory_stream
 from ticketing.common.auth import TokenVerifier, UserSession
 from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer, Subscriptions
+from ticketing.common.correlation import install_http_observability
 from ticketing.common.db import banned_users, create_engine, create_sessionmaker, run_migrations
 from ticketing.common.errors import ServiceUnavailableError
 from ticketing.common.health import Dependency, bus_answers, health_router, progressing
 from ticketing.common.http_errors import install_error_handlers
+from ticketing.common.logs import configure_logging
+from ticketing.common.metrics import sample_forever, service_samplers
 from ticketing.common.outbox import OutboxRelay
 from ticketing.common.revocation import is_refused, with_session_subscriptions
 from ticketing.common.settings import ServiceSettings
@@ -60,7 +66,6 @@ class ServiceDefinition(Generic[SettingsT, ContextT]):
     context: ContextT
     """What the service's routes and loops need beyond settings, database and bus, built by
     its ``app.py`` (payments: its Stripe gateway); None when there is nothing."""
-    migrations_dir: Path
     routers: Sequence[APIRouter] = ()
     subscriptions: Subscriptions = field(default_factory=dict)
     background: Sequence[BackgroundLoop[SettingsT, ContextT]] = ()
@@ -68,6 +73,11 @@ class ServiceDefinition(Generic[SettingsT, ContextT]):
     consumes_session_events: bool = True
     """Record ``user.banned`` and ``session.revoked`` from the bus, so this service refuses
     those tokens (``revocation.SESSION_SUBSCRIPTIONS``). Auth records them as it publishes."""
+
+    @property
+    def migrations_dir(self) -> Path:
+        """``ticketing/<name>/migrations``: every service keeps its Alembic revisions there."""
+        return Path(str(resources.files(f"ticketing.{self.name}"))) / "migrations"
 
 
 class ServiceRuntime(Generic[SettingsT, ContextT]):
@@ -79,7 +89,8 @@ class ServiceRuntime(Generic[SettingsT, ContextT]):
         self.context = definition.context
         self.engine: AsyncEngine = create_engine(self.settings.database_url)
         self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)
-        self.bus = Bus.from_settings(self.settings)  # streams bounded and reconciled
+        tracing.instrument_engine(self.engine, self.name)
+        self.bus = Bus.from_settings(self.settings, service=self.name)  # bounded, reconciled
         self.consumer: EventConsumer | None = None  # set in the lifespan when it subscribes
         self.relay = OutboxRelay(
             self.sessionmaker, self.bus, poll_seconds=self.settings.outbox_poll_seconds
@@ -137,10 +148,12 @@ async def cancel_until_done(tasks: Sequence[asyncio.Task[Any]]) -> None:
 
 
 def create_service_app(definition: ServiceDefinition[SettingsT, ContextT]) -> FastAPI:
+    configure_logging(definition.name)
     runtime = ServiceRuntime(definition)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        structlog.contextvars.bind_contextvars(service=definition.name)  # the loops' lines
         await run_migrations(runtime.engine, definition.migrations_dir)
         await runtime.bus.connect()
         resources = AsyncExitStack()
@@ -169,6 +182,9 @@ def create_service_app(definition: ServiceDefinition[SettingsT, ContextT]) -> Fa
             await ensure_advisory_stream(runtime.bus)
             backstop = MaxDeliveriesBackstop(runtime.bus, consumer=definition.name)
             loops.append(("max-deliveries-backstop", backstop.run))
+        durable = None if runtime.consumer is None else runtime.consumer.durable
+        samplers = service_samplers(runtime.name, runtime.sessionmaker, runtime.bus, durable)
+        loops.append(("metrics-sampler", functools.partial(sample_forever, samplers)))
         for background in definition.background:
             loops.append((background.__name__, functools.partial(background, runtime)))
         tasks = [asyncio.create_task(supervise(n, loop), name=n) for n, loop in loops]
@@ -183,6 +199,7 @@ def create_service_app(definition: ServiceDefinition[SettingsT, ContextT]) -> Fa
     app = FastAPI(title=f"Ticketing {definition.name}", lifespan=lifespan)
     app.state.runtime = runtime
     install_error_handlers(app, max_body_bytes=definition.settings.max_body_bytes)
+    install_http_observability(app, definition.name)
     app.include_router(health_router(_dependencies(runtime)))
     for router in definition.routers:
         app.include_router(router)

@@ -1,7 +1,5 @@
 """The auth service, assembled: what it serves, what it holds open and what it runs."""
 
-from pathlib import Path
-
 from fastapi import FastAPI
 
 from ticketing.auth.api import router
@@ -18,7 +16,6 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
             name="auth",
             settings=settings,
             context=Passwords(settings.password_hashing_concurrency),
-            migrations_dir=Path(__file__).parent / "migrations",
             routers=[router],
             background=[prune_sign_in_attempts],
             resources=[lambda runtime: held_open(runtime.context)],

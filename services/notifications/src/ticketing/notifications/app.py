@@ -7,8 +7,6 @@ serves no other route and the Ingress sends it nothing. Run it with
 ``uvicorn --factory ticketing.notifications.app:create_app``.
 """
 
-from pathlib import Path
-
 from fastapi import FastAPI
 
 from ticketing.common.service import ServiceDefinition, create_service_app
@@ -26,7 +24,6 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
             name="notifications",
             settings=settings,
             context=MailMetrics(),
-            migrations_dir=Path(__file__).parent / "migrations",
             subscriptions=subscriptions(Outgoing(settings)),
             background=[deliver_mail],
         )

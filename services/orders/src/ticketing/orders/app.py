@@ -1,7 +1,5 @@
 """The orders service, assembled: what it serves, what it listens to, what it runs."""
 
-from pathlib import Path
-
 from fastapi import FastAPI
 
 from ticketing.common.service import ServiceDefinition, create_service_app
@@ -18,7 +16,6 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
             name="orders",
             settings=settings,
             context=None,
-            migrations_dir=Path(__file__).parent / "migrations",
             routers=[router],
             subscriptions=subscriptions(settings),
             background=[sweep_overdue_orders],

@@ -2,7 +2,6 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -30,7 +29,6 @@ def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
             name="payments",
             settings=settings,
             context=StripeGateway(settings),
-            migrations_dir=Path(__file__).parent / "migrations",
             routers=[api.router, webhooks.router],
             subscriptions=SUBSCRIPTIONS,
             background=[refund_what_is_owed],

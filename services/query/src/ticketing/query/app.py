@@ -1,8 +1,6 @@
 """The query service, assembled: the read API, fed by every event of the platform, and the
 periodic snapshot of it that rebuilds start from."""
 
-from pathlib import Path
-
 from fastapi import FastAPI
 
 from ticketing.common.service import ServiceDefinition, create_service_app
@@ -18,7 +16,6 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
             name="query",  # also its durable consumer (snapshot.DURABLE)
             settings=settings or QuerySettings(),  # from the environment
             context=None,
-            migrations_dir=Path(__file__).parent / "migrations",
             routers=[router],
             subscriptions=SUBSCRIPTIONS,
             background=[snapshot_periodically],  # so a rebuild needs only recent events

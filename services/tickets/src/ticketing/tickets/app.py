@@ -1,7 +1,5 @@
 """The tickets service, assembled: what it serves and what it listens to."""
 
-from pathlib import Path
-
 from fastapi import FastAPI
 
 from ticketing.common.service import ServiceDefinition, create_service_app
@@ -16,7 +14,6 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
             name="tickets",
             settings=settings or TicketsSettings(),  # from the environment
             context=None,
-            migrations_dir=Path(__file__).parent / "migrations",
             routers=[router],
             subscriptions=SUBSCRIPTIONS,
         )
