@@ -33,6 +33,7 @@ from uuid import UUID
 from ticketing.common.errors import BadRequestError, NotAuthorizedError
 
 if TYPE_CHECKING:  # type hints only: the rules work on rows but must not load SQLAlchemy
+    from ticketing.common.events import OrderStatus
     from ticketing.orders.models import Order, Ticket
 
 CANNOT_CANCEL_COMPLETED = "Cannot cancel a completed order"
@@ -89,21 +90,22 @@ def ensure_owner(order: Order, user_id: UUID) -> None:
 
 def cancel(order: Order) -> bool:
     """Cancel the order, freeing its ticket; a completed (paid) order stays complete."""
-    if order.status == "cancelled":
-        return False
-    if order.status == "complete":
-        raise BadRequestError(CANNOT_CANCEL_COMPLETED)
-    order.status = "cancelled"
-    return True
+    return _move(order, to="cancelled", never_from="complete", refusal=CANNOT_CANCEL_COMPLETED)
 
 
 def complete(order: Order) -> bool:
     """Mark the order paid; a cancelled order cannot be (its payment must be refunded)."""
-    if order.status == "complete":
+    return _move(order, to="complete", never_from="cancelled", refusal=CANNOT_COMPLETE_CANCELLED)
+
+
+def _move(order: Order, *, to: OrderStatus, never_from: OrderStatus, refusal: str) -> bool:
+    """The two final states exclude each other: the order reaches ``to`` unless it already
+    reached ``never_from``; reaching ``to`` again changes nothing."""
+    if order.status == to:
         return False
-    if order.status == "cancelled":
-        raise BadRequestError(CANNOT_COMPLETE_CANCELLED)
-    order.status = "complete"
+    if order.status == never_from:
+        raise BadRequestError(refusal)
+    order.status = to
     return True
 
 
