@@ -1,14 +1,19 @@
 """make dev's process handling: the supervisor restarts crashes; a busy port is refused."""
 
-import os
+from __future__ import annotations
+
 import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
+
+if TYPE_CHECKING:
+    from conftest import StartDev
 
 CRASH_ONCE = """
 import pathlib, sys, time
@@ -52,20 +57,15 @@ def test_a_crashed_process_is_reported_restarted_and_stopped_cleanly(tmp_path: P
             supervisor.kill()
 
 
-def test_make_dev_refuses_a_busy_port_with_a_clear_message(tmp_path: Path) -> None:
+def test_make_dev_refuses_a_busy_port_with_a_clear_message(
+    tmp_path: Path, start_dev: StartDev
+) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        env = {**os.environ, "TICKETING_PORT": str(port), "TICKETING_DATA_DIR": str(tmp_path)}
 
-        result = subprocess.run(
-            [sys.executable, "-m", "ticketing.devstack", "up"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = start_dev({"TICKETING_PORT": str(port)})
 
     assert result.returncode == 1
     assert f"port {port} is in use" in result.stderr

@@ -4,11 +4,9 @@ between them and skipping a replica that refuses the connection."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -26,6 +24,9 @@ from ticketing.devstack.stack import (
     plan_processes,
 )
 from ticketing.testkit.serving import served
+
+if TYPE_CHECKING:
+    from conftest import StartDev
 
 WORKERS = (*HTTP_SERVICES, "expiration")
 
@@ -94,16 +95,10 @@ def test_a_replica_count_outside_one_to_eight_is_refused(given: str) -> None:
         parse_replicas(given)
 
 
-def test_make_dev_refuses_a_bad_replica_count_with_a_clear_message(tmp_path: Path) -> None:
-    env = {**os.environ, "TICKETING_REPLICAS": "9", "TICKETING_DATA_DIR": str(tmp_path)}
-
-    result = subprocess.run(
-        [sys.executable, "-m", "ticketing.devstack", "up"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def test_make_dev_refuses_a_bad_replica_count_with_a_clear_message(
+    tmp_path: Path, start_dev: StartDev
+) -> None:
+    result = start_dev({"TICKETING_REPLICAS": "9"})
 
     assert result.returncode == 2
     assert "TICKETING_REPLICAS must be a whole number from 1 to 8, not '9'" in result.stderr
