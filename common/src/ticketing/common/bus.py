@@ -30,6 +30,8 @@ from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError, ServerError
 
+from ticketing.common.correlation import publishing
+from ticketing.common.metrics import EVENTS_PUBLISHED, event_type_of
 from ticketing.common.settings import DAY, GIB, MIB, BusSettings
 
 logger = logging.getLogger("ticketing.bus")
@@ -100,8 +102,10 @@ class Bus:
         *,
         stream_replicas: int = 1,
         retention: Retention | None = None,
+        service: str = "tool",
     ) -> None:
         self.url = url
+        self.service = service  # who publishes: the label of its metrics and spans
         self.stream_replicas = stream_replicas
         self.retention = retention
         self.names = BusNames(namespace)
@@ -109,13 +113,14 @@ class Bus:
         self._js: JetStreamContext | None = None
 
     @classmethod
-    def from_settings(cls, settings: BusSettings) -> Bus:
+    def from_settings(cls, settings: BusSettings, *, service: str = "tool") -> Bus:
         """The bus of a service or worker: its streams bounded and reconciled from settings."""
         return cls(
             settings.nats_url,
             settings.bus_namespace,
             stream_replicas=settings.bus_stream_replicas,
             retention=Retention.from_settings(settings),
+            service=service,
         )
 
     @property
@@ -185,10 +190,15 @@ class Bus:
     async def publish(
         self, subject: str, payload: bytes, *, msg_id: str, headers: dict[str, str] | None = None
     ) -> bool:
-        """Publish and wait for JetStream's ack; True when the stream already had this id."""
-        ack = await self.js.publish(
-            subject, payload, headers={"Nats-Msg-Id": msg_id, **(headers or {})}
-        )
+        """Publish and wait for JetStream's ack; True when the stream already had this id.
+
+        ``headers`` (an outbox row's, ``correlation.outgoing_headers()``) carry the request id
+        and trace context on; the publish is a producer span of that trace."""
+        sent = {**(headers or {}), "Nats-Msg-Id": msg_id}
+        with publishing(self.service, subject, sent):
+            ack = await self.js.publish(subject, payload, headers=sent)
+        if (event_type := event_type_of(subject, self.names.namespace)) is not None:
+            EVENTS_PUBLISHED.labels(self.service, event_type).inc()
         return bool(ack.duplicate)
 
     async def close(self) -> None:

@@ -38,10 +38,12 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from ticketing.common.bus import Bus
+from ticketing.common.correlation import handling
 from ticketing.common.dlq import dead_letter, event_type_of, replay_filter
 from ticketing.common.durable import DurableConfigError, DurableSpec, ensure_durable
 from ticketing.common.events import Event, UnknownEventError, parse_event
 from ticketing.common.failures import is_transient
+from ticketing.common.metrics import EVENTS_DEAD_LETTERED, EVENTS_FAILED, EVENTS_HANDLED
 from ticketing.common.uow import UnitOfWork
 from ticketing.common.versions import EventOutOfOrder
 
@@ -170,6 +172,10 @@ class EventConsumer:
         if event.type not in self._handlers:
             await self._leave_for_others(message)
             return
+        with handling(self.durable, event.id, event.type, message.headers):
+            await self._settle(message, event)
+
+    async def _settle(self, message: Msg, event: Event) -> None:
         while True:
             try:
                 await self._apply(event)
@@ -186,6 +192,7 @@ class EventConsumer:
                 self._failures.pop(_seq(message), None)
                 self._early_since.pop(_seq(message), None)
                 await message.ack()
+                EVENTS_HANDLED.labels(self.durable, event.type).inc()
             return
 
     async def _apply(self, event: Event) -> None:
@@ -238,6 +245,7 @@ class EventConsumer:
         self._holds = 0
         seq = _seq(message)
         failures = self._failures[seq] = self._failures.get(seq, 0) + 1
+        EVENTS_FAILED.labels(self.durable, event.type).inc()
         if failures >= self._max_failures or self._last_server_delivery(message):
             self._failures.pop(seq, None)
             await self._dead_letter(message, event.type, reason)
@@ -282,6 +290,7 @@ class EventConsumer:
             reason=reason,
         )
         await message.term()
+        EVENTS_DEAD_LETTERED.labels(self.durable, event_type).inc()
 
 
 def _seq(message: Msg) -> int:

@@ -104,8 +104,11 @@ def health_router(dependencies: Sequence[Dependency]) -> APIRouter:
 
 
 def probe_app(title: str, dependencies: Sequence[Dependency]) -> FastAPI:
-    """The whole HTTP face of a worker that serves nothing but its probes."""
+    """The whole HTTP face of a worker that serves nothing but its probes and ``/metrics``."""
+    from ticketing.common.metrics import metrics_router  # its imports are heavier than ours
+
     app = FastAPI(title=title, docs_url=None, redoc_url=None)
     install_error_handlers(app)
     app.include_router(health_router(dependencies))
+    app.include_router(metrics_router())
     return app

@@ -2,7 +2,8 @@
 
 It wakes as soon as a unit of work commits and also polls, so rows committed by another
 replica, or left behind while NATS was down, still go out. A re-publish after a crash is
-deduplicated by JetStream because ``Nats-Msg-Id`` is the event id.
+deduplicated by JetStream because ``Nats-Msg-Id`` is the event id. Each message carries the
+request id and trace context its row was written with, as NATS headers (DESIGN §10).
 
 **One relay publishes at a time, per database** (DESIGN §4 "Any number of replicas"). Each
 batch runs in a transaction holding the advisory lock ``RELAY_LOCK_ID``: a second relay waits
@@ -41,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing.common.bus import Bus
 from ticketing.common.contracts import utcnow
+from ticketing.common.correlation import REQUEST_ID_HEADER
 from ticketing.common.db import create_migration_engine, create_sessionmaker, outbox
 
 logger = logging.getLogger("ticketing.outbox")
@@ -51,7 +53,15 @@ RETENTION = timedelta(days=7)
 PRUNE_EVERY_SECONDS = 3600
 RELAY_LOCK_ID = 7_240_118  # a bigint advisory lock per database; the migration lock is ..117
 
-OutboxRow = sa.Row[Any, Any, Any, Any]  # seq, event_id, subject, payload
+OutboxRow = sa.Row[Any, Any, Any, Any, Any, Any]  # seq, event_id, subject, payload, origin
+ROW = (
+    outbox.c.seq,
+    outbox.c.event_id,
+    outbox.c.subject,
+    outbox.c.payload,
+    outbox.c.request_id,
+    outbox.c.traceparent,
+)
 
 
 async def hold_publishing_lock(session: AsyncSession) -> None:
@@ -128,7 +138,7 @@ class OutboxRelay:
                 self._waiting_for_lock = False
             rows = (
                 await session.execute(
-                    sa.select(outbox.c.seq, outbox.c.event_id, outbox.c.subject, outbox.c.payload)
+                    sa.select(*ROW)
                     .where(outbox.c.published_at.is_(None))
                     .order_by(outbox.c.seq)
                     .limit(self._batch_size)
@@ -155,11 +165,19 @@ async def _publish(
     published: list[int] = []
     for row in rows:
         try:
-            await bus.publish(row.subject, row.payload, msg_id=str(msg_id(row)))
+            await bus.publish(
+                row.subject, row.payload, msg_id=str(msg_id(row)), headers=_origin(row)
+            )
         except Exception as exc:
             return published, exc
         published.append(row.seq)
     return published, None
+
+
+def _origin(row: OutboxRow) -> dict[str, str]:
+    """The NATS headers that continue the row's request and trace (``correlation``)."""
+    headers = {REQUEST_ID_HEADER: row.request_id, "traceparent": row.traceparent}
+    return {name: value for name, value in headers.items() if value}
 
 
 async def republish_since(
@@ -182,7 +200,7 @@ async def republish_since(
             await hold_publishing_lock(session)
             rows = (
                 await session.execute(
-                    sa.select(outbox.c.seq, outbox.c.event_id, outbox.c.subject, outbox.c.payload)
+                    sa.select(*ROW)
                     .where(outbox.c.published_at >= since)
                     .where(outbox.c.seq > after_seq, outbox.c.seq <= last_seq)
                     .order_by(outbox.c.seq)

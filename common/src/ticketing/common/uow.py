@@ -1,7 +1,8 @@
 """The unit of work: one database transaction that carries state changes *and* their events.
 
 ``publish()`` stages an event; ``commit()`` writes the staged events to the outbox table in the
-same transaction as the state change, commits, and wakes the relay. An event of a rolled-back
+same transaction as the state change (with the request id and trace context of the moment, which
+the relay sends on), commits, and wakes the relay. An event of a rolled-back
 transaction is therefore never published, and one of a committed transaction never lost.
 ``claim()`` makes a consumer's transaction the one that handles an incoming event.
 """
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ticketing.common.correlation import REQUEST_ID_HEADER, outgoing_headers
 from ticketing.common.db import outbox, processed_events
 from ticketing.common.events import Event
 
@@ -51,8 +53,15 @@ class UnitOfWork:
     async def commit(self) -> None:
         staged, self._staged = self._staged, []
         if staged:
+            origin = outgoing_headers()  # the request (or event) that caused them, and its trace
             rows = [
-                {"event_id": e.id, "subject": e.subject(self._namespace), "payload": e.to_bytes()}
+                {
+                    "event_id": e.id,
+                    "subject": e.subject(self._namespace),
+                    "payload": e.to_bytes(),
+                    "request_id": origin.get(REQUEST_ID_HEADER),
+                    "traceparent": origin.get("traceparent"),
+                }
                 for e in staged
             ]
             await self.session.execute(sa.insert(outbox), rows)

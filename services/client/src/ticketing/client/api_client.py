@@ -2,7 +2,9 @@
 
 One ``httpx.AsyncClient`` for the app's lifetime. Every call carries the browser's ``session``
 cookie explicitly and the client never keeps cookies itself (its jar refuses them), so one
-visitor's session can never leak into another visitor's request. A service's 4xx/5xx becomes an
+visitor's session can never leak into another visitor's request. Every call carries the page
+request's ``X-Request-ID`` and trace context (``correlation``), so a purchase can be followed
+from the page into every service (DESIGN §10). A service's 4xx/5xx becomes an
 ``UpstreamError`` carrying the service's own contract errors; an unreachable service a 503.
 """
 
@@ -28,7 +30,9 @@ from ticketing.client.schemas import (
     User,
 )
 from ticketing.common.auth import SESSION_COOKIE
+from ticketing.common.correlation import outgoing_headers
 from ticketing.common.errors import CustomError, ErrorItem, ServiceUnavailableError
+from ticketing.common.tracing import instrument_client
 
 logger = logging.getLogger("ticketing.client")
 
@@ -79,6 +83,7 @@ class ApiClient:
             cookies=_refusing_cookie_jar(),
             follow_redirects=False,
         )
+        instrument_client(self._http, "client")  # a client span per call, its traceparent sent
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -94,7 +99,7 @@ class ApiClient:
         params: Mapping[str, str | int] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        sent = dict(headers or {})
+        sent = {**(headers or {}), **outgoing_headers()}
         sent["accept"] = "application/json"
         if session:
             sent["cookie"] = f"{SESSION_COOKIE}={session}"
@@ -140,8 +145,11 @@ class ApiClient:
 
     # tickets and the read model
 
-    async def tickets_for_sale(self, *, limit: int, offset: int) -> TicketPage:
-        params: dict[str, str | int] = {"status": "available", "limit": limit, "offset": offset}
+    async def tickets_for_sale(self, *, limit: int, cursor: str | None) -> TicketPage:
+        """A page of available listings, newest first, from ``cursor`` (None: the first)."""
+        params: dict[str, str | int] = {"status": "available", "limit": limit}
+        if cursor is not None:
+            params["cursor"] = cursor
         response = await self._call("query", "GET", "/api/query/tickets", params=params)
         return TicketPage.model_validate(response.json())
 

@@ -23,7 +23,9 @@ from ticketing.client.pages.auth import router as auth_pages
 from ticketing.client.pages.orders import router as order_pages
 from ticketing.client.pages.tickets import router as ticket_pages
 from ticketing.client.rendering import install_error_pages
+from ticketing.common.correlation import install_http_observability
 from ticketing.common.health import health_router
+from ticketing.common.logs import configure_logging
 
 STATIC_DIR = Path(__file__).parent / "static"
 STRIPE_JS = "https://js.stripe.com"
@@ -72,6 +74,7 @@ async def _security_headers(
 def create_app(
     settings: ClientSettings | None = None, transport: httpx.AsyncBaseTransport | None = None
 ) -> FastAPI:
+    configure_logging("client")
     settings = settings or ClientSettings()  # from the environment
 
     @asynccontextmanager
@@ -96,4 +99,5 @@ def create_app(
     app.include_router(ticket_pages)
     app.include_router(order_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_http_observability(app, "client")  # request ids, traces, /metrics
     return app

@@ -5,9 +5,9 @@ ones finish, scheduled ones stay in Redis for the next start.
 """
 
 import asyncio
-import logging
 import signal
 
+from ticketing.common.logs import configure_logging
 from ticketing.expiration.config import ExpirationSettings
 from ticketing.expiration.worker import run
 
@@ -22,5 +22,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging("expiration")
     asyncio.run(main())

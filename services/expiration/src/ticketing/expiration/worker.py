@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
+import structlog
 from arq import Worker, func
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
@@ -22,7 +24,9 @@ from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer
 from ticketing.common.events import OrderCreated
 from ticketing.common.health import Dependency, bus_answers, probe_app
+from ticketing.common.metrics import sample_forever, service_samplers
 from ticketing.common.service import supervise
+from ticketing.common.tracing import instrument_redis
 from ticketing.expiration.config import ExpirationSettings
 from ticketing.expiration.health import HealthServer
 from ticketing.expiration.jobs import JOB_FUNCTION, Scheduler, publish_expiration, queue_name
@@ -84,10 +88,13 @@ async def _stop_arq(worker: Worker, polling: asyncio.Task[None]) -> None:
 @contextlib.asynccontextmanager
 async def running_worker(settings: ExpirationSettings) -> AsyncIterator[RunningWorker]:
     async with contextlib.AsyncExitStack() as stack:
-        bus = Bus.from_settings(settings)
+        bus = Bus.from_settings(settings, service=DURABLE)
         await bus.connect()
         stack.push_async_callback(bus.close)
         redis: ArqRedis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+        instrument_redis(redis, DURABLE)
+        # Every task below starts in the worker's log context; the caller's stays its own.
+        caller_context = structlog.contextvars.bind_contextvars(service=DURABLE)
         worker = _arq_worker(settings, redis, bus)
         polling = asyncio.create_task(supervise("arq worker", worker.main), name="arq")
         stack.push_async_callback(_stop_arq, worker, polling)
@@ -101,12 +108,16 @@ async def running_worker(settings: ExpirationSettings) -> AsyncIterator[RunningW
         stack.push_async_callback(
             _cancel, asyncio.create_task(supervise("max-deliveries-backstop", backstop.run))
         )
+        samplers = service_samplers(DURABLE, None, bus, DURABLE)  # no outbox: no database
+        sampling = supervise("metrics-sampler", functools.partial(sample_forever, samplers))
+        stack.push_async_callback(_cancel, asyncio.create_task(sampling))
         probes = probe_app(
             "Ticketing expiration worker",
             [Dependency("Redis", redis.ping), Dependency("NATS", bus_answers(bus))],
         )
         health = HealthServer(probes, settings.health_host, settings.health_port)
         stack.push_async_callback(_stop_health, health, asyncio.create_task(health.serve()))
+        structlog.contextvars.reset_contextvars(**caller_context)
         yield RunningWorker(health.url, redis, queue_name(settings.bus_namespace))
 
 

@@ -1,0 +1,164 @@
+"""Following one purchase everywhere: the request id and trace context, over HTTP and NATS.
+
+**HTTP.** ``ObservedHttp`` (outermost on every app, ``install_http_observability``) accepts a
+caller's ``X-Request-ID`` (or makes one), returns it on every response (errors and 500s too),
+binds ``service`` and ``request_id`` for every line logged while the request runs, and times
+the request by route template and status. A service calling another sends
+``outgoing_headers()``: the request id and the W3C ``traceparent``.
+
+**Events.** A unit of work stores ``outgoing_headers()`` with each outbox row; the relay sends
+them as NATS headers of the message, under a producer span (``publishing``); the consumer
+continues them for the handler (``handling``): its log lines carry the originating request id,
+the event id and type, its spans join the trace, and what it publishes carries both on.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from uuid import uuid4
+
+import structlog
+from fastapi import FastAPI
+from opentelemetry import propagate
+from opentelemetry.trace import SpanKind
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ticketing.common import metrics, tracing
+from ticketing.common.logs import bound_context
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_ACCEPTABLE_ID = re.compile(r"[A-Za-z0-9._:@+=/-]{1,128}")
+"""What a caller's id may look like: printable, short, safe in a log line and a header."""
+
+
+def accepted_request_id(value: str | None) -> str:
+    """The caller's id if it is a sane one, else a new one."""
+    if value is not None and _ACCEPTABLE_ID.fullmatch(value):
+        return value
+    return uuid4().hex
+
+
+def current_request_id() -> str | None:
+    request_id = bound_context().get("request_id")
+    return request_id if isinstance(request_id, str) else None
+
+
+def outgoing_headers() -> dict[str, str]:
+    """The request id and trace context of this moment, for a call or a message it causes."""
+    headers: dict[str, str] = {}
+    propagate.inject(headers)
+    if (request_id := current_request_id()) is not None:
+        headers[REQUEST_ID_HEADER] = request_id
+    return headers
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return template if isinstance(template, str) else metrics.UNMATCHED_ROUTE
+
+
+class ObservedHttp:
+    """ASGI middleware: request id in and out, log context, latency by route template."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers") or []).get(b"x-request-id")
+        request_id = accepted_request_id(given.decode("latin-1") if given else None)
+        status = 500  # what the caller gets if the app raises before answering
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(service=self.service, request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                elapsed = time.perf_counter() - started
+                route = _route_template(scope)
+                metrics.observe_request(self.service, scope["method"], route, status, elapsed)
+
+
+def install_http_observability(app: FastAPI, service: str) -> None:
+    """Traces, request ids, log context and ``/metrics`` on ``app``; call once, after routes
+    may still be added. The request-id middleware goes outside everything (errors included),
+    tracing just inside it, so the server span sees the request's log context."""
+    tracing.instrument_app(app, service)
+    build = app.build_middleware_stack
+
+    def observed_stack() -> ASGIApp:
+        return ObservedHttp(build(), service)
+
+    app.build_middleware_stack = observed_stack  # type: ignore[method-assign]
+    app.include_router(metrics.metrics_router())
+
+
+@contextmanager
+def publishing(service: str, subject: str, headers: dict[str, str]) -> Iterator[None]:
+    """A producer span for one publish, child of the context ``headers`` carry (the outbox
+    row's) or else of the current one; ``headers`` then carry the producer span's own."""
+    parent = propagate.extract(headers) if "traceparent" in headers else None
+    with tracing.tracer(service).start_as_current_span(
+        f"publish {subject}",
+        context=parent,
+        kind=SpanKind.PRODUCER,
+        attributes={"messaging.system": "nats", "messaging.destination.name": subject},
+    ):
+        propagate.inject(headers)
+        yield
+
+
+@contextmanager
+def continuing(
+    service: str,
+    headers: Mapping[str, str] | None,
+    span: str,
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    **fields: str,
+) -> Iterator[None]:
+    """Work caused elsewhere (an event, a scheduled job), in the context ``headers`` carry:
+    their request id and ``fields`` in every line, a span continuing their trace. A
+    failure is recorded on the span and goes on up."""
+    carried = dict(headers or {})
+    with (
+        structlog.contextvars.bound_contextvars(
+            service=service, request_id=carried.get(REQUEST_ID_HEADER), **fields
+        ),
+        tracing.tracer(service).start_as_current_span(
+            span, context=propagate.extract(carried), kind=kind
+        ),
+    ):
+        yield
+
+
+def handling(
+    service: str, event_id: object, event_type: str, headers: Mapping[str, str] | None
+) -> AbstractContextManager[None]:
+    """The context of a consumer handling one event: the message's request id and trace,
+    the event's id and type."""
+    return continuing(
+        service,
+        headers,
+        f"process {event_type}",
+        kind=SpanKind.CONSUMER,
+        event_id=str(event_id),
+        event_type=event_type,
+    )

@@ -1,0 +1,157 @@
+"""OpenTelemetry traces: one tracer provider per service, context carried over HTTP and NATS.
+
+``tracer_provider(service)`` is that service's provider, made once per process and name (the
+tests run every service in one process, each still naming its own spans). It always makes
+spans and trace ids (logs carry ``trace_id``; ``traceparent`` travels on), but it **records
+and exports nothing unless someone listens**: an OTLP/HTTP exporter when the standard
+``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is set (and
+``OTEL_TRACES_EXPORTER`` is not ``none``), or a processor a test added with
+``add_span_processor``. Nothing here sets OpenTelemetry's global provider, so setting up twice,
+or once per service in one process, is harmless.
+
+Instrumented: FastAPI (server spans; ``instrument_app``), httpx clients (``instrument_client``),
+SQLAlchemy engines (``instrument_engine``), Redis clients (``instrument_redis``); and by hand
+(``correlation``), a producer span around each publish and a consumer span around each handled
+event, linked through the ``traceparent`` NATS header.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import httpx
+from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+from opentelemetry.metrics import get_meter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.sampling import (
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
+from opentelemetry.trace import Link, SpanKind
+from opentelemetry.util.types import Attributes
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+EXCLUDED_URLS = "/healthz,/readyz,/metrics"
+"""Probes and scrapes: frequent, and of no interest in a trace."""
+
+_providers: dict[str, TracerProvider] = {}
+_listeners: list[SpanProcessor] = []
+
+
+def exporting() -> bool:
+    """Whether the standard OTEL_* variables ask for an OTLP exporter."""
+    if os.environ.get("OTEL_TRACES_EXPORTER", "otlp") == "none":
+        return False
+    return any(
+        os.environ.get(name)
+        for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+
+
+class _WhenListenedTo(Sampler):
+    """Record a new trace only when something receives spans (an exporter, a test)."""
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: trace.TraceState | None = None,
+    ) -> SamplingResult:
+        decision = Decision.RECORD_AND_SAMPLE if _listeners else Decision.DROP
+        return SamplingResult(decision, attributes if _listeners else None, trace_state)
+
+    def get_description(self) -> str:
+        return "WhenListenedTo"
+
+
+def tracer_provider(service: str) -> TracerProvider:
+    """The service's provider (made on first use, then the same one)."""
+    provider = _providers.get(service)
+    if provider is None:
+        provider = TracerProvider(
+            resource=Resource.create({"service.name": service}),
+            sampler=ParentBased(root=_WhenListenedTo()),
+        )
+        for listener in _listeners:
+            provider.add_span_processor(listener)
+        _providers[service] = provider
+        if exporting() and not any(isinstance(p, _Exporting) for p in _listeners):
+            add_span_processor(_Exporting.from_environment())
+    return provider
+
+
+def tracer(service: str) -> trace.Tracer:
+    return tracer_provider(service).get_tracer("ticketing")
+
+
+def add_span_processor(processor: SpanProcessor) -> None:
+    """Send every service's spans, from now on, to ``processor`` too (exporter, tests)."""
+    _listeners.append(processor)
+    for provider in _providers.values():
+        provider.add_span_processor(processor)
+
+
+class _Exporting(SpanProcessor):
+    """The OTLP/HTTP exporter the OTEL_* variables configure, batched."""
+
+    def __init__(self, inner: SpanProcessor) -> None:
+        self._inner = inner
+
+    @classmethod
+    def from_environment(cls) -> _Exporting:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        return cls(BatchSpanProcessor(OTLPSpanExporter()))
+
+    def on_start(self, span: object, parent_context: Context | None = None) -> None:
+        self._inner.on_start(span, parent_context)  # type: ignore[arg-type]
+
+    def on_end(self, span: object) -> None:
+        self._inner.on_end(span)  # type: ignore[arg-type]
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+
+def instrument_app(app: FastAPI, service: str) -> None:
+    """Server spans for every request but probes and scrapes, continuing a ``traceparent``."""
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=tracer_provider(service),
+        excluded_urls=EXCLUDED_URLS,
+        exclude_spans=["receive", "send"],
+    )
+
+
+def instrument_client(client: httpx.AsyncClient, service: str) -> None:
+    """Client spans for the calls of ``client``, each sending its ``traceparent``."""
+    HTTPXClientInstrumentor.instrument_client(client, tracer_provider=tracer_provider(service))
+
+
+def instrument_engine(engine: AsyncEngine, service: str) -> None:
+    """A span per SQL statement of ``engine``."""
+    connections = get_meter("ticketing").create_up_down_counter("db.client.connections.usage")
+    EngineTracer(tracer(service), engine.sync_engine, connections)  # type: ignore[no-untyped-call]
+
+
+def instrument_redis(client: object, service: str) -> None:
+    """A span per Redis command of ``client`` (a redis-py client, e.g. arq's pool)."""
+    RedisInstrumentor.instrument_client(client, tracer_provider=tracer_provider(service))  # type: ignore[arg-type]
