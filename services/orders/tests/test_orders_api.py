@@ -84,8 +84,7 @@ async def test_placing_an_order_needs_a_valid_ticket_id(
 ) -> None:
     response = await client.post("/api/orders", json=body)
 
-    assert response.status_code == 400
-    assert response.json() == {"errors": [{"message": message, "field": "ticketId"}]}
+    assert_refused(response, 400, message, field="ticketId")
 
 
 async def test_an_unknown_ticket_cannot_be_ordered(

@@ -42,10 +42,14 @@ def sign_in_as(
     return user
 
 
-def assert_refused(response: httpx.Response, status: int, message: str) -> None:
-    """The contract's refusal: ``status`` and ``{"errors": [{"message": message}]}``."""
+def assert_refused(
+    response: httpx.Response, status: int, message: str, *, field: str | None = None
+) -> None:
+    """The contract's refusal: ``status`` and ``{"errors": [{"message": message}]}``, the
+    error naming ``field`` when the refusal is about one input field."""
     assert response.status_code == status, response.text
-    assert response.json() == {"errors": [{"message": message}]}
+    error = {"message": message} if field is None else {"message": message, "field": field}
+    assert response.json() == {"errors": [error]}
 
 
 async def eventually(
