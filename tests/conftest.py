@@ -10,7 +10,8 @@ the ingress. A test configures its platform with a marker::
         seller, buyer = await platform.sign_up(), await platform.sign_up()
 
 Each ``Browser`` is one person: its own ``httpx.AsyncClient`` and cookie jar, signed up through
-the real auth service. ``Platform`` and ``Browser`` live in ``platform_testing`` (on the tests'
+the real auth service. ``client_app`` / ``client_site`` put the SSR client in front of it.
+``Platform`` and ``Browser`` live in ``platform_testing`` (on the tests'
 path), which the tests may import at run time too.
 """
 
@@ -21,12 +22,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from typing import Any
 
+import httpx
 import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 from platform_testing import Platform, PlatformOptions
 from platform_testing.lifespans import started_together
 
 from ticketing.auth.app import create_app as create_auth_app
 from ticketing.auth.config import AuthSettings
+from ticketing.client.app import create_app as create_client_app
+from ticketing.client.config import ClientSettings
 from ticketing.common.auth import KeyPair
 from ticketing.expiration.config import ExpirationSettings
 from ticketing.expiration.worker import running_worker
@@ -108,6 +114,29 @@ async def platform(
         yield Platform(
             options, apps, transport, auth_settings, stripe_sandbox, stack, orders_postgres
         )
+
+
+@pytest.fixture
+async def client_app(platform: Platform) -> AsyncIterator[FastAPI]:
+    """The SSR client, its calls routed to the platform's real services."""
+    settings = ClientSettings(
+        environment="test",
+        csrf_secret="test-csrf-secret-of-at-least-32-characters",
+        **{
+            f"{name}_url": "http://testserver"
+            for name in ("auth", "tickets", "orders", "payments", "query")
+        },
+    )
+    app = create_client_app(settings, platform.transport)
+    async with LifespanManager(app):
+        yield app
+
+
+@pytest.fixture
+async def client_site(client_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=client_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://site") as http:
+        yield http
 
 
 def _prefix(service: str) -> str:
