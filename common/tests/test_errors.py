@@ -20,6 +20,7 @@ from ticketing.common.errors import (
     RequestValidationError,
 )
 from ticketing.common.http_errors import install_error_handlers
+from ticketing.testkit.http import assert_refused
 
 
 class NewThing(ApiModel):
@@ -100,8 +101,7 @@ def test_each_error_class_serialises_to_the_contract_shape(
 async def test_a_custom_error_is_rendered_with_its_status(client: httpx.AsyncClient) -> None:
     response = await client.get("/reserved")
 
-    assert response.status_code == 400
-    assert response.json() == {"errors": [{"message": "Cannot edit a reserved ticket"}]}
+    assert_refused(response, 400, "Cannot edit a reserved ticket")
 
 
 async def test_a_framework_validation_error_becomes_a_400_naming_each_field(
@@ -135,8 +135,7 @@ async def test_a_price_must_be_a_positive_number_with_two_decimals(
 
     response = await client.post("/things", json=body)
 
-    assert response.status_code == 400
-    assert response.json() == {"errors": [{"message": message, "field": "price"}]}
+    assert_refused(response, 400, message, field="price")
 
 
 def test_a_price_keeps_its_exact_value() -> None:
@@ -158,8 +157,7 @@ async def test_a_body_that_is_not_json_is_a_400(client: httpx.AsyncClient) -> No
 async def test_a_malformed_id_in_the_path_is_a_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/things/not-a-uuid")
 
-    assert response.status_code == 404
-    assert response.json() == {"errors": [{"message": "Not found"}]}
+    assert_refused(response, 404, "Not found")
 
 
 async def test_an_unknown_route_is_a_404_and_a_wrong_method_a_405(
@@ -195,8 +193,7 @@ async def test_a_body_over_the_limit_is_a_413_in_the_contract_shape(
 ) -> None:
     response = await client.post("/things", content=b"[" + b"1," * (1024 * 1024) + b"1]")
 
-    assert response.status_code == 413
-    assert response.json() == {"errors": [{"message": "Request body is too large"}]}
+    assert_refused(response, 413, "Request body is too large")
 
 
 def test_the_openapi_document_promises_400s_in_the_contract_shape_not_422s() -> None:
@@ -228,5 +225,4 @@ async def test_common_mistakes_get_plain_messages(
 async def test_a_body_that_is_not_an_object_is_a_400(client: httpx.AsyncClient) -> None:
     response = await client.post("/things", json=[1, 2])
 
-    assert response.status_code == 400
-    assert response.json() == {"errors": [{"message": "Request body must be a JSON object"}]}
+    assert_refused(response, 400, "Request body must be a JSON object")
