@@ -193,6 +193,7 @@ class EventConsumer:
                 self._early_since.pop(_seq(message), None)
                 await message.ack()
                 EVENTS_HANDLED.labels(self.durable, event.type).inc()
+                logger.info("%s: handled %s %s", self.durable, event.type, event.id)
             return
 
     async def _apply(self, event: Event) -> None:

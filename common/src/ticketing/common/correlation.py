@@ -2,8 +2,9 @@
 
 **HTTP.** ``ObservedHttp`` (outermost on every app, ``install_http_observability``) accepts a
 caller's ``X-Request-ID`` (or makes one), returns it on every response (errors and 500s too),
-binds ``service`` and ``request_id`` for every line logged while the request runs, and times
-the request by route template and status. A service calling another sends
+binds ``service`` and ``request_id`` for every line logged while the request runs, times the
+request by route template and status, and logs it (the access log: uvicorn's own is muted by
+``logs``, this one knows the route, the duration and the request id). A service calling another sends
 ``outgoing_headers()``: the request id and the W3C ``traceparent``.
 
 **Events.** A unit of work stores ``outgoing_headers()`` with each outbox row; the relay sends
@@ -14,6 +15,7 @@ the event id and type, its spans join the trace, and what it publishes carries b
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -30,6 +32,9 @@ from ticketing.common import metrics, tracing
 from ticketing.common.logs import bound_context
 
 REQUEST_ID_HEADER = "X-Request-ID"
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+"""Probes and scrapes: timed, not logged (a kubelet probes every few seconds)."""
+access_logger = logging.getLogger("ticketing.http")
 _ACCEPTABLE_ID = re.compile(r"[A-Za-z0-9._:@+=/-]{1,128}")
 """What a caller's id may look like: printable, short, safe in a log line and a header."""
 
@@ -94,6 +99,14 @@ class ObservedHttp:
                 elapsed = time.perf_counter() - started
                 route = _route_template(scope)
                 metrics.observe_request(self.service, scope["method"], route, status, elapsed)
+                if route not in QUIET_ROUTES:
+                    access_logger.info(
+                        "%s %s %s",
+                        scope["method"],
+                        scope["path"],  # without the query string: it may carry anything
+                        status,
+                        extra={"route": route, "status": status, "duration_ms": elapsed * 1000},
+                    )
 
 
 def install_http_observability(app: FastAPI, service: str) -> None:

@@ -2,8 +2,9 @@
 
 ``configure_logging(service)`` is called by the composition root (``create_service_app``), the
 client and the workers' entry points; a second call changes nothing. Everything logs through
-the standard library (``logging.getLogger(...)``, uvicorn's access and error loggers included)
-and one ``structlog`` pipeline renders it, so every line carries the same fields: timestamp,
+the standard library (``logging.getLogger(...)``, uvicorn's loggers included: its error log
+goes through; its access log is replaced by ``correlation``'s, which knows the route, duration
+and request id) and one ``structlog`` pipeline renders it, so every line carries the same fields: timestamp,
 level, service, logger, message, ``request_id``, ``trace_id`` and, inside an event handler,
 ``event_id`` and ``event_type`` (bound as context variables by ``correlation``).
 
@@ -175,6 +176,9 @@ def configure_logging(service: str | None = None, settings: LogSettings | None =
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
+    # ``correlation.ObservedHttp`` writes the access log, with the route template, duration
+    # and request id; uvicorn's would say the same line again with less.
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     structlog.configure(
         processors=[*shared_processors(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
