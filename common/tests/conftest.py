@@ -1,10 +1,13 @@
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ticketing.common.bus import Bus
+from ticketing.common.consumer import EventConsumer, Handler
 from ticketing.common.db import create_engine, create_sessionmaker, infrastructure
+from ticketing.common.events import UserCreated
 from ticketing.common.outbox import OutboxRelay
 from ticketing.common.uow import UnitOfWork
 
@@ -33,3 +36,41 @@ def unit_of_work(
     sessionmaker: async_sessionmaker[AsyncSession], bus_namespace: str, relay: OutboxRelay
 ) -> Callable[[], UnitOfWork]:
     return lambda: UnitOfWork(sessionmaker, namespace=bus_namespace, on_commit=relay.notify)
+
+
+class UserCreatedConsumer(Protocol):
+    def __call__(
+        self,
+        durable: str,
+        handler: Handler,
+        *,
+        unit_of_work: Callable[[], UnitOfWork] | None = None,
+        max_deliver: int = 8,
+    ) -> EventConsumer: ...
+
+
+@pytest.fixture
+def user_created_consumer(bus: Bus, unit_of_work: Callable[[], UnitOfWork]) -> UserCreatedConsumer:
+    """A consumer named ``durable`` handing each UserCreated to ``handler``, in this test's
+    database unless it is given another service's ``unit_of_work``. A failed delivery is
+    retried 50 ms later, so a test of giving up (``max_deliver`` deliveries, then the dead
+    letter) waits well under a second."""
+    this_tests_database = unit_of_work
+
+    def consumer(
+        durable: str,
+        handler: Handler,
+        *,
+        unit_of_work: Callable[[], UnitOfWork] | None = None,
+        max_deliver: int = 8,
+    ) -> EventConsumer:
+        return EventConsumer(
+            durable=durable,
+            bus=bus,
+            subscriptions={UserCreated: handler},
+            unit_of_work=unit_of_work or this_tests_database,
+            max_deliver=max_deliver,
+            backoff_seconds=[0.05],
+        )
+
+    return consumer

@@ -1,7 +1,10 @@
 """The consumer side of DESIGN §4 against real PostgreSQL and NATS JetStream: deduplication,
 idempotent handlers, bounded retries, dead letters and their replay."""
 
+from __future__ import annotations
+
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from uuid import uuid4
 
 import pytest
@@ -17,6 +20,9 @@ from ticketing.common.uow import UnitOfWork
 from ticketing.testkit.events import events_of, last_event, publish_event, user_created
 from ticketing.testkit.http import eventually
 from ticketing.testkit.loops import consuming
+
+if TYPE_CHECKING:
+    from conftest import UserCreatedConsumer
 
 applications = sa.Table(
     "applications",
@@ -64,16 +70,11 @@ async def test_an_event_published_twice_with_the_same_id_is_stored_once(bus: Bus
 
 async def test_the_same_event_delivered_twice_is_applied_once(
     bus: Bus,
-    unit_of_work: Callable[[], UnitOfWork],
+    user_created_consumer: UserCreatedConsumer,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     event = user_created()
-    consumer = EventConsumer(
-        durable="applier",
-        bus=bus,
-        subscriptions={UserCreated: record_application},
-        unit_of_work=unit_of_work,
-    )
+    consumer = user_created_consumer("applier", record_application)
     # Two stream messages carrying one event: what a redelivery or a replay looks like.
     await publish_raw(bus, event, msg_id="first")
     await publish_raw(bus, event, msg_id="second")
@@ -131,7 +132,7 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_without_blocking_
 
 async def test_a_dead_letter_can_be_replayed_once_the_handler_is_fixed(
     bus: Bus,
-    unit_of_work: Callable[[], UnitOfWork],
+    user_created_consumer: UserCreatedConsumer,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     healthy = False
@@ -141,14 +142,7 @@ async def test_a_dead_letter_can_be_replayed_once_the_handler_is_fixed(
             raise RuntimeError("downstream bug")
         await record_application(event, uow)
 
-    consumer = EventConsumer(
-        durable="replayer",
-        bus=bus,
-        subscriptions={UserCreated: flaky},
-        unit_of_work=unit_of_work,
-        max_deliver=2,
-        backoff_seconds=[0.05],
-    )
+    consumer = user_created_consumer("replayer", flaky, max_deliver=2)
     await publish_raw(bus, user_created())
     async with consuming(consumer):
 
@@ -169,14 +163,9 @@ async def test_a_dead_letter_can_be_replayed_once_the_handler_is_fixed(
 
 
 async def test_an_unparseable_message_is_dead_lettered_at_once(
-    bus: Bus, unit_of_work: Callable[[], UnitOfWork]
+    bus: Bus, user_created_consumer: UserCreatedConsumer
 ) -> None:
-    consumer = EventConsumer(
-        durable="strict",
-        bus=bus,
-        subscriptions={UserCreated: record_application},
-        unit_of_work=unit_of_work,
-    )
+    consumer = user_created_consumer("strict", record_application)
     await bus.publish(bus.names.subject("user.created"), b"{not json", msg_id="garbage")
 
     async with consuming(consumer):

@@ -1,14 +1,17 @@
 """``dlq replay``: a dead letter goes back to the consumer that gave up on it, and to no other
 consumer of its subject (they handled it already)."""
 
+from __future__ import annotations
+
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing.common.bus import Bus
-from ticketing.common.consumer import EventConsumer, Handler
+from ticketing.common.consumer import Handler
 from ticketing.common.db import create_engine, create_sessionmaker, infrastructure
 from ticketing.common.dlq import list_dead_letters, replay_dead_letters, run_command
 from ticketing.common.events import UserCreated
@@ -16,6 +19,9 @@ from ticketing.common.uow import UnitOfWork
 from ticketing.testkit.events import publish_event, user_created
 from ticketing.testkit.http import eventually
 from ticketing.testkit.loops import consuming
+
+if TYPE_CHECKING:
+    from conftest import UserCreatedConsumer
 
 applications = sa.Table(
     "replay_applications",
@@ -66,6 +72,7 @@ async def applied_by(*units_of_work: Callable[[], UnitOfWork]) -> list[str]:
 
 async def test_a_replayed_letter_reaches_only_the_consumer_that_dead_lettered_it(
     bus: Bus,
+    user_created_consumer: UserCreatedConsumer,
     unit_of_work: Callable[[], UnitOfWork],
     other_service: Callable[[], UnitOfWork],
 ) -> None:
@@ -76,19 +83,9 @@ async def test_a_replayed_letter_reaches_only_the_consumer_that_dead_lettered_it
             raise RuntimeError("a bug, fixed later")
         await recording("fragile")(event, uow)
 
-    fragile_consumer = EventConsumer(
-        durable="fragile",
-        bus=bus,
-        subscriptions={UserCreated: fragile},
-        unit_of_work=unit_of_work,
-        max_deliver=2,
-        backoff_seconds=[0.05],
-    )
-    steady_consumer = EventConsumer(
-        durable="steady",
-        bus=bus,
-        subscriptions={UserCreated: recording("steady")},
-        unit_of_work=other_service,
+    fragile_consumer = user_created_consumer("fragile", fragile, max_deliver=2)
+    steady_consumer = user_created_consumer(
+        "steady", recording("steady"), unit_of_work=other_service
     )
     async with consuming(fragile_consumer, steady_consumer):
         await publish_event(bus, user_created())
@@ -145,14 +142,9 @@ async def test_the_dlq_command_replays_only_the_letters_of_the_consumer_asked_fo
 
 
 async def test_a_replayed_letter_that_is_still_unreadable_is_dead_lettered_again_at_once(
-    bus: Bus, unit_of_work: Callable[[], UnitOfWork]
+    bus: Bus, user_created_consumer: UserCreatedConsumer
 ) -> None:
-    consumer = EventConsumer(
-        durable="strict",
-        bus=bus,
-        subscriptions={UserCreated: recording("strict")},
-        unit_of_work=unit_of_work,
-    )
+    consumer = user_created_consumer("strict", recording("strict"))
     await bus.publish(bus.names.subject("user.created"), b"{not json", msg_id="garbage")
     async with consuming(consumer):
 
