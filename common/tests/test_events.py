@@ -18,6 +18,14 @@ ID = UUID("00000000-0000-4000-8000-000000000001")
 OTHER = UUID("00000000-0000-4000-8000-000000000002")
 AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 CHANGED = ev.OrderChangedData(id=ID, version=1, ticket=ev.OrderTicketRef(id=OTHER))
+NEW_ORDER = ev.OrderCreatedData(
+    id=ID,
+    status="created",
+    user_id=OTHER,
+    expires_at=AT,
+    version=0,
+    ticket=ev.OrderCreatedTicket(id=OTHER, price=Decimal("19.99")),
+)
 
 SAMPLES: list[Event] = [
     ev.TicketCreated(
@@ -30,16 +38,7 @@ SAMPLES: list[Event] = [
             id=ID, title="Concert", price=Decimal("5"), user_id=OTHER, version=1, order_id=None
         )
     ),
-    ev.OrderCreated(
-        data=ev.OrderCreatedData(
-            id=ID,
-            status="created",
-            user_id=OTHER,
-            expires_at=AT,
-            version=0,
-            ticket=ev.OrderCreatedTicket(id=OTHER, price=Decimal("19.99")),
-        )
-    ),
+    ev.OrderCreated(data=NEW_ORDER),
     ev.OrderCancelled(data=CHANGED),
     ev.OrderCompleted(data=CHANGED),
     ev.ExpirationComplete(data=ev.ExpirationCompleteData(order_id=ID)),
@@ -68,18 +67,8 @@ def test_the_class_type_is_the_one_its_instances_carry(cls: type[Event]) -> None
 
 
 def test_the_wire_format_is_the_envelope_with_camel_case_data() -> None:
-    event = ev.OrderCreated(
-        id=ID,
-        occurred_at=AT,
-        data=ev.OrderCreatedData(
-            id=ID,
-            status="created",
-            user_id=OTHER,
-            expires_at=AT,
-            version=3,
-            ticket=ev.OrderCreatedTicket(id=OTHER, price=Decimal("19.99")),
-        ),
-    )
+    data = NEW_ORDER.model_copy(update={"version": 3})
+    event = ev.OrderCreated(id=ID, occurred_at=AT, data=data)
 
     wire = json.loads(event.to_bytes())
 
