@@ -91,6 +91,16 @@ async def test_readyz_says_which_loop_has_stalled() -> None:
     assert response.json() == {"errors": [{"message": "The event consumer has stalled"}]}
 
 
+async def marks_progress_from_now(relay: OutboxRelay) -> None:
+    """Wait until ``relay`` marks progress (what its readiness check reads) after this moment."""
+    since = time.monotonic()
+
+    async def marked() -> None:
+        assert relay.last_progress > since
+
+    await eventually(marked, timeout=30)
+
+
 async def test_a_relay_waiting_for_another_relays_lock_is_progressing_and_one_stuck_is_not(
     engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], own_bus: Bus
 ) -> None:
@@ -100,13 +110,8 @@ async def test_a_relay_waiting_for_another_relays_lock_is_progressing_and_one_st
         await other_relay.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": RELAY_LOCK_ID})
         publishing = asyncio.create_task(relay.publish_pending())
         try:
-            moment = time.monotonic()
-
-            async def waits_for_the_lock() -> None:
-                assert relay.last_progress > moment
-
-            await eventually(waits_for_the_lock, timeout=30)
-            assert not publishing.done()
+            await marks_progress_from_now(relay)
+            assert not publishing.done()  # the progress is its waiting for the lock
         finally:
             await other_relay.execute(
                 sa.text("SELECT pg_advisory_unlock(:k)"), {"k": RELAY_LOCK_ID}
@@ -117,12 +122,7 @@ async def test_a_relay_waiting_for_another_relays_lock_is_progressing_and_one_st
     assert relay.last_progress == constructed
     running = asyncio.create_task(relay.run())
     try:
-        after = time.monotonic()
-
-        async def turns() -> None:
-            assert relay.last_progress > after
-
-        await eventually(turns, timeout=30)
+        await marks_progress_from_now(relay)  # a turn of the loop
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
