@@ -16,6 +16,11 @@ Every ``Set-Cookie`` of a response is relayed. A service may have several replic
 (``TICKETING_REPLICAS``): requests go to them in turn, and one that refuses the connection is
 skipped for the next (the request never reached it, so trying again is safe); only when no
 replica answers is it a 502 in the contract shape.
+
+``make dev`` also serves one internal balancer per service (``DEVSTACK_BALANCERS``, each on its
+own port, in the same server): what a Kubernetes Service is to the other pods. A balancer
+routes everything to its service and passes the caller's ``X-Forwarded-*`` through untouched
+(``transparent``), as a Service does: the client forwards the browser's address to auth.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import argparse
 import json
 import os
 import re
+import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -38,6 +44,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ticketing.common.http_limits import MAX_BODY_BYTES, BodyLimitMiddleware
 from ticketing.devstack.mailcatcher import MailStore
@@ -91,9 +98,15 @@ def _connection_tokens(connection: str) -> set[str]:
     return {name.strip().lower() for name in connection.split(",") if name.strip()}
 
 
-def _forwarded_headers(request: Request, request_id: str) -> list[tuple[str, str]]:
+def _forwarded_headers(
+    request: Request, request_id: str, *, transparent: bool = False
+) -> list[tuple[str, str]]:
     dropped = NOT_FORWARDED | _connection_tokens(request.headers.get("connection", ""))
+    if transparent:
+        dropped -= FORWARDED
     headers = [(k, v) for k, v in request.headers.items() if k.lower() not in dropped]
+    if transparent:
+        return [*headers, (REQUEST_ID, request_id)]
     return [
         *headers,
         ("x-forwarded-for", request.client.host if request.client else ""),
@@ -157,9 +170,11 @@ def create_gateway(
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
     mail: MailStore | None = None,
+    transparent: bool = False,
 ) -> Starlette:
     """``upstreams``: each service's base URL, or the URLs of its replicas. ``mail``: also
-    serve the dev mail catcher's ``/dev/mail`` pages (``make dev`` only)."""
+    serve the dev mail catcher's ``/dev/mail`` pages (``make dev`` only). ``transparent``:
+    relay the caller's ``X-Forwarded-*`` (an internal balancer) instead of setting them."""
     table = routes or load_routes()
     pools = {
         service: RoundRobin([urls] if isinstance(urls, str) else urls)
@@ -182,7 +197,7 @@ def create_gateway(
             pools[route.service].turn(),
             target,
             method=request.method,
-            headers=_forwarded_headers(request, request_id),
+            headers=_forwarded_headers(request, request_id, transparent=transparent),
             content=await request.body(),
         )
         if upstream is None:
@@ -216,14 +231,39 @@ def server_config(app: Starlette, host: str = "127.0.0.1", port: int = 0) -> uvi
     return uvicorn.Config(app, host=host, port=port, log_level="warning")
 
 
+def by_port(apps: Mapping[int, ASGIApp], default: ASGIApp) -> ASGIApp:
+    """One ASGI app serving several listening ports: each port's own app, else ``default``
+    (which also gets the lifespan events)."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        port = (scope.get("server") or (None, None))[1]
+        await (apps.get(port, default) if isinstance(port, int) else default)(scope, receive, send)
+
+    return app
+
+
+def _listening(port: int) -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m ticketing.devstack.gateway")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     upstreams: dict[str, str | list[str]] = json.loads(os.environ["DEVSTACK_UPSTREAMS"])
+    balancers: dict[str, int] = json.loads(os.environ.get("DEVSTACK_BALANCERS", "{}"))
     mail_dir = os.environ.get("DEVSTACK_MAIL_DIR")
     mail = MailStore(Path(mail_dir)) if mail_dir else None
-    uvicorn.Server(server_config(create_gateway(upstreams, mail=mail), port=args.port)).run()
+    internal: dict[int, ASGIApp] = {
+        port: create_gateway({service: upstreams[service]}, [Route("/", service)], transparent=True)
+        for service, port in balancers.items()
+    }
+    app = by_port(internal, create_gateway(upstreams, mail=mail))
+    sockets = [_listening(port) for port in (args.port, *internal)]
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=sockets)
 
 
 if __name__ == "__main__":
