@@ -1,8 +1,9 @@
 """Nothing logs a password, token, cookie or secret (DESIGN §10), whatever the log level.
 
-Every logger at DEBUG, plus the process's own stdout and stderr, while a whole purchase
-happens on the platform: sign-up, sign-in, a ticket, an order, a payment through the Stripe
-sandbox and its webhook, a sign-out and an admin's ban. Then no secret may appear anywhere.
+Every logger at DEBUG, plus the process's own stdout and stderr (where the services' JSON
+lines go), while a whole purchase happens on the platform: sign-up, sign-in, a ticket, an
+order, a payment through the Stripe sandbox and its webhook, a sign-in through the client's
+form, a sign-out and an admin's ban. Then no secret may appear anywhere.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import secrets
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
+import httpx
 import pytest
 import stripe
+from observability.capture import submit
 
 from ticketing.testkit.http import TEST_PASSWORD, eventually, sign_up
 
@@ -63,6 +66,7 @@ def secrets_in_flight(tokens: list[str], jwt_private_pem: str) -> dict[str, str]
 
 async def test_a_purchase_sign_out_and_ban_log_no_secret(
     platform: Platform,
+    client_site: httpx.AsyncClient,
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
@@ -116,6 +120,9 @@ async def test_a_purchase_sign_out_and_ban_log_no_secret(
         )
         tokens.append(buyer_http.cookies["session"])
         signed_out = await buyer_http.post("/api/users/signout")
+    credentials = {"email": buyer.email, "password": TEST_PASSWORD}
+    on_site = await submit(client_site, "/auth/signin", "/auth/signin", credentials, "on-site")
+    tokens.append(client_site.cookies["session"])
 
     async with platform.browser() as admin_http:
         await sign_up(admin_http, ADMIN_EMAIL)
@@ -124,7 +131,9 @@ async def test_a_purchase_sign_out_and_ban_log_no_secret(
 
     assert (webhook.status_code, wrong_password.status_code) == (200, 400)
     assert (signed_in.status_code, signed_out.status_code, banned.status_code) == (200, 200, 204)
+    assert on_site.status_code == 303, on_site.text
     captured = capfd.readouterr()
+    assert '"request_id": "on-site"' in captured.err  # the rendered lines were seen too
     logged = everything_logged(caplog.records, captured.out + captured.err)
     assert len(caplog.records) > 0  # the flow did log (so this test can see a leak)
     in_flight = secrets_in_flight(tokens, platform.auth_settings.jwt_private_key)

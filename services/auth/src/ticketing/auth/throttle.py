@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import Request
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing.auth.config import AuthSettings
@@ -35,6 +36,11 @@ from ticketing.common.service import ServiceRuntime
 TOO_MANY_ATTEMPTS = "Too many sign-in attempts, try again later"
 PRUNE_EVERY_SECONDS = 60
 EMAIL_LOCK, CLIENT_LOCK = 7_240_301, 7_240_302  # advisory lock namespaces: any constants
+
+
+SIGN_INS_THROTTLED = Counter(
+    "ticketing_auth_sign_ins_throttled", "Sign-in attempts refused with 429 (too many failures)"
+)
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,7 @@ async def begin_attempt(
         if wait is None:
             session.add(SignInAttempt(email_key=email_key, client=client))
     if wait is not None:
+        SIGN_INS_THROTTLED.inc()
         raise TooManyRequestsError(TOO_MANY_ATTEMPTS, retry_after_seconds=wait)
 
 

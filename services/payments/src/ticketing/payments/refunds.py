@@ -18,6 +18,7 @@ import logging
 from uuid import UUID
 
 import sqlalchemy as sa
+from prometheus_client import Gauge
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -108,10 +109,29 @@ async def parked_refunds(session: AsyncSession) -> list[RefundOwed]:
     return list(await session.scalars(query.order_by(RefundOwed.parked_at)))
 
 
+REFUNDS = Gauge(
+    "ticketing_payments_refunds", "Refunds not done yet: owed (being retried) or parked", ["state"]
+)
+
+
+async def _count_refunds(session: AsyncSession) -> None:
+    """What ``/metrics`` shows of refunds: owed ones should drain, parked ones need a human."""
+    parked = RefundOwed.parked_at.is_not(None)
+    counts = await session.execute(
+        sa.select(sa.case((parked, "parked"), else_="owed"), sa.func.count())
+        .where(RefundOwed.refunded_at.is_(None))
+        .group_by(parked)
+    )
+    found = {state: count for state, count in counts.all()}
+    for state in ("owed", "parked"):
+        REFUNDS.labels(state).set(found.get(state, 0))
+
+
 async def refund_what_is_owed(runtime: PaymentsRuntime) -> None:
     """Background loop of the payments service (supervised: a crash is retried)."""
     settings, gateway = runtime.settings, runtime.context
     while True:
         async with runtime.sessionmaker() as session:
             await refund_owed(session, gateway, max_attempts=settings.refund_max_attempts)
+            await _count_refunds(session)
         await asyncio.sleep(settings.refund_poll_seconds)
