@@ -58,14 +58,25 @@ def first_change(order: Order, ticket: TicketCreatedData) -> dict[str, object]:
     return {"id": order["id"], "version": 1, "ticket": {"id": str(ticket.id)}}
 
 
-async def test_expiration_cancels_an_unpaid_order_and_publishes_it(
-    client: httpx.AsyncClient, ticket: TicketCreatedData, order: Order, bus: Bus
+@pytest.mark.parametrize(
+    ("ending", "published", "status"),
+    [(expired, OrderCancelled, "cancelled"), (paid, OrderCompleted, "complete")],
+    ids=["expiry-cancels", "payment-completes"],
+)
+async def test_expiry_or_payment_ends_a_new_order_and_publishes_how(
+    client: httpx.AsyncClient,
+    ticket: TicketCreatedData,
+    order: Order,
+    bus: Bus,
+    ending: Callable[[Order], ExpirationComplete | PaymentCreated],
+    published: type[OrderCancelled | OrderCompleted],
+    status: str,
 ) -> None:
-    await publish_event(bus, expired(order))
+    await publish_event(bus, ending(order))
 
-    event = await eventually(lambda: last_event(bus, OrderCancelled))
+    event = await eventually(lambda: last_event(bus, published))
     assert event.to_json()["data"] == first_change(order, ticket)
-    assert await status_of(client, order) == "cancelled"
+    assert await status_of(client, order) == status
 
 
 async def test_expiration_leaves_a_paid_order_complete(
@@ -88,16 +99,6 @@ async def test_expiring_twice_publishes_one_cancellation(
 
     cancellations = await eventually(lambda: _exactly_one(bus, OrderCancelled))
     assert cancellations[0].data.version == 1
-
-
-async def test_payment_completes_the_order_and_publishes_it(
-    client: httpx.AsyncClient, ticket: TicketCreatedData, order: Order, bus: Bus
-) -> None:
-    await publish_event(bus, paid(order))
-
-    event = await eventually(lambda: last_event(bus, OrderCompleted))
-    assert event.to_json()["data"] == first_change(order, ticket)
-    assert await status_of(client, order) == "complete"
 
 
 async def test_a_completed_order_cannot_be_cancelled_by_its_owner(
