@@ -1,4 +1,5 @@
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 
@@ -8,7 +9,16 @@ from ticketing.testkit.fixtures import Infrastructure
 
 
 @pytest.fixture
-def expiration_settings(infrastructure: Infrastructure, bus_namespace: str) -> ExpirationSettings:
+def payment_grace() -> timedelta:
+    """How long after ``expiresAt`` the worker's job fires: none here, so it fires at
+    ``expiresAt``; a test (or a file) with a grace overrides or parametrizes this."""
+    return timedelta(0)
+
+
+@pytest.fixture
+def expiration_settings(
+    infrastructure: Infrastructure, bus_namespace: str, payment_grace: timedelta
+) -> ExpirationSettings:
     return ExpirationSettings(
         environment="test",
         redis_url=infrastructure.redis_url,
@@ -18,7 +28,7 @@ def expiration_settings(infrastructure: Infrastructure, bus_namespace: str) -> E
         health_port=0,
         poll_delay_seconds=0.1,
         consumer_backoff_seconds=[0.05, 0.1, 0.2, 0.3, 0.5],
-        payment_grace_seconds=0,  # the job fires at expiresAt (test_payment_grace.py: with one)
+        payment_grace_seconds=payment_grace.total_seconds(),
     )
 
 

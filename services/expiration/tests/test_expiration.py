@@ -4,6 +4,7 @@ from datetime import timedelta
 from uuid import uuid4
 
 import httpx
+import pytest
 
 from ticketing.common.bus import Bus
 from ticketing.common.contracts import utcnow
@@ -27,18 +28,23 @@ async def scheduled_jobs(worker: RunningWorker, count: int) -> None:
     assert await worker.redis.zcard(worker.queue_name) == count
 
 
-async def test_an_order_expires_at_its_expiry_time_not_before(
-    worker: RunningWorker, bus: Bus
+@pytest.mark.parametrize(
+    "payment_grace",
+    [timedelta(0), timedelta(seconds=2)],
+    ids=["at-expires-at-without-a-grace", "a-grace-after-expires-at"],
+)
+async def test_an_order_expires_at_its_expiry_time_plus_the_grace_not_before(
+    worker: RunningWorker, bus: Bus, payment_grace: timedelta
 ) -> None:
-    expires_at = utcnow() + timedelta(seconds=1.5)
+    expires_at = utcnow() + timedelta(seconds=1)
     event = order_created(uuid4(), expires_at=expires_at)
 
     await publish_event(bus, event)
 
-    published = await eventually(lambda: expirations(bus), timeout=10)
+    published = await eventually(lambda: expirations(bus), timeout=15)
     assert [e.data.order_id for e in published] == [event.data.id]
     assert published[0].id == expiration_event_id(event.data.id)
-    assert published[0].occurred_at >= expires_at
+    assert published[0].occurred_at >= expires_at + payment_grace
 
 
 async def test_a_redelivered_order_created_schedules_one_expiry(
