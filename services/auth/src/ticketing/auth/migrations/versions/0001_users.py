@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-from ticketing.common.migration_ops import required, stamped_now, uuid_key
+from ticketing.common import migration_ops as ops
 
 revision = "0001"
 down_revision = None
@@ -12,10 +12,10 @@ down_revision = None
 def upgrade() -> None:
     op.create_table(
         "users",
-        uuid_key(),
-        required("email", sa.String(320)),
-        required("password_hash", sa.String(255)),
-        stamped_now(),
+        ops.uuid_key(),
+        ops.required("email", sa.String(320)),
+        ops.required("password_hash", sa.String(255)),
+        ops.stamped_now(),
         sa.Column("banned_at", sa.DateTime(timezone=True)),
     )
     op.create_index("users_email_lower_key", "users", [sa.text("lower(email)")], unique=True)

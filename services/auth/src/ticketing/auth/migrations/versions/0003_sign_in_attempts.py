@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-from ticketing.common.migration_ops import required, stamped_now
+from ticketing.common import migration_ops as ops
 
 revision = "0003"
 down_revision = "0002"
@@ -13,9 +13,9 @@ def upgrade() -> None:
     op.create_table(
         "sign_in_attempts",
         sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-        required("email_key", sa.String(320)),
-        required("client", sa.String(64)),
-        stamped_now("attempted_at"),
+        ops.required("email_key", sa.String(320)),
+        ops.required("client", sa.String(64)),
+        ops.stamped_now("attempted_at"),
     )
     op.create_index("sign_in_attempts_by_email", "sign_in_attempts", ["email_key", "attempted_at"])
     op.create_index("sign_in_attempts_by_client", "sign_in_attempts", ["client", "attempted_at"])

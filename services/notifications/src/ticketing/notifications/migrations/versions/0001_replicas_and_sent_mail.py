@@ -3,42 +3,35 @@
 import sqlalchemy as sa
 from alembic import op
 
-from ticketing.common.migration_ops import (
-    MONEY,
-    TIMESTAMP,
-    create_partial_index,
-    required,
-    stamped_now,
-    uuid_key,
-)
+from ticketing.common import migration_ops as ops
 
 revision = "0001"
 down_revision = None
 
 
 def upgrade() -> None:
-    op.create_table("users", uuid_key(), required("email", sa.Text))
+    op.create_table("users", ops.uuid_key(), ops.required("email", sa.Text))
     op.create_table(
         "tickets",
-        uuid_key(),
-        required("title", sa.Text),
-        required("seller_id", sa.Uuid),
-        required("version", sa.Integer),
+        ops.uuid_key(),
+        ops.required("title", sa.Text),
+        ops.required("seller_id", sa.Uuid),
+        ops.required("version", sa.Integer),
     )
     op.create_table(
         "orders",
-        uuid_key(),
-        *(required(name, sa.Uuid) for name in ("buyer_id", "ticket_id")),
-        required("price", MONEY),
-        required("expires_at", TIMESTAMP),
-        required("status", sa.String(20)),
-        required("version", sa.Integer),
+        ops.uuid_key(),
+        *(ops.required(name, sa.Uuid) for name in ("buyer_id", "ticket_id")),
+        ops.required("price", ops.MONEY),
+        ops.required("expires_at", ops.TIMESTAMP),
+        ops.required("status", sa.String(20)),
+        ops.required("version", sa.Integer),
     )
     op.create_table(
         "payments",
-        uuid_key("order_id"),
-        required("id", sa.Uuid),
-        required("stripe_id", sa.String(255)),
+        ops.uuid_key("order_id"),
+        ops.required("id", sa.Uuid),
+        ops.required("stripe_id", sa.String(255)),
     )
     _create_sent_mail()
 
@@ -46,22 +39,24 @@ def upgrade() -> None:
 def _create_sent_mail() -> None:
     op.create_table(
         "sent_mail",
-        uuid_key(),
-        required("event_id", sa.Uuid),
-        required("recipient", sa.Text),
-        required("user_id", sa.Uuid),
-        required("template", sa.String(50)),
-        required("message_id", sa.String(255), unique=True),
-        *(required(name, sa.Text) for name in ("subject", "text_body", "html_body")),
-        required("status", sa.String(20)),
-        required("attempts", sa.Integer),
+        ops.uuid_key(),
+        ops.required("event_id", sa.Uuid),
+        ops.required("recipient", sa.Text),
+        ops.required("user_id", sa.Uuid),
+        ops.required("template", sa.String(50)),
+        ops.required("message_id", sa.String(255), unique=True),
+        *(ops.required(name, sa.Text) for name in ("subject", "text_body", "html_body")),
+        ops.required("status", sa.String(20)),
+        ops.required("attempts", sa.Integer),
         sa.Column("last_error", sa.Text),
-        stamped_now(),
-        stamped_now("next_attempt_at"),
-        *(sa.Column(name, TIMESTAMP) for name in ("attempted_at", "finished_at")),
+        ops.stamped_now(),
+        ops.stamped_now("next_attempt_at"),
+        *(sa.Column(name, ops.TIMESTAMP) for name in ("attempted_at", "finished_at")),
         sa.UniqueConstraint("event_id", "recipient", name="sent_mail_one_per_event_recipient"),
     )
-    create_partial_index("sent_mail_due", "sent_mail", ["next_attempt_at"], "status = 'pending'")
+    ops.create_partial_index(
+        "sent_mail_due", "sent_mail", ["next_attempt_at"], "status = 'pending'"
+    )
 
 
 def downgrade() -> None:

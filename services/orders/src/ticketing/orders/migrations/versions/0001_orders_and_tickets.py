@@ -3,14 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-from ticketing.common.migration_ops import (
-    MONEY,
-    TIMESTAMP,
-    create_partial_index,
-    required,
-    stamped_now,
-    uuid_key,
-)
+from ticketing.common import migration_ops as ops
 
 revision = "0001"
 down_revision = None
@@ -19,27 +12,27 @@ down_revision = None
 def upgrade() -> None:
     op.create_table(
         "tickets",
-        uuid_key(),
-        required("title", sa.Text),
-        required("price", MONEY),
-        required("version", sa.Integer),
+        ops.uuid_key(),
+        ops.required("title", sa.Text),
+        ops.required("price", ops.MONEY),
+        ops.required("version", sa.Integer),
     )
     op.create_table(
         "orders",
-        uuid_key(),
-        required("user_id", sa.Uuid),
-        required("ticket_id", sa.Uuid, sa.ForeignKey("tickets.id")),
-        required("status", sa.String(32)),
-        required("expires_at", TIMESTAMP),
-        required("version", sa.Integer),
-        stamped_now(),
+        ops.uuid_key(),
+        ops.required("user_id", sa.Uuid),
+        ops.required("ticket_id", sa.Uuid, sa.ForeignKey("tickets.id")),
+        ops.required("status", sa.String(32)),
+        ops.required("expires_at", ops.TIMESTAMP),
+        ops.required("version", sa.Integer),
+        ops.stamped_now(),
         sa.CheckConstraint(
             "status IN ('created', 'cancelled', 'awaiting:payment', 'complete')",
             name="orders_status_known",
         ),
     )
     # The guarantee that two buyers never hold one ticket: one live order per ticket.
-    create_partial_index(
+    ops.create_partial_index(
         "orders_one_live_order_per_ticket",
         "orders",
         ["ticket_id"],
@@ -47,7 +40,9 @@ def upgrade() -> None:
         unique=True,
     )
     op.create_index("orders_user_id", "orders", ["user_id"])
-    create_partial_index("orders_created_expiry", "orders", ["expires_at"], "status = 'created'")
+    ops.create_partial_index(
+        "orders_created_expiry", "orders", ["expires_at"], "status = 'created'"
+    )
 
 
 def downgrade() -> None:

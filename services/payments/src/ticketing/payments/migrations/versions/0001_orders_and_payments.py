@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-from ticketing.common.migration_ops import MONEY, required, stamped_now, uuid_key
+from ticketing.common import migration_ops as ops
 
 revision = "0001"
 down_revision = None
@@ -12,18 +12,18 @@ down_revision = None
 def upgrade() -> None:
     op.create_table(
         "orders",
-        uuid_key(),
-        required("user_id", sa.Uuid),
-        required("status", sa.String(20)),
-        required("price", MONEY),
-        required("version", sa.Integer),
+        ops.uuid_key(),
+        ops.required("user_id", sa.Uuid),
+        ops.required("status", sa.String(20)),
+        ops.required("price", ops.MONEY),
+        ops.required("version", sa.Integer),
     )
     op.create_table(
         "payments",
-        uuid_key(),
-        required("order_id", sa.Uuid, sa.ForeignKey("orders.id"), unique=True),
-        required("stripe_id", sa.String(255), unique=True),
-        stamped_now(),
+        ops.uuid_key(),
+        ops.required("order_id", sa.Uuid, sa.ForeignKey("orders.id"), unique=True),
+        ops.required("stripe_id", sa.String(255), unique=True),
+        ops.stamped_now(),
     )
 
 

@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-from ticketing.common.migration_ops import TIMESTAMP, create_partial_index, required, stamped_now
+from ticketing.common import migration_ops as ops
 
 revision = "0002"
 down_revision = "0001"
@@ -13,12 +13,12 @@ def upgrade() -> None:
     op.create_table(
         "refunds_owed",
         sa.Column("intent_id", sa.String(255), primary_key=True),
-        required("order_id", sa.Uuid),
-        required("reason", sa.String(100)),
-        stamped_now("requested_at"),
-        sa.Column("refunded_at", TIMESTAMP),
+        ops.required("order_id", sa.Uuid),
+        ops.required("reason", sa.String(100)),
+        ops.stamped_now("requested_at"),
+        sa.Column("refunded_at", ops.TIMESTAMP),
     )
-    create_partial_index(
+    ops.create_partial_index(
         "refunds_owed_pending", "refunds_owed", ["requested_at"], "refunded_at IS NULL"
     )
 

@@ -3,14 +3,16 @@
 import sqlalchemy as sa
 from alembic import op
 
-from ticketing.common.migration_ops import required, uuid_key
+from ticketing.common import migration_ops as ops
 
 revision = "0002"
 down_revision = "0001"
 
 
 def upgrade() -> None:
-    op.create_table("cancelled_orders", uuid_key("order_id"), required("ticket_id", sa.Uuid))
+    op.create_table(
+        "cancelled_orders", ops.uuid_key("order_id"), ops.required("ticket_id", sa.Uuid)
+    )
 
 
 def downgrade() -> None:
