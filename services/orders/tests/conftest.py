@@ -23,14 +23,26 @@ from ticketing.testkit.events import publish_event
 from ticketing.testkit.http import eventually, new_client_like, sign_in_as
 
 SettingsFactory = Callable[[str], Awaitable[dict[str, Any]]]
+OrdersSettingsWith = Callable[..., Awaitable[OrdersSettings]]
 PublishTicket = Callable[..., Awaitable[TicketCreatedData]]
 Handled = Callable[[Event], Awaitable[None]]
 Order = dict[str, Any]
 
 
 @pytest.fixture
-async def orders_settings(service_settings: SettingsFactory) -> OrdersSettings:
-    return OrdersSettings(**await service_settings("orders"))
+def orders_settings_with(service_settings: SettingsFactory) -> OrdersSettingsWith:
+    """Orders' test settings with ``changes``: the timings a test file's specification needs
+    (it overrides ``orders_settings`` with them)."""
+
+    async def settings(**changes: Any) -> OrdersSettings:
+        return OrdersSettings(**{**await service_settings("orders"), **changes})
+
+    return settings
+
+
+@pytest.fixture
+async def orders_settings(orders_settings_with: OrdersSettingsWith) -> OrdersSettings:
+    return await orders_settings_with()
 
 
 @pytest.fixture

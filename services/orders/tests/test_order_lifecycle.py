@@ -3,8 +3,8 @@ paid; each transition published once."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import httpx
@@ -24,17 +24,14 @@ from ticketing.testkit.events import events_of, last_event, payment_created, pub
 from ticketing.testkit.http import assert_refused, eventually
 
 if TYPE_CHECKING:
-    from conftest import Handled, Order
+    from conftest import Handled, Order, OrdersSettingsWith
 
 
 @pytest.fixture
-async def orders_settings(
-    service_settings: Callable[[str], Awaitable[dict[str, Any]]],
-) -> OrdersSettings:
+async def orders_settings(orders_settings_with: OrdersSettingsWith) -> OrdersSettings:
     """Orders are over their window (and grace) by the time the expiry event is handled, as
     when the expiration worker sends it; the sweep stays out of the way."""
-    return OrdersSettings(
-        **await service_settings("orders"),
+    return await orders_settings_with(
         expiration_window_seconds=0.01,
         payment_grace_seconds=0,
         sweep_interval_seconds=3600,

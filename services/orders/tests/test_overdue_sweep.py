@@ -3,9 +3,8 @@ at the same moment as the expiry would (``expiresAt`` + the payment grace), neve
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -17,18 +16,15 @@ from ticketing.testkit.events import last_event
 from ticketing.testkit.http import eventually
 
 if TYPE_CHECKING:
-    from conftest import Order
+    from conftest import Order, OrdersSettingsWith
 
 GRACE = timedelta(seconds=1)
 
 
 @pytest.fixture
-async def orders_settings(
-    service_settings: Callable[[str], Awaitable[dict[str, Any]]],
-) -> OrdersSettings:
+async def orders_settings(orders_settings_with: OrdersSettingsWith) -> OrdersSettings:
     """Orders expire almost at once and are swept often; no expiration worker runs at all."""
-    return OrdersSettings(
-        **await service_settings("orders"),
+    return await orders_settings_with(
         expiration_window_seconds=0.2,
         payment_grace_seconds=GRACE.total_seconds(),
         sweep_interval_seconds=0.1,

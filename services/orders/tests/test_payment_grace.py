@@ -4,9 +4,8 @@ expiration worker says; after that moment the expiry cancels it."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import httpx
@@ -25,19 +24,16 @@ from ticketing.testkit.events import events_of, last_event, publish_event
 from ticketing.testkit.http import eventually
 
 if TYPE_CHECKING:
-    from conftest import Order
+    from conftest import Order, OrdersSettingsWith
 
 GRACE = timedelta(seconds=4)
 
 
 @pytest.fixture
-async def orders_settings(
-    service_settings: Callable[[str], Awaitable[dict[str, Any]]],
-) -> OrdersSettings:
+async def orders_settings(orders_settings_with: OrdersSettingsWith) -> OrdersSettings:
     """A short window and grace; no sweep, so only expiration.complete can cancel. The early
     event keeps coming back until the moment: enough deliveries for that wait."""
-    return OrdersSettings(
-        **await service_settings("orders"),
+    return await orders_settings_with(
         expiration_window_seconds=0.5,
         payment_grace_seconds=GRACE.total_seconds(),
         sweep_interval_seconds=3600,

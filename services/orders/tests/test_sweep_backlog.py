@@ -1,10 +1,11 @@
 """The sweep clears a backlog in one go: while a pass comes back full it goes straight on,
 instead of cancelling one batch per ``sweep_interval_seconds`` (100 per 30 s before)."""
 
-from collections.abc import Awaitable, Callable
+from __future__ import annotations
+
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 from uuid import uuid4
 
 import httpx
@@ -18,18 +19,18 @@ from ticketing.orders.config import OrdersSettings
 from ticketing.orders.models import Order, Ticket
 from ticketing.orders.sweep import OrdersRuntime, sweep_all_overdue
 
+if TYPE_CHECKING:
+    from conftest import OrdersSettingsWith
+
 BACKLOG = 25
 BATCH = 10
 
 
 @pytest.fixture
-async def orders_settings(
-    service_settings: Callable[[str], Awaitable[dict[str, Any]]],
-) -> OrdersSettings:
+async def orders_settings(orders_settings_with: OrdersSettingsWith) -> OrdersSettings:
     """The service's own sweep never finds these orders overdue (a grace of days): only the
     sweep this test runs cancels them."""
-    return OrdersSettings(
-        **await service_settings("orders"),
+    return await orders_settings_with(
         payment_grace_seconds=10 * 24 * 3600,
         sweep_interval_seconds=3600,
     )
