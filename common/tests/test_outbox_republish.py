@@ -1,14 +1,16 @@
 """``python -m ticketing.common.outbox republish --since T``: what the stream lost after T goes
 out again, in order, and consumers that had it already change nothing."""
 
+from __future__ import annotations
+
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ticketing.common.bus import Bus
-from ticketing.common.consumer import EventConsumer
 from ticketing.common.contracts import utcnow
 from ticketing.common.dlq import list_dead_letters
 from ticketing.common.events import UserCreated
@@ -17,6 +19,9 @@ from ticketing.common.uow import UnitOfWork
 from ticketing.testkit.events import events_of, user_created
 from ticketing.testkit.http import eventually
 from ticketing.testkit.loops import consuming
+
+if TYPE_CHECKING:
+    from conftest import UserCreatedConsumer
 
 applications = sa.Table(
     "republish_applications",
@@ -74,6 +79,7 @@ async def test_republish_is_safe_for_consumers_that_had_the_events(
     relay: OutboxRelay,
     sessionmaker: async_sessionmaker[AsyncSession],
     bus: Bus,
+    user_created_consumer: UserCreatedConsumer,
 ) -> None:
     async with sessionmaker() as session, session.begin():
         await session.run_sync(lambda s: applications.metadata.create_all(s.connection()))
@@ -81,12 +87,7 @@ async def test_republish_is_safe_for_consumers_that_had_the_events(
     async def record(event: UserCreated, uow: UnitOfWork) -> None:
         await uow.session.execute(sa.insert(applications).values(event_id=event.id))
 
-    consumer = EventConsumer(
-        durable="republished",
-        bus=bus,
-        subscriptions={UserCreated: record},
-        unit_of_work=unit_of_work,
-    )
+    consumer = user_created_consumer("republished", record)
     async with consuming(consumer):
         since = utcnow()
         events = await commit_events(unit_of_work, 3)
