@@ -64,7 +64,8 @@ def visit(base_url: str, session: str) -> None:
     @given(
         path=st.sampled_from(PAGES),
         query=st.dictionaries(
-            st.sampled_from(["page", "next", "q", "page[]", "ticketId"]) | st.text(max_size=10),
+            st.sampled_from(["page", "cursor", "next", "q", "page[]", "ticketId"])
+            | st.text(max_size=10),
             query_values,
             max_size=3,
         ),

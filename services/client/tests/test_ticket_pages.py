@@ -153,3 +153,20 @@ async def test_an_unknown_or_malformed_ticket_is_a_404_page(browser: Browser) ->
         assert response.status_code == 404
         assert response.headers["content-type"].startswith("text/html")
         assert "Page not found" in response.text
+
+
+async def test_older_tickets_are_a_page_further_and_newest_leads_back(
+    browser: Browser, contract_double: ContractDouble
+) -> None:
+    seeded = {str(contract_double.seed_ticket(uuid4(), f"Seat {n}").id) for n in range(21)}
+
+    first = await browser.get("/")
+    older = re.search(r'href="(/\?cursor=[^"]+)" rel="next"', first.text)
+    assert older is not None, "the first page links to the older tickets"
+    second = await browser.get(older[1].replace("&amp;", "&"))
+
+    shown = [re.findall(r'data-ticket-id="([^"]+)"', page.text) for page in (first, second)]
+    assert [len(ids) for ids in shown] == [20, 1]
+    assert set(shown[0]) | set(shown[1]) == seeded
+    assert 'rel="next"' not in second.text
+    assert 'href="/" rel="first"' in second.text

@@ -25,7 +25,7 @@ async def listing_ids(client: httpx.AsyncClient, expected: list[UUID], **params:
     assert response.status_code == 200, response.text
     page = response.json()
     assert [item["id"] for item in page["items"]] == [str(i) for i in expected]
-    assert page["total"] == len(expected)
+    assert page["next"] is None
 
 
 async def test_a_banned_sellers_listings_are_no_longer_listed(

@@ -61,9 +61,9 @@ NEXT_PAGE_DOC: dict[int | str, dict[str, Any]] = {
 RowT = TypeVar("RowT")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Position:
-    """Where a page ends: the last row's ``created_at`` and ``id``."""
+    """Where a page ends: the last row's ``created_at`` and ``id`` (ordered as the rows are)."""
 
     created_at: datetime
     id: UUID

@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from client_testing.declared_answers import OnlyDeclaredAnswers
+from ticketing.common import pagination
 from ticketing.common.auth import SESSION_COOKIE, CurrentUser, TokenVerifier
 from ticketing.common.contracts import ApiModel, utcnow
 from ticketing.common.errors import (
@@ -71,6 +72,10 @@ class DoubleTicket:
     version: int = 0
     order_id: UUID | None = None
     sold: bool = False
+    listed_at: datetime = field(default_factory=utcnow)
+
+    def position(self) -> pagination.Position:
+        return pagination.Position(self.listed_at, self.id)
 
     def body(self) -> dict[str, Any]:
         return {
@@ -186,11 +191,20 @@ class ContractDouble:
             return ticket_of(ticket_id).body()
 
         @app.get("/api/query/tickets")
-        async def listings(status: str | None = None, limit: int = 20, offset: int = 0) -> Any:
-            items = [t.listing() for t in self.tickets.values()]
-            items = [item for item in items if status in (None, item["status"])]
-            page = items[offset : offset + limit]
-            return {"items": page, "total": len(items), "limit": limit, "offset": offset}
+        async def listings(
+            status: str | None = None, limit: int = 50, cursor: str | None = None
+        ) -> Any:
+            after = pagination.cursor_position(cursor)
+            newest_first = sorted(self.tickets.values(), key=DoubleTicket.position, reverse=True)
+            rows = [
+                t
+                for t in newest_first
+                if status in (None, t.listing()["status"])
+                and (after is None or t.position() < after)
+            ]
+            page, more = pagination.split_page(rows, limit, DoubleTicket.position)
+            following = None if more is None else pagination.encode_cursor(more)
+            return {"items": [t.listing() for t in page], "limit": limit, "next": following}
 
         @app.get("/api/query/tickets/{ticket_id}")
         async def listing(ticket_id: UUID) -> dict[str, Any]:

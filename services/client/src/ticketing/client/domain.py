@@ -1,12 +1,10 @@
-"""What the pages decide, without I/O: which page, can this ticket be bought, how long is left
-to pay."""
+"""What the pages decide, without I/O: can this ticket be bought, how long is left to pay."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from ticketing.client.schemas import ListingStatus, Order, Ticket, User
-from ticketing.common.errors import NotFoundError
 
 PAYABLE_STATUSES = ("created", "awaiting:payment")
 TEST_CARDS = (
@@ -14,23 +12,6 @@ TEST_CARDS = (
     ("tok_chargeDeclined", "Declined card (tok_chargeDeclined)"),
     ("tok_threeDSecure2Required", "3-D Secure card (tok_threeDSecure2Required)"),
 )
-
-
-MAX_PAGE = 1_000_000
-"""Beyond any real listing; keeps the offset asked of the read model inside its range."""
-
-
-def page_number(raw: str | None) -> int:
-    """``?page=`` as a page number: absent is the first page, anything but 1..MAX_PAGE is a
-    page that does not exist (a 404 page, not an error of the services behind)."""
-    if raw is None:
-        return 1
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(MAX_PAGE)):
-        raise NotFoundError("Page not found")
-    number = int(raw)
-    if not 1 <= number <= MAX_PAGE:
-        raise NotFoundError("Page not found")
-    return number
 
 
 def ticket_status(ticket: Ticket, listing: Ticket | None) -> ListingStatus:

@@ -36,9 +36,8 @@ class Ticket(ApiModel):
 
 class TicketPage(ApiModel):
     items: list[Ticket]
-    total: int
     limit: int
-    offset: int
+    next: str | None  # the cursor of the next (older) page; None on the last
 
 
 class OrderTicket(ApiModel):

@@ -1,11 +1,11 @@
 """Query routes: the pages' reads, straight from the read model (no writes here)."""
 
-from typing import Annotated
 from uuid import UUID
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Request, Response
 
+from ticketing.common import pagination
 from ticketing.common.auth import RequiredUser
 from ticketing.common.db import banned_users
 from ticketing.common.errors import NotFoundError
@@ -22,37 +22,38 @@ from ticketing.query.schemas import (
 
 router = APIRouter(prefix="/api/query", tags=["query"])
 
-MAX_OFFSET = 2**31 - 1
-"""Far past any real listing, and inside every integer type the database and driver take
-(an unbounded offset reached PostgreSQL as a bigint overflow: a 500)."""
 
-Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
-
-
-@router.get("/tickets", response_model=ListingPage)
+@router.get("/tickets", response_model=ListingPage, responses=pagination.NEXT_PAGE_DOC)
 async def list_tickets(
+    request: Request,
+    response: Response,
     uow: UnitOfWorkDep,
     status: ListingStatus | None = None,
-    limit: Limit = 20,
-    offset: Offset = 0,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
 ) -> ListingPage:
-    """Listings, newest first, optionally only those in one status. A banned seller's
-    listings are left out, as tickets' ``GET /api/tickets`` leaves them out; each keeps its
-    page (``/api/query/tickets/{id}``), so links to it still answer."""
-    where = [~sa.exists().where(banned_users.c.user_id == Listing.user_id)]
+    """Listings, newest first, optionally only those in one status, a page at a time: the
+    body's ``next`` (also ``Link: <…>; rel="next"``) is the cursor of the page after, null on
+    the last. No count: a page costs the same however deep it is. A banned seller's listings
+    are left out, as tickets' ``GET /api/tickets`` leaves them out; each keeps its page
+    (``/api/query/tickets/{id}``), so links to it still answer."""
+    after = pagination.cursor_position(cursor)
+    query = sa.select(Listing).where(~sa.exists().where(banned_users.c.user_id == Listing.user_id))
     if status is not None:
-        where.append(Listing.status == status)
-    total = await uow.session.scalar(sa.select(sa.func.count()).select_from(Listing).where(*where))
-    listings = await uow.session.scalars(
-        sa.select(Listing)
-        .where(*where)
-        .order_by(Listing.created_at.desc(), Listing.id)
-        .limit(limit)
-        .offset(offset)
+        query = query.where(Listing.status == status)
+    rows = await uow.session.scalars(
+        pagination.newest_first(query, Listing.created_at, Listing.id, after=after, limit=limit)
     )
-    items = [ListingOut.model_validate(listing) for listing in listings]
-    return ListingPage(items=items, total=total or 0, limit=limit, offset=offset)
+    listings, more = pagination.split_page(
+        rows.all(), limit, lambda row: pagination.Position(row.created_at, row.id)
+    )
+    if more is not None:
+        response.headers["Link"] = pagination.next_link(request, more, limit)
+    return ListingPage(
+        items=[ListingOut.model_validate(listing) for listing in listings],
+        limit=limit,
+        next=None if more is None else pagination.encode_cursor(more),
+    )
 
 
 @router.get("/tickets/{ticket_id}", response_model=ListingOut)

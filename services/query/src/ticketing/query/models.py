@@ -29,7 +29,10 @@ class Listing(Base):
     """A ticket as the pages list it: the ticket's last version plus its derived status."""
 
     __tablename__ = "listings"
-    __table_args__ = (sa.Index("listings_status_created", "status", "created_at"),)
+    __table_args__ = (  # the listing page, newest first, with or without a status
+        sa.Index("listings_created", "created_at", "id"),
+        sa.Index("listings_status_created", "status", "created_at", "id"),
+    )
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(sa.Text)

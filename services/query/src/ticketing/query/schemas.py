@@ -14,10 +14,11 @@ class ListingOut(TicketBody):
 
 
 class ListingPage(ApiModel):
+    """One page of listings; ``next`` is the cursor of the page after (null on the last)."""
+
     items: list[ListingOut]
-    total: int
     limit: int
-    offset: int
+    next: str | None
 
 
 class OrderTicketOut(ApiModel):

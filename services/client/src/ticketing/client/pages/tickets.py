@@ -16,6 +16,8 @@ from ticketing.client.forms import FormErrors, idempotency_key, price_for_api, t
 from ticketing.client.rendering import page
 from ticketing.client.schemas import User
 from ticketing.client.session import Api, SessionCookie, SignedIn, Viewer
+from ticketing.common import pagination
+from ticketing.common.errors import FieldError, NotFoundError
 
 router = APIRouter(tags=["ticket pages"])
 
@@ -28,18 +30,23 @@ async def tickets_for_sale(
     request: Request,
     user: Viewer,
     api: Api,
-    raw_page: Annotated[str | None, Query(alias="page")] = None,
+    cursor: Annotated[str | None, Query()] = None,
 ) -> Response:
+    """A page of tickets for sale, newest first; ``?cursor=`` (from the "Older" link) is where
+    a later page starts, and one that is not ours is a page that does not exist."""
+    try:
+        pagination.cursor_position(cursor)
+    except FieldError as exc:
+        raise NotFoundError("Page not found") from exc
     size = request.app.state.settings.page_size
-    page_number = domain.page_number(raw_page)
-    listing = await api.tickets_for_sale(limit=size, offset=(page_number - 1) * size)
+    listing = await api.tickets_for_sale(limit=size, cursor=cursor)
     return page(
         request,
         "tickets/index.html",
         user=user,
         tickets=listing.items,
-        page_number=page_number,
-        has_next=listing.offset + len(listing.items) < listing.total,
+        is_first_page=cursor is None,
+        next_cursor=listing.next,
     )
 
 

@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
+revision = "0004"  # not 0003: retired (tests/integration/test_migrations.py)
 down_revision = "0002"
 
 AVAILABLE = sa.text("order_id IS NULL")
