@@ -24,13 +24,15 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from fastapi import Header
+from fastapi import Depends, Header
 from fastapi.responses import JSONResponse
 from sqlalchemy.dialects.postgresql import insert
 
+from ticketing.common.auth import RequiredUser
 from ticketing.common.contracts import ApiModel, utcnow
 from ticketing.common.db import idempotency_keys
 from ticketing.common.errors import ConflictError, CustomError, FieldError
+from ticketing.common.service import UnitOfWorkDep
 from ticketing.common.uow import UnitOfWork
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
@@ -164,3 +166,40 @@ async def run_idempotently(
             await _settle_failure(uow, claim, error)
         raise
     return JSONResponse(status_code=reply.status_code, content=body)
+
+
+@dataclass(frozen=True)
+class IdempotentCall:
+    """What a write route needs to answer a retry as it answered the first time: its unit of
+    work, the signed-in caller and the ``Idempotency-Key`` they sent (if any)."""
+
+    uow: UnitOfWork
+    user_id: UUID
+    key: str | None
+
+    async def run(
+        self,
+        scope: str,
+        request: ApiModel,
+        *,
+        status_code: int,
+        action: Callable[[], Awaitable[ApiModel | Reply]],
+    ) -> JSONResponse:
+        return await run_idempotently(
+            self.uow,
+            key=self.key,
+            user_id=self.user_id,
+            scope=scope,
+            request=request,
+            status_code=status_code,
+            action=action,
+        )
+
+
+async def idempotent_call(
+    uow: UnitOfWorkDep, user: RequiredUser, idempotency_key: IdempotencyKey = None
+) -> IdempotentCall:
+    return IdempotentCall(uow, user.id, idempotency_key)
+
+
+Idempotent = Annotated[IdempotentCall, Depends(idempotent_call)]

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from ticketing.common.auth import RequiredUser
-from ticketing.common.idempotency import IdempotencyKey, run_idempotently
+from ticketing.common.idempotency import Idempotent
 from ticketing.common.service import UnitOfWorkDep
 from ticketing.orders import domain, use_cases
 from ticketing.orders.config import Settings
@@ -22,7 +22,7 @@ async def place_order(
     user: RequiredUser,
     uow: UnitOfWorkDep,
     settings: Settings,
-    idempotency_key: IdempotencyKey = None,
+    idempotent: Idempotent,
 ) -> JSONResponse:
     async def reserve() -> OrderOut:
         order = await use_cases.place_order(
@@ -34,15 +34,7 @@ async def place_order(
         )
         return OrderOut.model_validate(order)
 
-    return await run_idempotently(
-        uow,
-        key=idempotency_key,
-        user_id=user.id,
-        scope="orders.place",
-        request=body,
-        status_code=201,
-        action=reserve,
-    )
+    return await idempotent.run("orders.place", body, status_code=201, action=reserve)
 
 
 @router.get("", response_model=list[OrderOut])

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from ticketing.common.auth import RequiredUser
-from ticketing.common.idempotency import IdempotencyKey, Reply, run_idempotently
+from ticketing.common.idempotency import Idempotent, Reply
 from ticketing.common.service import UnitOfWorkDep
 from ticketing.payments import charging
 from ticketing.payments.charging import Outcome, Paid
@@ -34,7 +34,7 @@ async def create_payment(
     uow: UnitOfWorkDep,
     gateway: Gateway,
     settings: Settings,
-    idempotency_key: IdempotencyKey = None,
+    idempotent: Idempotent,
 ) -> JSONResponse:
     async def pay() -> Reply:
         outcome = await charging.pay(
@@ -42,15 +42,7 @@ async def create_payment(
         )
         return _reply(outcome)
 
-    return await run_idempotently(
-        uow,
-        key=idempotency_key,
-        user_id=user.id,
-        scope="payments.create",
-        request=body,
-        status_code=201,
-        action=pay,
-    )
+    return await idempotent.run("payments.create", body, status_code=201, action=pay)
 
 
 @router.post(
