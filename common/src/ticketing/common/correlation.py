@@ -4,8 +4,8 @@
 caller's ``X-Request-ID`` (or makes one), returns it on every response (errors and 500s too),
 binds ``service`` and ``request_id`` for every line logged while the request runs, times the
 request by route template and status, and logs it (the access log: uvicorn's own is muted by
-``logs``, this one knows the route, the duration and the request id). A service calling another sends
-``outgoing_headers()``: the request id and the W3C ``traceparent``.
+``logs``, this one knows the route, the duration and the request id). A service calling
+another sends ``outgoing_headers()``: the request id and the W3C ``traceparent``.
 
 **Events.** A unit of work stores ``outgoing_headers()`` with each outbox row; the relay sends
 them as NATS headers of the message, under a producer span (``publishing``); the consumer
@@ -113,11 +113,10 @@ def install_http_observability(app: FastAPI, service: str) -> None:
     """Traces, request ids, log context and ``/metrics`` on ``app``; call once, after routes
     may still be added. The request-id middleware goes outside everything (errors included),
     tracing just inside it, so the server span sees the request's log context."""
-    tracing.instrument_app(app, service)
     build = app.build_middleware_stack
 
     def observed_stack() -> ASGIApp:
-        return ObservedHttp(build(), service)
+        return ObservedHttp(tracing.traced_asgi(build(), service), service)
 
     app.build_middleware_stack = observed_stack  # type: ignore[method-assign]
     app.include_router(metrics.metrics_router())

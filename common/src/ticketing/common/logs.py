@@ -4,9 +4,9 @@
 client and the workers' entry points; a second call changes nothing. Everything logs through
 the standard library (``logging.getLogger(...)``, uvicorn's loggers included: its error log
 goes through; its access log is replaced by ``correlation``'s, which knows the route, duration
-and request id) and one ``structlog`` pipeline renders it, so every line carries the same fields: timestamp,
-level, service, logger, message, ``request_id``, ``trace_id`` and, inside an event handler,
-``event_id`` and ``event_type`` (bound as context variables by ``correlation``).
+and request id) and one ``structlog`` pipeline renders it, so every line carries the same
+fields: timestamp, level, service, logger, message, ``request_id``, ``trace_id`` and, inside an
+event handler, ``event_id`` and ``event_type`` (bound as context variables by ``correlation``).
 
 ``LOG_FORMAT=json`` (the default) writes JSON lines for a collector; ``console`` (make dev)
 writes them for a person. ``LOG_LEVEL`` (default INFO) is the root level.

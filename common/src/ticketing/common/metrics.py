@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Response
+from nats.js.errors import NotFoundError
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -125,7 +126,10 @@ def _age_of_oldest(service: str) -> float:
 
 
 async def sample_consumer(service: str, bus: Bus, durable: str) -> None:
-    info = await bus.js.consumer_info(bus.names.stream, durable)
+    try:
+        info = await bus.js.consumer_info(bus.names.stream, durable)
+    except NotFoundError:  # not created yet: the consumer makes it as it starts
+        return
     CONSUMER_PENDING.labels(service).set(info.num_pending or 0)
     CONSUMER_ACK_PENDING.labels(service).set(info.num_ack_pending or 0)
 

@@ -7,9 +7,9 @@ and exports nothing unless someone listens**: an OTLP/HTTP exporter when the sta
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is set (and
 ``OTEL_TRACES_EXPORTER`` is not ``none``), or a processor a test added with
 ``add_span_processor``. Nothing here sets OpenTelemetry's global provider, so setting up twice,
-or once per service in one process, is harmless.
+or once per service in one process, is harmless; a test's processor can be removed again.
 
-Instrumented: FastAPI (server spans; ``instrument_app``), httpx clients (``instrument_client``),
+Instrumented: every ASGI app (server spans; ``traced_asgi``), httpx clients (``instrument_client``),
 SQLAlchemy engines (``instrument_engine``), Redis clients (``instrument_redis``); and by hand
 (``correlation``), a producer span around each publish and a consumer span around each handled
 event, linked through the ``traceparent`` NATS header.
@@ -21,16 +21,15 @@ import os
 from collections.abc import Sequence
 
 import httpx
-from fastapi import FastAPI
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.metrics import get_meter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import (
     Decision,
     ParentBased,
@@ -40,6 +39,7 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.trace import Link, SpanKind
 from opentelemetry.util.types import Attributes
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 EXCLUDED_URLS = "/healthz,/readyz,/metrics"
 """Probes and scrapes: frequent, and of no interest in a trace."""
@@ -86,8 +86,7 @@ def tracer_provider(service: str) -> TracerProvider:
             resource=Resource.create({"service.name": service}),
             sampler=ParentBased(root=_WhenListenedTo()),
         )
-        for listener in _listeners:
-            provider.add_span_processor(listener)
+        provider.add_span_processor(_FANOUT)
         _providers[service] = provider
         if exporting() and not any(isinstance(p, _Exporting) for p in _listeners):
             add_span_processor(_Exporting.from_environment())
@@ -101,8 +100,30 @@ def tracer(service: str) -> trace.Tracer:
 def add_span_processor(processor: SpanProcessor) -> None:
     """Send every service's spans, from now on, to ``processor`` too (exporter, tests)."""
     _listeners.append(processor)
-    for provider in _providers.values():
-        provider.add_span_processor(processor)
+
+
+def remove_span_processor(processor: SpanProcessor) -> None:
+    """Stop sending spans to ``processor``; with no listener left, traces are not recorded."""
+    _listeners.remove(processor)
+
+
+class _Fanout(SpanProcessor):
+    """The one processor of every provider: it hands spans to the listeners of the moment
+    (an SDK provider cannot drop a processor once added; a test's must go when it ends)."""
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        for listener in list(_listeners):
+            listener.on_start(span, parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        for listener in list(_listeners):
+            listener.on_end(span)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return all(listener.force_flush(timeout_millis) for listener in list(_listeners))
+
+
+_FANOUT = _Fanout()
 
 
 class _Exporting(SpanProcessor):
@@ -118,11 +139,11 @@ class _Exporting(SpanProcessor):
 
         return cls(BatchSpanProcessor(OTLPSpanExporter()))
 
-    def on_start(self, span: object, parent_context: Context | None = None) -> None:
-        self._inner.on_start(span, parent_context)  # type: ignore[arg-type]
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self._inner.on_start(span, parent_context)
 
-    def on_end(self, span: object) -> None:
-        self._inner.on_end(span)  # type: ignore[arg-type]
+    def on_end(self, span: ReadableSpan) -> None:
+        self._inner.on_end(span)
 
     def shutdown(self) -> None:
         self._inner.shutdown()
@@ -131,14 +152,34 @@ class _Exporting(SpanProcessor):
         return self._inner.force_flush(timeout_millis)
 
 
-def instrument_app(app: FastAPI, service: str) -> None:
-    """Server spans for every request but probes and scrapes, continuing a ``traceparent``."""
-    FastAPIInstrumentor.instrument_app(
-        app,
-        tracer_provider=tracer_provider(service),
+def traced_asgi(app: ASGIApp, service: str) -> ASGIApp:
+    """Server spans for every request but probes and scrapes, continuing a ``traceparent``;
+    named by route template once routing found it (``"GET /api/orders/{order_id}"``).
+
+    The ASGI middleware itself, not ``FastAPIInstrumentor``: that one refuses a middleware
+    stack it did not expect, and ours starts with the body limit (``http_limits``)."""
+    return OpenTelemetryMiddleware(
+        _NamedByRoute(app),
         excluded_urls=EXCLUDED_URLS,
+        tracer_provider=tracer_provider(service),
         exclude_spans=["receive", "send"],
     )
+
+
+class _NamedByRoute:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        span = trace.get_current_span()  # the server span (it ends with the response's body)
+
+        async def named_at_answer(message: Message) -> None:
+            route = getattr(scope.get("route"), "path_format", None)
+            if message["type"] == "http.response.start" and isinstance(route, str):
+                span.update_name(f"{scope['method']} {route}")
+            await send(message)
+
+        await self.app(scope, receive, named_at_answer if scope["type"] == "http" else send)
 
 
 def instrument_client(client: httpx.AsyncClient, service: str) -> None:
