@@ -17,24 +17,18 @@ router = APIRouter(prefix="/api/orders", tags=["orders"])
 
 
 @router.post("", status_code=201, response_model=OrderOut)
-async def place_order(
-    body: OrderIn,
-    user: RequiredUser,
-    uow: UnitOfWorkDep,
-    settings: Settings,
-    idempotent: Idempotent,
-) -> JSONResponse:
+async def place_order(body: OrderIn, settings: Settings, call: Idempotent) -> JSONResponse:
     async def reserve() -> OrderOut:
         order = await use_cases.place_order(
-            uow,
-            user_id=user.id,
+            call.uow,
+            user_id=call.user_id,
             ticket_id=body.ticket_id,
             window=timedelta(seconds=settings.expiration_window_seconds),
             max_unpaid_orders=settings.max_unpaid_orders,
         )
         return OrderOut.model_validate(order)
 
-    return await idempotent.run("orders.place", body, status_code=201, action=reserve)
+    return await call.run("orders.place", body, status_code=201, action=reserve)
 
 
 @router.get("", response_model=list[OrderOut])

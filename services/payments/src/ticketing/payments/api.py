@@ -29,20 +29,20 @@ def _reply(outcome: Outcome) -> Reply:
 
 @router.post("", status_code=201, response_model=PaymentOut, responses=PAYMENT_RESPONSES)
 async def create_payment(
-    body: PaymentIn,
-    user: RequiredUser,
-    uow: UnitOfWorkDep,
-    gateway: Gateway,
-    settings: Settings,
-    idempotent: Idempotent,
+    body: PaymentIn, gateway: Gateway, settings: Settings, call: Idempotent
 ) -> JSONResponse:
     async def pay() -> Reply:
         outcome = await charging.pay(
-            uow, gateway, settings, order_id=body.order_id, buyer=user.id, token=body.token
+            call.uow,
+            gateway,
+            settings,
+            order_id=body.order_id,
+            buyer=call.user_id,
+            token=body.token,
         )
         return _reply(outcome)
 
-    return await idempotent.run("payments.create", body, status_code=201, action=pay)
+    return await call.run("payments.create", body, status_code=201, action=pay)
 
 
 @router.post(
