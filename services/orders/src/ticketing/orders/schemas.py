@@ -3,17 +3,9 @@
 from datetime import datetime
 from uuid import UUID
 
+from ticketing.common import events
 from ticketing.common.contracts import ApiModel, Price
-from ticketing.common.events import (
-    OrderCancelled,
-    OrderChangedData,
-    OrderCompleted,
-    OrderCreated,
-    OrderCreatedData,
-    OrderCreatedTicket,
-    OrderStatus,
-    OrderTicketRef,
-)
+from ticketing.common.events import OrderStatus
 from ticketing.orders.models import Order
 
 
@@ -36,28 +28,28 @@ class OrderOut(ApiModel):
     ticket: OrderTicketOut
 
 
-def order_created(order: Order) -> OrderCreated:
-    return OrderCreated(
-        data=OrderCreatedData(
+def order_created(order: Order) -> events.OrderCreated:
+    return events.OrderCreated(
+        data=events.OrderCreatedData(
             id=order.id,
             status=order.status,
             user_id=order.user_id,
             expires_at=order.expires_at,
             version=order.version,
-            ticket=OrderCreatedTicket(id=order.ticket.id, price=order.ticket.price),
+            ticket=events.OrderCreatedTicket(id=order.ticket.id, price=order.ticket.price),
         )
     )
 
 
-def _changed(order: Order) -> OrderChangedData:
-    return OrderChangedData(
-        id=order.id, version=order.version, ticket=OrderTicketRef(id=order.ticket_id)
+def _changed(order: Order) -> events.OrderChangedData:
+    return events.OrderChangedData(
+        id=order.id, version=order.version, ticket=events.OrderTicketRef(id=order.ticket_id)
     )
 
 
-def order_cancelled(order: Order) -> OrderCancelled:
-    return OrderCancelled(data=_changed(order))
+def order_cancelled(order: Order) -> events.OrderCancelled:
+    return events.OrderCancelled(data=_changed(order))
 
 
-def order_completed(order: Order) -> OrderCompleted:
-    return OrderCompleted(data=_changed(order))
+def order_completed(order: Order) -> events.OrderCompleted:
+    return events.OrderCompleted(data=_changed(order))
