@@ -64,12 +64,6 @@ TEST_CARDS: dict[str, CardProfile] = {
     "diners": CardProfile("diners", "0004"),
     "jcb": CardProfile("jcb", "0505", country="JP"),
     "unionpay": CardProfile("unionpay", "0005", country="CN"),
-    "visa_chargeDeclined": CardProfile("visa", "0002", decline=_DECLINED),
-    "visa_chargeDeclinedInsufficientFunds": CardProfile(
-        "visa", "9995", decline=_INSUFFICIENT_FUNDS
-    ),
-    "visa_chargeDeclinedLostCard": CardProfile("visa", "9987", decline=_LOST),
-    "visa_chargeDeclinedStolenCard": CardProfile("visa", "9979", decline=_STOLEN),
     "chargeDeclined": CardProfile("visa", "0002", decline=_DECLINED),
     "chargeDeclinedInsufficientFunds": CardProfile("visa", "9995", decline=_INSUFFICIENT_FUNDS),
     "chargeDeclinedLostCard": CardProfile("visa", "9987", decline=_LOST),
@@ -86,6 +80,16 @@ TEST_CARDS: dict[str, CardProfile] = {
     "authenticationRequiredChargeDeclinedInsufficientFunds": CardProfile(
         "visa", "3178", decline=_INSUFFICIENT_FUNDS, requires_authentication=True
     ),
+}
+# Stripe also names four declining cards after their brand (``tok_visa_chargeDeclined``).
+TEST_CARDS |= {
+    f"visa_{name}": TEST_CARDS[name]
+    for name in (
+        "chargeDeclined",
+        "chargeDeclinedInsufficientFunds",
+        "chargeDeclinedLostCard",
+        "chargeDeclinedStolenCard",
+    )
 }
 
 
