@@ -81,7 +81,8 @@ def run(config: DevConfig) -> int:
             manager.add_process(
                 process.name,
                 shlex.join(command),
-                env={**os.environ, **process.env, "PYTHONUNBUFFERED": "1"},
+                # readable log lines for a person (production: JSON); LOG_FORMAT=json overrides
+                env={"LOG_FORMAT": "console", **os.environ, **process.env, "PYTHONUNBUFFERED": "1"},
             )
         manager.loop()
         return 0 if manager.returncode in (0, 130, 143, None) else int(manager.returncode)
