@@ -1,13 +1,16 @@
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
+from uuid import UUID
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer, Handler
 from ticketing.common.db import create_engine, create_sessionmaker, infrastructure
-from ticketing.common.events import UserCreated
+from ticketing.common.events import Event, UserCreated
 from ticketing.common.outbox import OutboxRelay
 from ticketing.common.uow import UnitOfWork
 
@@ -74,3 +77,39 @@ def user_created_consumer(bus: Bus, unit_of_work: Callable[[], UnitOfWork]) -> U
         )
 
     return consumer
+
+
+APPLICATIONS = sa.Table(
+    "applications",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("event_id", sa.Uuid, nullable=False),
+)
+
+
+@dataclass
+class Applications:
+    """What a test's handler changes: a row per event it applied, so a test can tell how often
+    a handler really applied an event (a redelivery, a replay or a republish must add none)."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    async def record(self, event: Event, uow: UnitOfWork) -> None:
+        """A handler: apply ``event``, in the consumer's transaction."""
+        await uow.session.execute(sa.insert(APPLICATIONS).values(event_id=event.id))
+
+    async def event_ids(self) -> list[UUID]:
+        """The events applied, in the order they were."""
+        async with self.sessionmaker() as session:
+            query = sa.select(APPLICATIONS.c.event_id).order_by(APPLICATIONS.c.id)
+            return list(await session.scalars(query))
+
+    async def count(self) -> int:
+        return len(await self.event_ids())
+
+
+@pytest.fixture
+async def applications(sessionmaker: async_sessionmaker[AsyncSession]) -> Applications:
+    async with sessionmaker() as session, session.begin():
+        await session.run_sync(lambda s: APPLICATIONS.metadata.create_all(s.connection()))
+    return Applications(sessionmaker)

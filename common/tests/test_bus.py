@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING
 from uuid import uuid4
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer
@@ -22,21 +20,7 @@ from ticketing.testkit.http import eventually
 from ticketing.testkit.loops import consuming
 
 if TYPE_CHECKING:
-    from conftest import UserCreatedConsumer
-
-applications = sa.Table(
-    "applications",
-    sa.MetaData(),
-    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
-    sa.Column("event_id", sa.Uuid, nullable=False),
-)
-
-
-@pytest.fixture(autouse=True)
-async def applications_table(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    """What a handler changes, so a test can count how often it really applied an event."""
-    async with sessionmaker() as session, session.begin():
-        await session.run_sync(lambda s: applications.metadata.create_all(s.connection()))
+    from conftest import Applications, UserCreatedConsumer
 
 
 async def stream_messages(bus: Bus) -> int:
@@ -47,15 +31,6 @@ async def publish_raw(bus: Bus, event: UserCreated | UserBanned, msg_id: str | N
     return await bus.publish(
         bus.names.subject(event.type), event.to_bytes(), msg_id=msg_id or str(event.id)
     )
-
-
-async def count_applications(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    async with sessionmaker() as session:
-        return int(await session.scalar(sa.select(sa.func.count()).select_from(applications)) or 0)
-
-
-async def record_application(event: UserCreated, uow: UnitOfWork) -> None:
-    await uow.session.execute(sa.insert(applications).values(event_id=event.id))
 
 
 async def test_an_event_published_twice_with_the_same_id_is_stored_once(bus: Bus) -> None:
@@ -71,10 +46,10 @@ async def test_an_event_published_twice_with_the_same_id_is_stored_once(bus: Bus
 async def test_the_same_event_delivered_twice_is_applied_once(
     bus: Bus,
     user_created_consumer: UserCreatedConsumer,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    applications: Applications,
 ) -> None:
     event = user_created()
-    consumer = user_created_consumer("applier", record_application)
+    consumer = user_created_consumer("applier", applications.record)
     # Two stream messages carrying one event: what a redelivery or a replay looks like.
     await publish_raw(bus, event, msg_id="first")
     await publish_raw(bus, event, msg_id="second")
@@ -87,13 +62,13 @@ async def test_the_same_event_delivered_twice_is_applied_once(
 
         await eventually(both_acked)
 
-    assert await count_applications(sessionmaker) == 1
+    assert await applications.event_ids() == [event.id]
 
 
 async def test_a_failing_handler_is_retried_then_dead_lettered_without_blocking_others(
     bus: Bus,
     unit_of_work: Callable[[], UnitOfWork],
-    sessionmaker: async_sessionmaker[AsyncSession],
+    applications: Applications,
 ) -> None:
     attempts: list[int] = []
 
@@ -104,7 +79,7 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_without_blocking_
     consumer = EventConsumer(
         durable="fragile",
         bus=bus,
-        subscriptions={UserBanned: always_fails, UserCreated: record_application},
+        subscriptions={UserBanned: always_fails, UserCreated: applications.record},
         unit_of_work=unit_of_work,
         max_deliver=3,
         backoff_seconds=[0.05],
@@ -122,7 +97,7 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_without_blocking_
             assert letters[0].deliveries == 3
 
         await eventually(dead_lettered)
-        assert await count_applications(sessionmaker) == 1  # the later message went through
+        assert await applications.count() == 1  # the later message went through
         assert len(attempts) == 3
 
     # And it stays there: no further retries once dead-lettered.
@@ -133,14 +108,14 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_without_blocking_
 async def test_a_dead_letter_can_be_replayed_once_the_handler_is_fixed(
     bus: Bus,
     user_created_consumer: UserCreatedConsumer,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    applications: Applications,
 ) -> None:
     healthy = False
 
     async def flaky(event: UserCreated, uow: UnitOfWork) -> None:
         if not healthy:
             raise RuntimeError("downstream bug")
-        await record_application(event, uow)
+        await applications.record(event, uow)
 
     consumer = user_created_consumer("replayer", flaky, max_deliver=2)
     await publish_raw(bus, user_created())
@@ -155,7 +130,7 @@ async def test_a_dead_letter_can_be_replayed_once_the_handler_is_fixed(
         replayed = await replay_dead_letters(bus)
 
         async def applied() -> None:
-            assert await count_applications(sessionmaker) == 1
+            assert await applications.count() == 1
 
         await eventually(applied)
     assert len(replayed) == 1
@@ -163,9 +138,9 @@ async def test_a_dead_letter_can_be_replayed_once_the_handler_is_fixed(
 
 
 async def test_an_unparseable_message_is_dead_lettered_at_once(
-    bus: Bus, user_created_consumer: UserCreatedConsumer
+    bus: Bus, user_created_consumer: UserCreatedConsumer, applications: Applications
 ) -> None:
-    consumer = user_created_consumer("strict", record_application)
+    consumer = user_created_consumer("strict", applications.record)
     await bus.publish(bus.names.subject("user.created"), b"{not json", msg_id="garbage")
 
     async with consuming(consumer):

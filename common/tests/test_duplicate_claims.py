@@ -3,10 +3,13 @@ event at once (a redelivery while the first is still handling it), one applies i
 other finds it claimed. The second one waits for the first, then skips the event. It does not
 apply it twice, log a failure or nak it."""
 
+from __future__ import annotations
+
 import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 from uuid import uuid4
 
 import pytest
@@ -22,12 +25,8 @@ from ticketing.common.uow import UnitOfWork
 from ticketing.testkit.events import publish_event
 from ticketing.testkit.http import eventually
 
-applications = sa.Table(
-    "claim_applications",
-    sa.MetaData(),
-    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
-    sa.Column("event_id", sa.Uuid, nullable=False),
-)
+if TYPE_CHECKING:
+    from conftest import Applications
 
 
 @asynccontextmanager
@@ -56,7 +55,9 @@ async def someone_waits_for_a_lock(session: AsyncSession) -> None:
     assert waiting, "the other replica is not waiting for this one yet"
 
 
-def recorder(observer: async_sessionmaker[AsyncSession], entries: list[str]) -> Handler:
+def recorder(
+    observer: async_sessionmaker[AsyncSession], entries: list[str], applications: Applications
+) -> Handler:
     """Applies the event; the first replica to get here finishes only once the other replica
     has reached the same event and waits on it."""
 
@@ -65,7 +66,7 @@ def recorder(observer: async_sessionmaker[AsyncSession], entries: list[str]) -> 
         if len(entries) == 1:
             async with observer() as session:
                 await eventually(lambda: someone_waits_for_a_lock(session), timeout=30)
-        await uow.session.execute(sa.insert(applications).values(event_id=event.id))
+        await applications.record(event, uow)
 
     return record
 
@@ -75,11 +76,10 @@ async def test_the_same_event_at_two_replicas_at_once_is_applied_once_without_a_
     sessionmaker: async_sessionmaker[AsyncSession],
     bus: Bus,
     caplog: pytest.LogCaptureFixture,
+    applications: Applications,
 ) -> None:
-    async with sessionmaker() as session, session.begin():
-        await session.run_sync(lambda s: applications.metadata.create_all(s.connection()))
     entries: list[str] = []
-    handler = recorder(sessionmaker, entries)
+    handler = recorder(sessionmaker, entries, applications)
     event = UserCreated(data=UserCreatedData(id=uuid4(), email="someone@example.com"))
     await publish_event(bus, event, msg_id="first")
     await publish_event(bus, event, msg_id="redelivered")  # the same event, a second message
@@ -93,9 +93,7 @@ async def test_the_same_event_at_two_replicas_at_once_is_applied_once_without_a_
         with caplog.at_level(logging.WARNING, logger="ticketing.consumer"):
             await asyncio.gather(first.handle(one), second.handle(other))
 
-    async with sessionmaker() as session:
-        applied = list(await session.scalars(sa.select(applications.c.event_id)))
-    assert applied == [event.id]
+    assert await applications.event_ids() == [event.id]
     assert entries == ["entered"]  # the second replica never ran the handler
     assert [r.getMessage() for r in caplog.records] == []  # no failure, no retry
     info = await bus.js.consumer_info(bus.names.stream, "claimer")

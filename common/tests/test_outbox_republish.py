@@ -7,8 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ticketing.common.bus import Bus
 from ticketing.common.contracts import utcnow
@@ -21,14 +20,7 @@ from ticketing.testkit.http import eventually
 from ticketing.testkit.loops import consuming
 
 if TYPE_CHECKING:
-    from conftest import UserCreatedConsumer
-
-applications = sa.Table(
-    "republish_applications",
-    sa.MetaData(),
-    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
-    sa.Column("event_id", sa.Uuid, nullable=False),
-)
+    from conftest import Applications, UserCreatedConsumer
 
 
 async def commit_events(unit_of_work: Callable[[], UnitOfWork], count: int) -> list[UserCreated]:
@@ -77,17 +69,11 @@ async def test_republish_is_safe_for_consumers_that_had_the_events(
     engine: AsyncEngine,
     unit_of_work: Callable[[], UnitOfWork],
     relay: OutboxRelay,
-    sessionmaker: async_sessionmaker[AsyncSession],
     bus: Bus,
     user_created_consumer: UserCreatedConsumer,
+    applications: Applications,
 ) -> None:
-    async with sessionmaker() as session, session.begin():
-        await session.run_sync(lambda s: applications.metadata.create_all(s.connection()))
-
-    async def record(event: UserCreated, uow: UnitOfWork) -> None:
-        await uow.session.execute(sa.insert(applications).values(event_id=event.id))
-
-    consumer = user_created_consumer("republished", record)
+    consumer = user_created_consumer("republished", applications.record)
     async with consuming(consumer):
         since = utcnow()
         events = await commit_events(unit_of_work, 3)
@@ -102,8 +88,7 @@ async def test_republish_is_safe_for_consumers_that_had_the_events(
 
         await eventually(caught_up, timeout=30)
 
-    async with sessionmaker() as session:
-        applied = list(await session.scalars(sa.select(applications.c.event_id)))
+    applied = await applications.event_ids()
     assert sorted(applied) == sorted(event.id for event in events)
     assert await list_dead_letters(bus) == []
 
