@@ -13,7 +13,6 @@ import re
 import subprocess
 from typing import Any
 
-import kubernetes_validate
 import pytest
 import yaml
 from prometheus_client import REGISTRY
@@ -25,7 +24,7 @@ import ticketing.notifications.metrics
 import ticketing.payments.refunds  # noqa: F401  (each registers its metrics on import)
 
 from .conftest import REPO, find_dev_tool
-from .test_manifests import BUILT_IN_KINDS, KUBERNETES_VERSION, of_kind, workloads
+from .test_manifests import of_kind, schema_problems, workloads
 
 Manifest = dict[str, Any]
 COMPONENT = REPO / "infra/k8s/components/observability"
@@ -143,16 +142,7 @@ def test_the_dashboard_has_an_operators_panels_over_metrics_that_exist() -> None
 def test_the_component_renders_valid_objects_on_top_of_prod(
     with_component: list[Manifest],
 ) -> None:
-    problems = []
-    for obj in with_component:
-        if obj["kind"] not in BUILT_IN_KINDS:
-            continue
-        try:
-            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            problems.append(f"{obj['kind']}/{obj['metadata']['name']}: {exc}")
-
-    assert problems == []
+    assert schema_problems(with_component) == []
     for workload in workloads(with_component):
         assert workload["metadata"]["namespace"] == "ticketing"
 
