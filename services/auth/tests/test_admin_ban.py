@@ -115,7 +115,9 @@ async def test_admins_are_compared_after_normalisation(auth_app: AuthApp) -> Non
     assert response.status_code == 204
 
 
-@pytest.mark.parametrize("user_id", [str(uuid4()), "not-an-id", "1"])
+@pytest.mark.parametrize(
+    "user_id", [str(uuid4()), "not-an-id", "1"], ids=["unknown", "malformed", "number"]
+)
 async def test_an_unknown_or_malformed_id_is_a_404(
     admin_client: httpx.AsyncClient, user_id: str
 ) -> None:

@@ -46,7 +46,7 @@ async def test_showing_an_order_requires_a_session(client: httpx.AsyncClient, or
     assert response.status_code == 401
 
 
-@pytest.mark.parametrize("order_id", [str(uuid4()), "not-an-id"])
+@pytest.mark.parametrize("order_id", [str(uuid4()), "not-an-id"], ids=["unknown", "malformed"])
 async def test_an_unknown_or_malformed_order_id_is_not_found(
     client: httpx.AsyncClient, buyer: CurrentUser, order_id: str
 ) -> None:

@@ -127,7 +127,7 @@ async def test_anyone_can_see_a_ticket(client: httpx.AsyncClient, seller: Curren
     assert response.json() == ticket
 
 
-@pytest.mark.parametrize("ticket_id", [str(uuid4()), MALFORMED_ID])
+@pytest.mark.parametrize("ticket_id", [str(uuid4()), MALFORMED_ID], ids=["unknown", "malformed"])
 async def test_an_unknown_or_malformed_ticket_id_is_not_found(
     client: httpx.AsyncClient, ticket_id: str
 ) -> None:
@@ -178,7 +178,7 @@ async def test_only_the_owner_may_edit_a_ticket(
     assert (await client.get(f"/api/tickets/{ticket['id']}")).json() == ticket
 
 
-@pytest.mark.parametrize("ticket_id", [str(uuid4()), MALFORMED_ID])
+@pytest.mark.parametrize("ticket_id", [str(uuid4()), MALFORMED_ID], ids=["unknown", "malformed"])
 async def test_editing_an_unknown_or_malformed_ticket_id_is_not_found(
     client: httpx.AsyncClient, seller: CurrentUser, ticket_id: str
 ) -> None:
