@@ -1,3 +1,7 @@
+"""The common tests' fixtures: a database with the infrastructure tables every service has,
+the outbox relay and units of work on the test's bus, consumers of UserCreated, and a table
+that a test's handler writes to."""
+
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
