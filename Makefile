@@ -66,7 +66,7 @@ test-faults: install ## the tests that make a part fail for real (stopped server
 test-browser: install ## the browser tests (Chromium driven by Playwright)
 	$(RUN) pytest -q tests/browser
 
-bench: install ## benchmarks; results go to docs/benchmarks.md
+bench: install ## the platform as make dev runs it against bare baselines -> docs/performance.md
 	$(RUN) python -m benchmarks.run
 
 contracts: install ## regenerate docs/contracts/ (event JSON Schemas, OpenAPI of each API)

@@ -1,0 +1,192 @@
+"""The stateful rows: tickets to sell, buyers with sessions, orders, payments, a flash sale,
+and how long a new ticket takes to be orderable (orders) and visible (query).
+
+Buyers' sessions are signed with ``make dev``'s own key (as auth would sign them): a thousand
+buyers need no thousand sign-ups, and sign-up is measured in a row of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from uuid import uuid4
+
+import httpx
+import psutil  # type: ignore[import-untyped]
+
+from benchmarks.load import Measured, drive
+from benchmarks.stack import Platform
+from ticketing.common.auth import CurrentUser, sign_session_token
+
+FLASH_BUYERS, FLASH_TICKETS = 1000, 100
+PASSWORD = "bench-password-1"
+
+
+class Buyers:
+    """Sessions for made-up users, signed with the platform's key."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.key = platform.private_key()
+
+    def session(self) -> str:
+        user = CurrentUser(uuid4(), f"buyer-{uuid4().hex[:12]}@example.com")
+        return sign_session_token(user, self.key)
+
+
+def client(base_url: str, *, connections: int = 64) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60)
+
+
+async def sign_up(auth: httpx.AsyncClient, count: int, procs: list[psutil.Process]) -> Measured:
+    async def call(http: httpx.AsyncClient, i: int) -> httpx.Response:
+        body = {"email": f"seller-{uuid4().hex[:12]}@example.com", "password": PASSWORD}
+        return await http.post("/api/users/signup", json=body)
+
+    return await drive(auth, call, count=count, concurrency=8, processes=procs)
+
+
+async def sell(
+    tickets: httpx.AsyncClient, session: str, count: int, procs: list[psutil.Process]
+) -> tuple[Measured, list[str]]:
+    """``count`` tickets listed by one seller; the row and their ids."""
+    ids: list[str] = []
+
+    async def call(http: httpx.AsyncClient, i: int) -> httpx.Response:
+        response = await http.post(
+            "/api/tickets",
+            json={"title": f"Bench seat {i}", "price": 25},
+            cookies={"session": session},
+        )
+        if response.status_code == 201:
+            ids.append(response.json()["id"])
+        return response
+
+    return await drive(tickets, call, count=count, concurrency=32, processes=procs), ids
+
+
+async def order(http: httpx.AsyncClient, session: str, ticket_id: str) -> httpx.Response:
+    return await http.post(
+        "/api/orders", json={"ticketId": ticket_id}, cookies={"session": session}
+    )
+
+
+async def await_orderable(orders: httpx.AsyncClient, buyers: Buyers, ticket_id: str) -> None:
+    """Until orders has the ticket (404 before its ticket.created arrived), within 120 s."""
+    session, deadline = buyers.session(), time.monotonic() + 120
+    while (await order(orders, session, ticket_id)).status_code == 404:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"ticket {ticket_id} never reached orders")
+        await asyncio.sleep(0.05)
+
+
+async def place_orders(
+    orders: httpx.AsyncClient, buyers: Buyers, ticket_ids: list[str], procs: list[psutil.Process]
+) -> tuple[Measured, list[tuple[str, str]]]:
+    """One order per ticket, five per buyer (the unpaid-orders cap); (session, order id)s."""
+    sessions = [buyers.session() for _ in range(len(ticket_ids) // 5 + 1)]
+    placed: list[tuple[str, str]] = []
+
+    async def call(http: httpx.AsyncClient, i: int) -> httpx.Response:
+        response = await order(http, sessions[i // 5], ticket_ids[i])
+        if response.status_code == 201:
+            placed.append((sessions[i // 5], response.json()["id"]))
+        return response
+
+    row = await drive(orders, call, count=len(ticket_ids), concurrency=32, processes=procs)
+    return row, placed
+
+
+async def pay(
+    payments: httpx.AsyncClient, placed: list[tuple[str, str]], procs: list[psutil.Process]
+) -> Measured:
+    async def call(http: httpx.AsyncClient, i: int) -> httpx.Response:
+        session, order_id = placed[i]
+        body = {"orderId": order_id, "token": "tok_visa"}
+        response = await http.post("/api/payments", json=body, cookies={"session": session})
+        for _ in range(100):  # 404 until payments has the order.created
+            if response.status_code != 404:
+                break
+            await asyncio.sleep(0.05)
+            response = await http.post("/api/payments", json=body, cookies={"session": session})
+        return response
+
+    return await drive(payments, call, count=len(placed), concurrency=16, processes=procs)
+
+
+async def flash_sale(
+    orders_url: str, buyers: Buyers, ticket_ids: list[str], procs: list[psutil.Process]
+) -> Measured:
+    """``FLASH_BUYERS`` buyers at once, ten per ticket: exactly one order per ticket."""
+    assert len(ticket_ids) == FLASH_TICKETS
+    sessions = [buyers.session() for _ in range(FLASH_BUYERS)]
+
+    async def call(http: httpx.AsyncClient, i: int) -> httpx.Response:
+        return await order(http, sessions[i], ticket_ids[i % FLASH_TICKETS])
+
+    async with client(orders_url, connections=FLASH_BUYERS) as http:
+        row = await drive(http, call, count=FLASH_BUYERS, concurrency=FLASH_BUYERS, processes=procs)
+    return row
+
+
+async def propagation(
+    platform: Platform, seller: str, buyers: Buyers, procs: list[psutil.Process], *, samples: int
+) -> tuple[Measured, Measured]:
+    """ticket.created -> orderable (orders) and -> visible (query), while another task lists
+    100 tickets a second; each sample timed from the moment its POST was answered."""
+    to_orders, to_query = (
+        Measured("asyncio+httpx", samples, 0),
+        Measured("asyncio+httpx", samples, 0),
+    )
+    stop = asyncio.Event()
+    async with (
+        client(platform.url("tickets")) as tickets,
+        client(platform.url("orders")) as orders,
+        client(platform.url("query")) as query,
+    ):
+
+        async def background() -> None:
+            n = 0
+            while not stop.is_set():
+                started = time.monotonic()
+                await tickets.post(
+                    "/api/tickets",
+                    json={"title": f"Background {n}", "price": 5},
+                    cookies={"session": seller},
+                )
+                n += 1
+                await asyncio.sleep(max(0.0, 0.01 - (time.monotonic() - started)))
+
+        async def until_orderable(ticket_id: str, since: float) -> None:
+            session = buyers.session()
+            while (await order(orders, session, ticket_id)).status_code == 404:  # noqa: ASYNC110
+                await asyncio.sleep(0.002)
+            to_orders.latencies_ms.append((time.perf_counter() - since) * 1000)
+
+        async def until_visible(ticket_id: str, since: float) -> None:
+            while (await query.get(f"/api/query/tickets/{ticket_id}")).status_code == 404:  # noqa: ASYNC110
+                await asyncio.sleep(0.002)
+            to_query.latencies_ms.append((time.perf_counter() - since) * 1000)
+
+        filler = asyncio.create_task(background())
+        started, cpu = time.perf_counter(), time.process_time()
+        for n in range(samples):
+            created = await tickets.post(
+                "/api/tickets",
+                json={"title": f"Probe {n}", "price": 7},
+                cookies={"session": seller},
+            )
+            since, ticket_id = time.perf_counter(), created.json()["id"]
+            await asyncio.gather(until_orderable(ticket_id, since), until_visible(ticket_id, since))
+            await asyncio.sleep(0.05)
+        stop.set()
+        await filler
+    for row in (to_orders, to_query):
+        row.seconds = time.perf_counter() - started
+        row.driver_cpu = (time.process_time() - cpu) / row.seconds
+        row.summarise()
+    return to_orders, to_query
+
+
+def statuses(row: Measured) -> str:
+    return ", ".join(f"{code}: {n}" for code, n in sorted(row.statuses.items()))
