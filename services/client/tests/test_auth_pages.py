@@ -1,6 +1,14 @@
 """Sign up, sign in and sign out through the forms, against the real auth service."""
 
+import pytest
 from client_testing.browser import PASSWORD, Browser, BrowserFactory, new_email
+
+
+@pytest.fixture
+async def member(new_browser: BrowserFactory) -> str:
+    """The email of someone who signed up before, in a browser of their own: the test's
+    ``browser`` has no session of theirs."""
+    return await new_browser().sign_up()
 
 
 async def test_signed_out_header_offers_sign_in_and_sign_up(browser: Browser) -> None:
@@ -26,21 +34,18 @@ async def test_signing_up_redirects_home_and_relays_the_session_cookie(browser: 
 
 
 async def test_signing_in_relays_the_session_cookie_and_returns_to_next(
-    browser: Browser, new_browser: BrowserFactory
+    browser: Browser, member: str
 ) -> None:
-    email = await browser.sign_up()
-    returning = new_browser()
-
-    response = await returning.submit(
+    response = await browser.submit(
         "/auth/signin?next=/orders",
         "/auth/signin",
-        {"email": email, "password": PASSWORD, "next": "/orders"},
+        {"email": member, "password": PASSWORD, "next": "/orders"},
     )
 
     assert response.status_code == 303
     assert response.headers["location"] == "/orders"
     assert "session=" in response.headers["set-cookie"]
-    assert f'data-testid="current-user">{email}<' in (await returning.get("/orders")).text
+    assert f'data-testid="current-user">{member}<' in (await browser.get("/orders")).text
 
 
 async def test_sign_in_form_carries_the_page_to_return_to(browser: Browser) -> None:
@@ -49,13 +54,10 @@ async def test_sign_in_form_carries_the_page_to_return_to(browser: Browser) -> N
     assert 'name="next" value="/tickets/new"' in response.text
 
 
-async def test_next_never_leads_off_site(browser: Browser) -> None:
-    email = await browser.sign_up()
-    await browser.submit("/", "/auth/signout")
-
+async def test_next_never_leads_off_site(browser: Browser, member: str) -> None:
     response = await browser.fill_in(
         "/auth/signin",
-        {"email": email, "password": PASSWORD, "next": "//evil.example/phish"},
+        {"email": member, "password": PASSWORD, "next": "//evil.example/phish"},
     )
 
     assert response.status_code == 303
@@ -84,18 +86,15 @@ async def test_short_password_is_shown_next_to_the_password_field(browser: Brows
 
 
 async def test_wrong_password_is_shown_at_the_top_of_the_form(
-    browser: Browser, new_browser: BrowserFactory
+    browser: Browser, member: str
 ) -> None:
-    email = await browser.sign_up()
-    stranger = new_browser()
-
-    response = await stranger.fill_in(
-        "/auth/signin", {"email": email, "password": "wrong password"}
+    response = await browser.fill_in(
+        "/auth/signin", {"email": member, "password": "wrong password"}
     )
 
     assert response.status_code == 400
     assert '<li data-testid="form-error">Invalid credentials</li>' in response.text
-    assert f'value="{email}"' in response.text
+    assert f'value="{member}"' in response.text
     assert "session=" not in response.headers.get("set-cookie", "")
 
 
