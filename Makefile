@@ -15,7 +15,7 @@ EXPIRATION_WINDOW_SECONDS ?= 900
 TICKETING_REPLICAS ?= 1
 export TICKETING_PORT TICKETING_DATA_DIR EXPIRATION_WINDOW_SECONDS TICKETING_REPLICAS
 
-.PHONY: help install dev dev-reset dev-seed test test-unit test-integration test-faults test-browser
+.PHONY: help install dev dev-reset dev-seed dev-metrics test test-unit test-integration test-faults test-browser
 .PHONY: lint fmt bench screenshots clean contracts
 
 help: ## list the commands
@@ -33,6 +33,9 @@ dev: install ## run the whole platform on http://localhost:$(TICKETING_PORT)
 
 dev-seed: install ## create demo users and tickets in a running `make dev`
 	$(RUN) python -m ticketing.devstack seed
+
+dev-metrics: install ## the key figures of a running `make dev` (live page: /dev/metrics)
+	$(RUN) python -m ticketing.devstack.metricspage http://127.0.0.1:$(TICKETING_PORT)
 
 dev-reset: ## wipe the data of `make dev`
 	rm -rf "$(TICKETING_DATA_DIR)"
