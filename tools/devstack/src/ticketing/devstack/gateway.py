@@ -49,6 +49,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ticketing.common.http_limits import MAX_BODY_BYTES, BodyLimitMiddleware
 from ticketing.devstack.mailcatcher import MailStore
 from ticketing.devstack.mailpages import mail_routes
+from ticketing.devstack.metricspage import metrics_routes
 from ticketing.devstack.routes import Route, load_routes, route_for
 
 HOP_BY_HOP = frozenset(
@@ -170,10 +171,12 @@ def create_gateway(
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
     mail: MailStore | None = None,
+    metrics: Mapping[str, str] | None = None,
     transparent: bool = False,
 ) -> Starlette:
     """``upstreams``: each service's base URL, or the URLs of its replicas. ``mail``: also
-    serve the dev mail catcher's ``/dev/mail`` pages (``make dev`` only). ``transparent``:
+    serve the dev mail catcher's ``/dev/mail`` pages (``make dev`` only). ``metrics``: each
+    process's base URL, for ``/dev/metrics`` (``metricspage``). ``transparent``:
     relay the caller's ``X-Forwarded-*`` (an internal balancer) instead of setting them."""
     table = routes or load_routes()
     pools = {
@@ -219,6 +222,7 @@ def create_gateway(
     return Starlette(
         routes=[
             *(mail_routes(mail) if mail is not None else []),
+            *(metrics_routes(metrics) if metrics else []),
             StarletteRoute("/{path:path}", proxy, methods=methods),
         ],
         middleware=[Middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)],
@@ -261,7 +265,8 @@ def main() -> None:
         port: create_gateway({service: upstreams[service]}, [Route("/", service)], transparent=True)
         for service, port in balancers.items()
     }
-    app = by_port(internal, create_gateway(upstreams, mail=mail))
+    metrics = json.loads(os.environ.get("DEVSTACK_METRICS", "{}"))
+    app = by_port(internal, create_gateway(upstreams, mail=mail, metrics=metrics))
     sockets = [_listening(port) for port in (args.port, *internal)]
     uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=sockets)
 

@@ -198,6 +198,14 @@ def plan_processes(
                 "DEVSTACK_UPSTREAMS": json.dumps(upstreams),
                 "DEVSTACK_BALANCERS": json.dumps(balancers),
                 "DEVSTACK_MAIL_DIR": mail_dir,
+                # every process's /metrics (workers: their probe port), for /dev/metrics
+                "DEVSTACK_METRICS": json.dumps(
+                    {
+                        replica_name(name, index): url
+                        for name in REPLICATED
+                        for index, url in enumerate(replica_urls[name], start=1)
+                    }
+                ),
             },
         )
     )
