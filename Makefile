@@ -53,18 +53,20 @@ fmt: install ## format and autofix
 # Markers (pyproject.toml) are applied by the root conftest.py: unit, integration, browser, faults.
 # The browser tests run in a pytest process of their own (CONTRIBUTING.md); `make test` appends
 # their coverage to the main run's and reports both together.
-test: lint ## lint, every test (browser included), coverage report (coverage.xml, htmlcov/)
-	$(RUN) pytest -q --ignore=tests/browser --cov --cov-report=
+test: lint ## lint, every test (browser included; not the fault suite), coverage report
+	$(RUN) pytest -q --ignore=tests/browser --ignore=tests/faults --cov --cov-report=
 	$(RUN) pytest -q tests/browser --cov --cov-append --cov-report=term --cov-report=xml --cov-report=html
 
 test-unit: install ## the unit tests: beside their code, no PostgreSQL/NATS/Redis
 	$(RUN) pytest -q -m unit --ignore=tests/browser
 
 test-integration: install ## the integration tests (real infrastructure, several services, deployment)
-	$(RUN) pytest -q -m integration --ignore=tests/browser
+	$(RUN) pytest -q -m integration --ignore=tests/browser --ignore=tests/faults
 
-test-faults: install ## the tests that make a part fail for real (stopped servers, SIGKILL, outages)
-	$(RUN) pytest -q -m faults --ignore=tests/browser
+# The fault suite (tests/faults, docs/reliability.md): make dev with 2 replicas under load, hurt
+# for real; minutes long, so `make test` leaves it out and `.ci/run` runs it after.
+test-faults: install ## the fault suite: make dev, 2 replicas, load, kills, outages; writes docs/reliability.md
+	$(RUN) pytest -q tests/faults
 
 test-browser: install ## the browser tests (Chromium driven by Playwright)
 	$(RUN) pytest -q tests/browser

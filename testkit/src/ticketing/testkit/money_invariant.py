@@ -97,7 +97,7 @@ async def sandbox_charges(sandbox_url: str) -> list[Charge]:
     return charges
 
 
-async def _rows(database_url: str, query: str) -> list[tuple[Any, ...]]:
+async def fetch_rows(database_url: str, query: str) -> list[tuple[Any, ...]]:
     """One query on a service's database (SQLAlchemy asyncpg URL), no pool left behind."""
     engine = create_async_engine(database_url, poolclass=NullPool)
     try:
@@ -109,20 +109,20 @@ async def _rows(database_url: str, query: str) -> list[tuple[Any, ...]]:
 
 async def order_statuses(orders_database_url: str) -> dict[str, str]:
     """Every order's status, as the orders service has it."""
-    rows = await _rows(orders_database_url, "SELECT id, status FROM orders")
+    rows = await fetch_rows(orders_database_url, "SELECT id, status FROM orders")
     return {str(row[0]): str(row[1]) for row in rows}
 
 
 async def replicated_order_statuses(payments_database_url: str) -> dict[str, str]:
     """Every order's status in payments' replica (it follows orders' events)."""
-    rows = await _rows(payments_database_url, "SELECT id, status FROM orders")
+    rows = await fetch_rows(payments_database_url, "SELECT id, status FROM orders")
     return {str(row[0]): str(row[1]) for row in rows}
 
 
 async def refunds_owed(payments_database_url: str) -> list[str]:
     """The PaymentIntents payments still owes a refund for and has not parked: while any is
     left, a kept charge of a cancelled order may be on its way back."""
-    rows = await _rows(
+    rows = await fetch_rows(
         payments_database_url,
         "SELECT intent_id FROM refunds_owed WHERE refunded_at IS NULL AND parked_at IS NULL",
     )

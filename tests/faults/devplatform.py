@@ -1,0 +1,192 @@
+"""``make dev`` as the fault suite runs it, and the handles it needs to hurt it for real.
+
+The platform is started exactly as ``make dev`` starts it (``python -m ticketing.devstack up``,
+two replicas of everything) and everything the suite needs is found in the running processes,
+never configured twice: each replica is a ``supervise`` process and its child; the database,
+NATS, Redis and Stripe sandbox URLs are read from the services' own environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil  # type: ignore[import-untyped]  # no stubs in the lock
+from sqlalchemy.engine import make_url
+
+READY_TIMEOUT = 180
+SERVICES = ("auth", "tickets", "orders", "payments", "query", "notifications", "client")
+WORKERS = (*SERVICES, "expiration")
+DATABASES = ("auth", "tickets", "orders", "payments", "query", "notifications")
+
+
+@dataclass(frozen=True)
+class Replica:
+    """One supervised process of a service: ``supervise`` restarts its child when it dies."""
+
+    service: str
+    supervisor: psutil.Process
+    health_url: str
+
+    def child(self) -> psutil.Process | None:
+        children = self.supervisor.children()
+        return children[0] if children else None
+
+
+def _service_of(cmdline: list[str]) -> str | None:
+    if "ticketing.devstack.supervise" not in cmdline:  # an element: not honcho's shell
+        return None
+    text = " ".join(cmdline)
+    if "-m ticketing.expiration" in text:
+        return "expiration"
+    return next((s for s in SERVICES if f"ticketing.{s}.app:create_app" in text), None)
+
+
+class DevPlatform:
+    """A running ``make dev``: its replicas, its servers, and what reaches them."""
+
+    def __init__(self, process: subprocess.Popen[str], base_url: str, data_dir: Path) -> None:
+        self.process = process
+        self.base_url = base_url
+        self.data_dir = data_dir
+        self.replicas = self._find_replicas()
+        env = self._environ("orders")
+        orders_db = make_url(env["ORDERS_DATABASE_URL"])
+        self.database_urls = {
+            name: orders_db.set(database=name).render_as_string(hide_password=False)
+            for name in DATABASES
+        }
+        self.nats_url = env["ORDERS_NATS_URL"]
+        self.sandbox_url = self._environ("payments")["PAYMENTS_STRIPE_API_BASE"]
+        self.redis_url = self._environ("expiration")["EXPIRATION_REDIS_URL"]
+
+    def _find_replicas(self) -> list[Replica]:
+        found = []
+        for proc in psutil.Process(self.process.pid).children(recursive=True):
+            service = _service_of(proc.cmdline())
+            if service is None:
+                continue
+            environ = proc.environ()
+            if service == "expiration":
+                port = environ["EXPIRATION_HEALTH_PORT"]
+            else:
+                port = proc.cmdline()[proc.cmdline().index("--port") + 1]
+            found.append(Replica(service, proc, f"http://127.0.0.1:{port}/readyz"))
+        return sorted(found, key=lambda r: (r.service, r.supervisor.pid))
+
+    def _environ(self, service: str) -> dict[str, str]:
+        return dict(next(r for r in self.replicas if r.service == service).supervisor.environ())
+
+    def of(self, service: str) -> list[Replica]:
+        return [replica for replica in self.replicas if replica.service == service]
+
+    def server(self, binary: str) -> psutil.Process:
+        """The NATS or Redis server of this platform (found by its data dir)."""
+        for proc in psutil.process_iter(["cmdline"]):
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            if binary in cmdline and str(self.data_dir) in cmdline:
+                return proc
+        raise LookupError(f"no {binary} of {self.data_dir} is running")
+
+    async def ready(self, timeout: float = READY_TIMEOUT) -> float:
+        """Wait until every replica answers /readyz (and the gateway /healthz); seconds taken."""
+        started = time.monotonic()
+        urls = [replica.health_url for replica in self.replicas]
+        urls.append(f"{self.base_url}/healthz")
+        async with httpx.AsyncClient(timeout=2) as http:
+            for url in urls:
+                while not await _answers(http, url):
+                    if time.monotonic() - started > timeout:
+                        raise AssertionError(f"{url} not ready after {timeout:.0f}s")
+                    await asyncio.sleep(0.25)
+        return time.monotonic() - started
+
+    async def restarted(self, replica: Replica, sig: signal.Signals) -> float:
+        """Send ``sig`` to the replica's process and wait until its new process is ready."""
+        old = replica.child()
+        assert old is not None, f"{replica.service} has no running process"
+        started = time.monotonic()
+        old.send_signal(sig)
+        async with httpx.AsyncClient(timeout=2) as http:
+            while True:
+                new = replica.child()
+                if (
+                    new is not None
+                    and new.pid != old.pid
+                    and await _answers(http, replica.health_url)
+                ):
+                    return time.monotonic() - started
+                if time.monotonic() - started > READY_TIMEOUT:
+                    raise AssertionError(f"{replica.service} did not come back after {sig.name}")
+                await asyncio.sleep(0.25)
+
+
+async def _answers(http: httpx.AsyncClient, url: str) -> bool:
+    try:
+        return (await http.get(url)).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def running_make_dev(log_dir: Path, port: int, window_seconds: int) -> Iterator[DevPlatform]:
+    """``make dev`` with two replicas (what ``make dev`` runs, without its install step),
+    ready; stopped with Ctrl-C's signal at the end, and killed if it does not stop. Its log
+    is ``log_dir/make-dev.log``; its data a new directory others may enter (PostgreSQL runs
+    as its own user when we are root, and pytest's tmp dirs are the owner's only), removed
+    at the end unless the block failed (its path is the log's first line)."""
+    data_dir = Path(tempfile.mkdtemp(prefix="ticketing-faults-"))
+    data_dir.chmod(0o755)
+    env = {
+        **os.environ,
+        "TICKETING_PORT": str(port),
+        "TICKETING_DATA_DIR": str(data_dir),
+        "TICKETING_REPLICAS": "2",
+        "EXPIRATION_WINDOW_SECONDS": str(window_seconds),
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = (log_dir / "make-dev.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ticketing.devstack", "up"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    keep = True
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        log_path = Path(log.name)
+        while "ready:" not in log_path.read_text():
+            assert process.poll() is None, log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.5)
+        yield DevPlatform(process, f"http://127.0.0.1:{port}", data_dir)
+    except BaseException:
+        keep = True  # what went wrong is in there (PostgreSQL's data, NATS' streams)
+        raise
+    else:
+        keep = False
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        log.close()
+        if not keep:
+            shutil.rmtree(data_dir, ignore_errors=True)

@@ -1,0 +1,234 @@
+"""The faults, each done for real to the running ``make dev`` (signals, a stopped server, bytes
+on the bus), and timed: how long the fault lasted and how long until every replica was ready
+again and the load had placed and paid an order since.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis.asyncio as redis
+
+from faults.devplatform import WORKERS, DevPlatform
+from faults.load import Load, awaited
+from ticketing.common.bus import Bus
+from ticketing.common.durable import DurableSpec, ensure_durable, filter_subjects
+
+NATS_FREEZE_SECONDS = 10
+KILL_INTERVAL_SECONDS = 3
+NEWER_DURABLE, NEWER_TYPE = "notifications", "fault_suite.newer_version_event"
+POSTGRES_OUTAGE_SECONDS = 90
+RECOVERY_TIMEOUT = 180
+NAMESPACE = "ticketing"
+MALFORMED = b'{"id": "not json at all'
+POISON = json.dumps(
+    {
+        "id": str(uuid.uuid4()),
+        "type": "ticket.created",
+        "occurredAt": "2026-01-01T00:00:00Z",
+        "data": {"id": "not-a-uuid", "title": "", "price": -1, "userId": None, "version": -1},
+    }
+).encode()
+
+
+@dataclass
+class FaultRecord:
+    name: str
+    what: str
+    started: float = 0.0  # time.monotonic()
+    lasted: float = 0.0  # seconds the fault itself was in place
+    recovered: float = 0.0  # seconds after it until ready and the load succeeded again
+    notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # inconsistencies the fault itself saw
+
+
+async def recovered(dev: DevPlatform, load: Load) -> float:
+    """Every replica ready, then one more order placed and one more payment made."""
+    started = time.monotonic()
+    await dev.ready(RECOVERY_TIMEOUT)
+
+    async def the_load_gets_through() -> bool:
+        return load.successes("order", started) > 0 and load.successes("pay", started) > 0
+
+    await awaited(the_load_gets_through, timeout=RECOVERY_TIMEOUT)
+    return time.monotonic() - started
+
+
+async def kill_one_replica_of_each(dev: DevPlatform, load: Load, record: FaultRecord) -> None:
+    """The first replica of each service and worker, one after another (a few seconds apart,
+    not waiting for the last one to be back: a node losing its pods one by one)."""
+
+    async def killed(service: str, after: float) -> float:
+        await asyncio.sleep(after)  # the schedule of the fault, not a wait for a condition
+        return await dev.restarted(dev.of(service)[0], signal.SIGKILL)
+
+    took = await asyncio.gather(
+        *(killed(service, KILL_INTERVAL_SECONDS * n) for n, service in enumerate(WORKERS))
+    )
+    record.notes += [f"{s}: back in {t:.1f}s" for s, t in zip(WORKERS, took, strict=True)]
+
+
+async def freeze_nats(dev: DevPlatform, load: Load, record: FaultRecord) -> None:
+    nats = dev.server("nats-server")
+    nats.suspend()
+    try:
+        await asyncio.sleep(NATS_FREEZE_SECONDS)  # the fault itself: a hung NATS
+    finally:
+        nats.resume()
+
+
+async def kill_nats(dev: DevPlatform, load: Load, record: FaultRecord) -> None:
+    old = dev.server("nats-server")
+    old.kill()
+
+    async def restarted() -> bool:
+        try:
+            return bool(dev.server("nats-server").pid != old.pid)
+        except LookupError:
+            return False
+
+    record.notes.append(
+        f"NATS started again by make dev in {await awaited(restarted, timeout=30):.1f}s"
+    )
+
+
+async def flush_redis(dev: DevPlatform, load: Load, record: FaultRecord) -> None:
+    client = redis.Redis.from_url(dev.redis_url)
+    try:
+        keys = await client.dbsize()
+        await client.flushall()
+    finally:
+        await client.aclose()
+    record.notes.append(f"{keys} key(s) flushed (scheduled expirations among them)")
+
+
+def _pg_ctl(pgdata: Path, *args: str) -> None:
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]  # made at import
+
+    pg_ctl(list(args), pgdata=pgdata, user=pgdata.owner())
+
+
+async def stop_postgres(dev: DevPlatform, load: Load, record: FaultRecord) -> None:
+    pgdata = dev.data_dir / "postgres"
+    socket_dir = (pgdata / "postmaster.pid").read_text().splitlines()[4]
+    await asyncio.to_thread(_pg_ctl, pgdata, "-w", "stop", "-m", "fast")
+    try:
+        await asyncio.sleep(POSTGRES_OUTAGE_SECONDS)  # the fault itself: no database at all
+    finally:
+        start = ["-w", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(pgdata / "log")]
+        await asyncio.to_thread(_pg_ctl, pgdata, *start, "start")
+
+
+async def publish_poison_and_malformed(dev: DevPlatform, load: Load, record: FaultRecord) -> None:
+    async with connected(dev) as bus:
+        await bus.js.publish(f"{NAMESPACE}.ticket.created", POISON)
+        await bus.js.publish(f"{NAMESPACE}.order.created", MALFORMED)
+    record.notes.append("poison: a ticket.created no schema accepts; malformed: not JSON")
+
+
+@asynccontextmanager
+async def connected(dev: DevPlatform) -> AsyncIterator[Bus]:
+    bus = Bus(dev.nats_url, NAMESPACE)
+    await bus.connect(attempts=1)
+    try:
+        yield bus
+    finally:
+        await bus.close()
+
+
+async def as_a_newer_version(bus: Bus, durable: str, subject: str) -> None:
+    """What the first replica of a newer release does at start: it needs one more event type,
+    so it widens the service's shared durable (``ensure_durable``) with its subject."""
+    current = (await bus.js.consumer_info(bus.names.stream, durable)).config
+    spec = DurableSpec(
+        stream=bus.names.stream,
+        durable=durable,
+        subjects=[*filter_subjects(current), subject],
+        max_deliver=current.max_deliver or 1,
+        ack_wait_seconds=current.ack_wait or 30,
+        max_ack_pending=current.max_ack_pending or 1000,
+    )
+    await ensure_durable(bus, spec)
+
+
+async def rolling_restart(dev: DevPlatform, load: Load, record: FaultRecord) -> None:
+    """A release rolled out while an older one runs: a newer version of notifications has
+    widened its durable with a new event type and one such event is waiting; then every
+    replica (the older version) is restarted, one replica of a service at a time, every
+    service at once, as Kubernetes rolls every Deployment of a release. The older replicas
+    must neither remove the new subject nor take (ack or dead-letter) the new event."""
+    subject = f"{NAMESPACE}.{NEWER_TYPE}"
+    async with connected(dev) as bus:
+        await as_a_newer_version(bus, NEWER_DURABLE, subject)
+        event = {"id": str(uuid.uuid4()), "type": NEWER_TYPE,
+                 "occurredAt": "2026-01-01T00:00:00Z", "data": {}}  # fmt: skip
+        published = await bus.js.publish(subject, json.dumps(event).encode())
+
+    async def roll(service: str) -> float:
+        return sum([await dev.restarted(replica, signal.SIGTERM) for replica in dev.of(service)])
+
+    took = await asyncio.gather(*(roll(service) for service in WORKERS))
+    record.notes += [f"{s}: rolled in {t:.1f}s" for s, t in zip(WORKERS, took, strict=True)]
+    async with connected(dev) as bus:
+        info = await bus.js.consumer_info(bus.names.stream, NEWER_DURABLE)
+    if subject not in filter_subjects(info.config):
+        record.problems.append(f"the older replicas removed {subject} from {NEWER_DURABLE}")
+    if info.ack_floor.stream_seq is not None and info.ack_floor.stream_seq >= published.seq:
+        record.problems.append(f"an older replica took the newer version's {NEWER_TYPE}")
+    record.notes.append(
+        f"{NEWER_DURABLE} still delivers {subject}, its event left for the newer version"
+    )
+
+
+async def replay_query_from_the_start(dev: DevPlatform, load: Load, record: FaultRecord) -> None:
+    """Query's durable consumer deleted, then query rolled: the first new replica creates it
+    again from the first event, so query handles the whole stream a second time."""
+    async with connected(dev) as bus:
+        stream = bus.names.stream
+        before = await bus.js.stream_info(stream)
+        await bus.js.delete_consumer(stream, "query")
+    for replica in dev.of("query"):
+        await dev.restarted(replica, signal.SIGTERM)
+    record.notes.append(f"query's durable deleted; {before.state.messages} event(s) replayed")
+
+
+async def republish_tickets_outbox(dev: DevPlatform, load: Load, record: FaultRecord) -> None:
+    """Every event tickets ever published, published again (consumers must dedupe)."""
+    command = [sys.executable, "-m", "ticketing.common.outbox", "republish",
+               "--since", "2000-01-01T00:00:00Z", "--database-url", dev.database_urls["tickets"],
+               "--nats-url", dev.nats_url]  # fmt: skip
+    done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    record.notes.append(done.stdout.strip())
+
+
+Fault = Callable[[DevPlatform, Load, FaultRecord], Awaitable[None]]
+FAULTS: list[tuple[str, str, Fault]] = [
+    ("kill -9", "SIGKILL of one replica of each service and worker, one after another",
+     kill_one_replica_of_each),
+    ("NATS frozen", f"SIGSTOP of nats-server for {NATS_FREEZE_SECONDS}s, then SIGCONT",
+     freeze_nats),
+    ("NATS killed", "SIGKILL of nats-server; make dev starts it again", kill_nats),
+    ("Redis flushed", "FLUSHALL: every scheduled expiration lost", flush_redis),
+    ("PostgreSQL down", f"pg_ctl stop, {POSTGRES_OUTAGE_SECONDS}s without a database, pg_ctl start",
+     stop_postgres),
+    ("poison and malformed", "two bad messages published on the bus",
+     publish_poison_and_malformed),
+    ("rolling restart", "a newer version widens notifications' durable with a new event type "
+     "(one waiting), then every replica restarted, one replica of a service at a time",
+     rolling_restart),
+    ("replay (consumer)", "query's durable deleted and re-created from the first event",
+     replay_query_from_the_start),
+    ("replay (producer)", "outbox republish --since 2000: tickets' whole history again",
+     republish_tickets_outbox),
+]  # fmt: skip
