@@ -25,6 +25,7 @@ from ticketing.common.failures import is_transient
 from ticketing.common.http_limits import (
     MAX_BODY_BYTES,
     TOO_LARGE,
+    AdmissionLimitMiddleware,
     BodyLimitMiddleware,
     BodyTooLargeError,
 )
@@ -193,10 +194,13 @@ class _HandledErrorsEndHere:
                 raise
 
 
-def install_error_handlers(app: FastAPI, *, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+def install_error_handlers(
+    app: FastAPI, *, max_body_bytes: int = MAX_BODY_BYTES, max_in_flight: int | None = None
+) -> None:
     """Make every error response of ``app`` follow the contract shape, refuse bodies over
-    ``max_body_bytes`` (outermost, before anything reads them) and log each unexpected error
-    once, in one line."""
+    ``max_body_bytes`` (outermost, before anything reads them), answer 503 + Retry-After past
+    ``max_in_flight`` requests at once (admission control; None: no limit) and log each
+    unexpected error once, in one line."""
     app.add_exception_handler(CustomError, _on_custom_error)
     app.add_exception_handler(BodyTooLargeError, _on_too_large)
     app.add_exception_handler(FastAPIValidationError, _on_validation_error)
@@ -205,7 +209,10 @@ def install_error_handlers(app: FastAPI, *, max_body_bytes: int = MAX_BODY_BYTES
     build_stack = app.build_middleware_stack
 
     def build_limited_stack() -> ASGIApp:
-        return BodyLimitMiddleware(_HandledErrorsEndHere(build_stack()), max_body_bytes)
+        limited = BodyLimitMiddleware(_HandledErrorsEndHere(build_stack()), max_body_bytes)
+        if max_in_flight is None:
+            return limited
+        return AdmissionLimitMiddleware(limited, max_in_flight)
 
     app.build_middleware_stack = build_limited_stack  # type: ignore[method-assign]
     document_error_shape(app)

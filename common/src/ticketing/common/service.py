@@ -198,7 +198,11 @@ def create_service_app(definition: ServiceDefinition[SettingsT, ContextT]) -> Fa
 
     app = FastAPI(title=f"Ticketing {definition.name}", lifespan=lifespan)
     app.state.runtime = runtime
-    install_error_handlers(app, max_body_bytes=definition.settings.max_body_bytes)
+    install_error_handlers(
+        app,
+        max_body_bytes=definition.settings.max_body_bytes,
+        max_in_flight=definition.settings.max_in_flight_requests,
+    )
     install_http_observability(app, definition.name)
     app.include_router(health_router(_dependencies(runtime)))
     for router in definition.routers:
@@ -239,14 +243,19 @@ def _dependencies(runtime: ServiceRuntime[SettingsT, ContextT]) -> list[Dependen
     ]
 
 
-def get_runtime(request: Request) -> ServiceRuntime[ServiceSettings, object]:
+# The dependencies here are ``async def`` although they await nothing: FastAPI runs a plain
+# ``def`` dependency in AnyIO's thread pool, a thread hop on every request for a field read.
+
+
+async def get_runtime(request: Request) -> ServiceRuntime[ServiceSettings, object]:
     """The runtime of the service whose app serves ``request``, as far as ``common`` knows it."""
     runtime: ServiceRuntime[ServiceSettings, object] = request.app.state.runtime
     return runtime
 
 
 async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
-    async with get_runtime(request).unit_of_work() as uow:
+    runtime: ServiceRuntime[ServiceSettings, object] = request.app.state.runtime
+    async with runtime.unit_of_work() as uow:
         yield uow
 
 
@@ -261,20 +270,20 @@ UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
 # ``make lint``). The class argument names the type; nothing is looked up by it.
 
 
-def settings_of(settings_class: type[SettingsT]) -> Callable[[Request], SettingsT]:
+def settings_of(settings_class: type[SettingsT]) -> Callable[[Request], Awaitable[SettingsT]]:
     """A dependency returning the running service's settings, typed as its own class."""
 
-    def dependency(request: Request) -> SettingsT:
+    async def dependency(request: Request) -> SettingsT:
         runtime: ServiceRuntime[SettingsT, object] = request.app.state.runtime
         return runtime.settings
 
     return dependency
 
 
-def context_of(context_class: type[ContextT]) -> Callable[[Request], ContextT]:
+def context_of(context_class: type[ContextT]) -> Callable[[Request], Awaitable[ContextT]]:
     """A dependency returning the running service's context (``ServiceDefinition.context``)."""
 
-    def dependency(request: Request) -> ContextT:
+    async def dependency(request: Request) -> ContextT:
         runtime: ServiceRuntime[ServiceSettings, ContextT] = request.app.state.runtime
         return runtime.context
 

@@ -76,6 +76,12 @@ class ServiceSettings(BusSettings):
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1, description="Larger request bodies get 413 (the Ingress: 1m)"
     )
+    max_in_flight_requests: int = Field(
+        default=64,
+        ge=1,
+        description="Requests one process handles at once; one more is answered 503 with"
+        " Retry-After at once (admission control: a burst is refused fast instead of queued)",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> ServiceSettings:

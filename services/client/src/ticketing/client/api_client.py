@@ -235,6 +235,7 @@ def _idempotency(key: str | None) -> dict[str, str]:
     return {"idempotency-key": key} if key else {}
 
 
-def get_api(request: Request) -> ApiClient:
+async def get_api(request: Request) -> ApiClient:
+    """A dependency, ``async`` so FastAPI does not hop to its thread pool to call it."""
     api: ApiClient = request.app.state.api
     return api

@@ -32,6 +32,11 @@ def session_of(request: Request) -> Session:
     return value if value is not None and _TOKEN_SHAPE.fullmatch(value) else None
 
 
+async def session_cookie(request: Request) -> Session:
+    """``session_of`` as a dependency (``async``: a plain one runs in the thread pool)."""
+    return session_of(request)
+
+
 async def viewer(request: Request, api: Annotated[ApiClient, Depends(get_api)]) -> User | None:
     user = await api.current_user(session_of(request))
     request.state.user = user  # error pages show the header of whoever is known by then
@@ -56,5 +61,5 @@ async def signed_in(request: Request, user: Annotated[User | None, Depends(viewe
 
 Viewer = Annotated[User | None, Depends(viewer)]
 SignedIn = Annotated[User, Depends(signed_in)]
-SessionCookie = Annotated[Session, Depends(session_of)]
+SessionCookie = Annotated[Session, Depends(session_cookie)]
 Api = Annotated[ApiClient, Depends(get_api)]
