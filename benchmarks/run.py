@@ -8,6 +8,7 @@ window set to 5 s (``EXPIRATION_WINDOW_SECONDS``) so its lateness is seen within
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -80,42 +81,45 @@ async def flow_rows(platform: Platform, bare: str, rows: dict[str, Row]) -> list
         rows["sign-up"] = row("sign-up", m, target="≥ 25/s", met=m.rate >= 25)
         seller = buyers.session()
         print("bench: POST /api/tickets", flush=True)
-        m, ids = await flows.sell(tickets, seller, 1200, procs)
+        m, ids = await flows.sell(tickets, seller, 600, procs)
         rows["POST /api/tickets"] = row("POST /api/tickets", m, baseline=BARE_DRIVER)
         await flows.await_orderable(orders, buyers, ids[-1])
-        await asyncio.sleep(2)  # the consumers' backlog of those 1,200 drains
-        print("bench: POST /api/orders", flush=True)
-        m, _ = await flows.place_orders(orders, buyers, ids[:500], procs)
-        rows["POST /api/orders"] = row(
-            "POST /api/orders", m, baseline=BARE_DRIVER, target="≥ 0.15",
-            met=m.rate / (rows[BARE_DRIVER].rate or 1) >= 0.15, note=flows.statuses(m),
-        )  # fmt: skip
+        await asyncio.sleep(2)  # the consumers' backlog of those 600 drains
+        nats_url = platform.env_of("orders")["ORDERS_NATS_URL"]
+        raw = await jetstream.raw_round_trip(nats_url)
+        rows["raw JetStream publish → consume"] = row("raw JetStream publish → consume", raw)
+        print("bench: propagation", flush=True)
+        to_orders, to_query = await flows.propagation(platform, seller, buyers, procs, samples=40)
+        limit = 5 * raw.p99_ms + 50
+        for name, m in (("orderable in orders", to_orders), ("visible in query", to_query)):
+            full = f"ticket.created → {name} (100 tickets/s)"
+            rows[full] = row(full, m, target=f"p99 ≤ {limit:.0f} ms", met=m.p99_ms <= limit)
+            rows[full].rate = None
         print("bench: POST /api/payments", flush=True)
-        _, placed = await flows.place_orders(orders, buyers, ids[500:700], procs)
+        _, placed = await flows.place_orders(orders, buyers, ids[:100], procs)
         m = await flows.pay(payments, placed, procs)
         rows["POST /api/payments"] = row(
             "POST /api/payments", m, baseline=BARE_DRIVER, note=flows.statuses(m)
         )
         print("bench: flash sale", flush=True)
-        m = await flows.flash_sale(platform.url("orders"), buyers, ids[700:800], procs)
-        sold = m.statuses[201]
-        assert sold == flows.FLASH_TICKETS, f"flash sale sold {sold}, not 100: {m.statuses}"
-        answered = sum(m.statuses.values()) == flows.FLASH_BUYERS
+        m, final = await flows.flash_sale(platform.url("orders"), buyers, ids[100:200], procs)
+        sold = final.statuses[201]
+        assert sold == flows.FLASH_TICKETS, f"flash sale sold {sold}, not 100: {final.statuses}"
+        answered = sum(final.statuses.values()) == flows.FLASH_BUYERS and not final.statuses[0]
         rows["flash sale, 1,000 buyers / 100 tickets"] = row(
             "flash sale, 1,000 buyers / 100 tickets", m, target="exactly 100, p99 ≤ 2 s",
-            met=answered and m.p99_ms <= 2000, note=f"{sold} sold; {flows.statuses(m)}",
+            met=answered and m.p99_ms <= 2000,
+            note=f"{sold} sold. First answers: {flows.statuses(m)}. Final answers (after"
+            f" Retry-After): {flows.statuses(final)}, p50 {final.p50_ms:.0f} ms,"
+            f" p99 {final.p99_ms:.0f} ms",
         )  # fmt: skip
-        expiring = await expiration_orders(platform, orders, buyers, ids[800:850])
-    nats_url = platform.env_of("orders")["ORDERS_NATS_URL"]
-    raw = await jetstream.raw_round_trip(nats_url)
-    rows["raw JetStream publish → consume"] = row("raw JetStream publish → consume", raw)
-    print("bench: propagation", flush=True)
-    to_orders, to_query = await flows.propagation(platform, seller, buyers, procs, samples=40)
-    limit = 5 * raw.p99_ms + 50
-    for name, m in (("orderable in orders", to_orders), ("visible in query", to_query)):
-        full = f"ticket.created → {name} (100 tickets/s)"
-        rows[full] = row(full, m, target=f"p99 ≤ {limit:.0f} ms", met=m.p99_ms <= limit)
-        rows[full].rate = None
+        print("bench: POST /api/orders", flush=True)
+        m, _ = await flows.place_orders(orders, buyers, ids[300:500], procs)
+        rows["POST /api/orders"] = row(
+            "POST /api/orders", m, baseline=BARE_DRIVER, target="≥ 0.15",
+            met=m.rate / (rows[BARE_DRIVER].rate or 1) >= 0.15, note=flows.statuses(m),
+        )  # fmt: skip
+        expiring = await expiration_orders(platform, orders, buyers, ids[500:550])
     print("bench: expiration lateness", flush=True)
     late = await expiring
     rows["expiration lateness (cancel - deadline)"] = row(
@@ -164,10 +168,17 @@ def idle_figures(platform: Platform) -> list[str]:
 
 def main() -> None:
     rows: dict[str, Row] = {}
+    load_before = os.getloadavg()[0]
     with running_platform(window_seconds=WINDOW_SECONDS) as platform, bare_endpoint() as bare:
         extra = idle_figures(platform)
         wrk_rows(platform, bare, rows)
         extra += asyncio.run(flow_rows(platform, bare, rows))
+    extra.append(
+        f"Load average (1 min) of the machine: {load_before:.1f} when the run started,"
+        f" {os.getloadavg()[0]:.1f} when it ended, on {os.cpu_count()} cores: anything above"
+        " the platform's and the driver's own CPU is other work on the machine (it is shared),"
+        " and every figure of such a run is lower than this code can do on an idle one."
+    )
     analysis = ANALYSIS.read_text() if ANALYSIS.exists() else ""
     report.write(rows, extra=extra, analysis=analysis)
     for name, r in rows.items():
