@@ -25,7 +25,6 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.metrics import get_meter
 from opentelemetry.sdk.resources import Resource
@@ -194,5 +193,8 @@ def instrument_engine(engine: AsyncEngine, service: str) -> None:
 
 
 def instrument_redis(client: object, service: str) -> None:
-    """A span per Redis command of ``client`` (a redis-py client, e.g. arq's pool)."""
+    """A span per Redis command of ``client`` (a redis-py client, e.g. arq's pool). Imported
+    here: the instrumentation imports redis, which only the expiration worker installs."""
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
     RedisInstrumentor.instrument_client(client, tracer_provider=tracer_provider(service))  # type: ignore[arg-type]
