@@ -12,7 +12,7 @@ import re
 import unicodedata
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -123,6 +123,20 @@ class TicketBody(ApiModel):
     user_id: UUID
     version: int
     order_id: UUID | None
+
+
+OrderStatus = Literal["created", "cancelled", "awaiting:payment", "complete"]
+
+
+class OrderBody(ApiModel):
+    """An order as DESIGN §3 shows it, but for its ticket: orders and query each add their
+    view of the ticket (query also the payment)."""
+
+    id: UUID
+    user_id: UUID
+    status: OrderStatus
+    expires_at: datetime
+    version: int
 
 
 def to_cents(amount: Decimal) -> int:

@@ -14,9 +14,7 @@ from uuid import UUID, uuid4
 
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
-from ticketing.common.contracts import ApiModel, Price, utcnow
-
-OrderStatus = Literal["created", "cancelled", "awaiting:payment", "complete"]
+from ticketing.common.contracts import ApiModel, OrderStatus, Price, utcnow
 
 
 class Event(ApiModel):

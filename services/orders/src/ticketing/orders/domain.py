@@ -33,7 +33,7 @@ from uuid import UUID
 from ticketing.common.errors import BadRequestError, NotAuthorizedError
 
 if TYPE_CHECKING:  # type hints only: the rules work on rows but must not load SQLAlchemy
-    from ticketing.common.events import OrderStatus
+    from ticketing.common.contracts import OrderStatus
     from ticketing.orders.models import Order, Ticket
 
 CANNOT_CANCEL_COMPLETED = "Cannot cancel a completed order"

@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from ticketing.common.events import OrderStatus
+from ticketing.common.contracts import OrderStatus
 
 ONE_LIVE_ORDER_PER_TICKET = "orders_one_live_order_per_ticket"
 

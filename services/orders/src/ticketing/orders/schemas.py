@@ -1,11 +1,9 @@
 """Orders request and response bodies, and the events built from an order."""
 
-from datetime import datetime
 from uuid import UUID
 
 from ticketing.common import events
-from ticketing.common.contracts import ApiModel, Price
-from ticketing.common.events import OrderStatus
+from ticketing.common.contracts import ApiModel, OrderBody, Price
 from ticketing.orders.models import Order
 
 
@@ -19,12 +17,7 @@ class OrderTicketOut(ApiModel):
     price: Price
 
 
-class OrderOut(ApiModel):
-    id: UUID
-    user_id: UUID
-    status: OrderStatus
-    expires_at: datetime
-    version: int
+class OrderOut(OrderBody):
     ticket: OrderTicketOut
 
 

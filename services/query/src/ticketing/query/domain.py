@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from ticketing.common.events import OrderStatus
+from ticketing.common.contracts import OrderStatus
 
 ListingStatus = Literal["available", "reserved", "sold"]
 LISTING_STATUSES: tuple[ListingStatus, ...] = ("available", "reserved", "sold")

@@ -22,12 +22,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.common.consumer import Subscriptions
+from ticketing.common.contracts import OrderStatus
 from ticketing.common.events import (
     ExpirationComplete,
     OrderCancelled,
     OrderCompleted,
     OrderCreated,
-    OrderStatus,
     PaymentCreated,
     SessionRevoked,
     TicketCreated,

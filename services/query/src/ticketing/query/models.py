@@ -14,7 +14,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from ticketing.common.events import OrderStatus
+from ticketing.common.contracts import OrderStatus
 from ticketing.query.domain import ListingStatus
 
 Timestamp = sa.DateTime(timezone=True)

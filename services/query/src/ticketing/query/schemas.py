@@ -3,8 +3,7 @@
 from datetime import datetime
 from uuid import UUID
 
-from ticketing.common.contracts import ApiModel, Price, TicketBody
-from ticketing.common.events import OrderStatus
+from ticketing.common.contracts import ApiModel, OrderBody, Price, TicketBody
 from ticketing.query.domain import ListingStatus
 
 
@@ -32,11 +31,6 @@ class PaymentOut(ApiModel):
     stripe_id: str
 
 
-class OrderOut(ApiModel):
-    id: UUID
-    user_id: UUID
-    status: OrderStatus
-    expires_at: datetime
-    version: int
+class OrderOut(OrderBody):
     ticket: OrderTicketOut
     payment: PaymentOut | None
