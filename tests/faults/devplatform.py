@@ -140,12 +140,13 @@ async def _answers(http: httpx.AsyncClient, url: str) -> bool:
 
 
 @contextmanager
-def running_make_dev(log_dir: Path, port: int, window_seconds: int) -> Iterator[DevPlatform]:
+def running_make_dev(port: int, window_seconds: int) -> Iterator[DevPlatform]:
     """``make dev`` with two replicas (what ``make dev`` runs, without its install step),
-    ready; stopped with Ctrl-C's signal at the end, and killed if it does not stop. Its log
-    is ``log_dir/make-dev.log``; its data a new directory others may enter (PostgreSQL runs
+    ready; stopped with Ctrl-C's signal at the end, and killed if it does not stop. Its data
+    and its log (``make-dev.log``) are in a new directory others may enter (PostgreSQL runs
     as its own user when we are root, and pytest's tmp dirs are the owner's only), removed
-    at the end unless the block failed (its path is the log's first line)."""
+    at the end unless the block failed: then it is kept for a look (``/tmp/ticketing-faults-*``;
+    pytest's own tmp dirs are rotated away by later runs)."""
     data_dir = Path(tempfile.mkdtemp(prefix="ticketing-faults-"))
     data_dir.chmod(0o755)
     env = {
@@ -156,7 +157,7 @@ def running_make_dev(log_dir: Path, port: int, window_seconds: int) -> Iterator[
         "EXPIRATION_WINDOW_SECONDS": str(window_seconds),
         "PYTHONUNBUFFERED": "1",
     }
-    log = (log_dir / "make-dev.log").open("w")
+    log = (data_dir / "make-dev.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "ticketing.devstack", "up"],
         env=env,

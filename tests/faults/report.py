@@ -31,6 +31,8 @@ class Run:
     dead_letters: Counter[str]  # consumer: payload kind
     converged_after: float | None
     inconsistencies: list[str]
+    grace_seconds: float
+    paid_past_the_grace: list[str]
 
 
 def _tally(tally: Counter[str]) -> str:
@@ -111,6 +113,11 @@ def render(run: Run) -> str:
         "query's and notifications' orders, query's listings, payments and users;",
         "- dead letters: only the injected poison and malformed messages "
         f"({', '.join(f'{k} {v}' for k, v in sorted(run.dead_letters.items())) or 'none'}).",
+        "",
+        "Paid in time (201) but refunded because the payment's event could not leave payments "
+        f"within the {run.grace_seconds:.0f} s payment grace (an outage longer than the grace, "
+        'DESIGN §3: "past it, the charge is refunded automatically"): '
+        f"{', '.join(run.paid_past_the_grace) or 'none'}.",
         "",
         f"**Inconsistencies found: {len(run.inconsistencies)}**",
         "",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -20,10 +19,12 @@ from faults.load import Load, awaited
 from faults.report import Run, write
 from ticketing.common.bus import Bus
 from ticketing.common.dlq import list_dead_letters
+from ticketing.devstack.processes import PAYMENT_GRACE_SECONDS
 from ticketing.testkit.embedded import free_port
 from ticketing.testkit.money_invariant import is_kept, sandbox_charges
 from ticketing.testkit.platform_invariants import (
     Snapshot,
+    paid_past_the_grace,
     platform_inconsistencies,
     read_platform,
     still_settling,
@@ -33,6 +34,7 @@ from ticketing.testkit.platform_invariants import (
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
 WINDOW_SECONDS = 10
+GRACE_SECONDS = float(PAYMENT_GRACE_SECONDS)  # make dev's, orders' and expiration's
 WARM_UP_ORDERS = 5
 CONVERGENCE_TIMEOUT = 150
 INJECTED = {"poison": POISON.decode(), "malformed": MALFORMED.decode()}
@@ -55,7 +57,9 @@ async def final_check(dev: DevPlatform, load: Load) -> tuple[Snapshot, list[str]
     snapshot = await read_platform(dev.database_urls)
     charges = await sandbox_charges(dev.sandbox_url)
     letters = await dead_letters(dev)
-    problems = still_settling(snapshot) + platform_inconsistencies(snapshot, load.ledger, charges)
+    problems = still_settling(snapshot) + platform_inconsistencies(
+        snapshot, load.ledger, charges, grace_seconds=GRACE_SECONDS
+    )
     payloads = [label.split(": ", 1)[1] for label in letters.elements()]
     problems += [f"unexpected dead letter: {p}"
                  for p in unexpected_dead_letters(payloads, INJECTED)]  # fmt: skip
@@ -66,11 +70,9 @@ async def final_check(dev: DevPlatform, load: Load) -> tuple[Snapshot, list[str]
 
 
 @pytest.mark.timeout(900)
-async def test_make_dev_with_two_replicas_keeps_every_promise_through_every_fault(
-    tmp_path: Path,
-) -> None:
+async def test_make_dev_with_two_replicas_keeps_every_promise_through_every_fault() -> None:
     started = time.monotonic()
-    with running_make_dev(tmp_path, free_port(), WINDOW_SECONDS) as dev:
+    with running_make_dev(free_port(), WINDOW_SECONDS) as dev:
         startup = time.monotonic() - started
         load = Load(dev.base_url)
         load_started = time.monotonic()
@@ -102,7 +104,8 @@ async def test_make_dev_with_two_replicas_keeps_every_promise_through_every_faul
         ]
         write(Run(started, load_started, load_stopped, time.monotonic(), startup,
                   WINDOW_SECONDS, records, load, snapshot, charges, await dead_letters(dev),
-                  converged_after, problems))  # fmt: skip
+                  converged_after, problems, GRACE_SECONDS,
+                  paid_past_the_grace(snapshot, load.ledger, GRACE_SECONDS)))  # fmt: skip
         # inside the block: a failure keeps make dev's data for a look (running_make_dev)
         assert problems == []
         assert len(load.ledger.payments) > WARM_UP_ORDERS  # the load really ran through it all

@@ -9,6 +9,7 @@ from typing import Any
 from ticketing.testkit.platform_invariants import (
     Ledger,
     Snapshot,
+    paid_past_the_grace,
     platform_inconsistencies,
     still_settling,
     unexpected_dead_letters,
@@ -131,4 +132,25 @@ def test_only_the_injected_messages_may_be_dead_letters() -> None:
     assert unexpected_dead_letters(["poison", "malformed"], ["poison", "malformed"]) == []
     assert unexpected_dead_letters(["poison", '{"type": "order.created"}'], ["poison"]) == [
         '{"type": "order.created"}'
+    ]
+
+
+def test_a_paid_order_refunded_because_its_payment_left_after_the_grace_is_no_inconsistency() -> (
+    None
+):
+    snapshot = settled_sale()
+    cancelled = (USER, "cancelled", "20.00", "2", EXPIRES, TICKET)
+    for service in ("orders", "query", "notifications"):
+        snapshot[service]["orders"][ORDER] = cancelled
+    snapshot["payments"]["orders"][ORDER] = cancelled[:5]
+    for service, table in (("tickets", "tickets"), ("query", "listings")):
+        snapshot[service][table][TICKET] = ("Show", "20.00", SELLER, "1", "")  # released
+    snapshot["payments"]["payment_events"] = {ORDER: ("2026-12-01 12:00:31+00:00",)}
+    refunded = [charge(ORDER, refunded=2000)]
+
+    assert paid_past_the_grace(snapshot, ledger(), grace_seconds=30) == [ORDER]
+    assert platform_inconsistencies(snapshot, ledger(), refunded, grace_seconds=30) == []
+    snapshot["payments"]["payment_events"] = {ORDER: ("2026-12-01 12:00:29+00:00",)}
+    assert platform_inconsistencies(snapshot, ledger(), refunded, grace_seconds=30) == [
+        f"order {ORDER} was paid in time but is cancelled"
     ]
