@@ -94,17 +94,29 @@ def _table(rows: dict[str, Row], previous: dict[str, Any]) -> list[str]:
 
 
 def write(rows: dict[str, Row], *, extra: list[str], analysis: str) -> None:
+    """Append this run to the history, then write the report and the plot from it."""
     history: list[dict[str, Any]] = (
         json.loads(HISTORY.read_text())["runs"] if HISTORY.exists() else []
     )
-    previous = history[-1]["rows"] if history else {}
     run: dict[str, Any] = {
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
+        "extra": extra,
         "rows": {name: {**vars(row), "ratio": ratio(row, rows)} for name, row in rows.items()},
     }
     history = [*history, run][-KEPT_RUNS:]
     HISTORY.write_text(json.dumps({"runs": history}, indent=1) + "\n")
+    render(history, analysis=analysis)
+
+
+def render(history: list[dict[str, Any]], *, analysis: str) -> None:
+    """docs/performance.md and .png: the last run of ``history``, the one before beside it."""
+    run = history[-1]
+    rows = {
+        name: Row(**{k: v for k, v in row.items() if k != "ratio"})
+        for name, row in run["rows"].items()
+    }
+    previous: dict[str, Any] = history[-2]["rows"] if len(history) > 1 else {}
     _plot(rows, previous)
     m: dict[str, Any] = run["machine"]
     lines = [
@@ -125,7 +137,7 @@ def write(rows: dict[str, Row], *, extra: list[str], analysis: str) -> None:
         "",
         *_table(rows, previous),
         "",
-        *extra,
+        *run.get("extra", []),
         "",
         "![Latency, this run and the previous](performance.png)",
         "",
@@ -154,3 +166,10 @@ def _plot(rows: dict[str, Row], previous: dict[str, Any]) -> None:
     fig.tight_layout()
     fig.savefig(PLOT, dpi=110)
     plt.close(fig)
+
+
+if __name__ == "__main__":  # re-render from the history, e.g. after merging two runs' JSON
+    render(
+        json.loads(HISTORY.read_text())["runs"],
+        analysis=(Path(__file__).with_name("analysis.md")).read_text(),
+    )

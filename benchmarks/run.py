@@ -63,6 +63,7 @@ def wrk_rows(platform: Platform, bare: str, rows: dict[str, Row]) -> None:
 
 async def flow_rows(platform: Platform, bare: str, rows: dict[str, Row]) -> list[str]:
     procs, buyers, extra = platform.processes(), flows.Buyers(platform), list[str]()
+    nats_url = platform.env_of("orders")["ORDERS_NATS_URL"]  # once: a restart may hide it
     async with flows.client(bare) as http:
 
         async def bare_get(client: httpx.AsyncClient, i: int) -> httpx.Response:
@@ -81,15 +82,14 @@ async def flow_rows(platform: Platform, bare: str, rows: dict[str, Row]) -> list
         rows["sign-up"] = row("sign-up", m, target="≥ 25/s", met=m.rate >= 25)
         seller = buyers.session()
         print("bench: POST /api/tickets", flush=True)
-        m, ids = await flows.sell(tickets, seller, 600, procs)
+        m, ids = await flows.sell(tickets, seller, 400, procs)
         rows["POST /api/tickets"] = row("POST /api/tickets", m, baseline=BARE_DRIVER)
         await flows.await_orderable(orders, buyers, ids[-1])
-        await asyncio.sleep(2)  # the consumers' backlog of those 600 drains
-        nats_url = platform.env_of("orders")["ORDERS_NATS_URL"]
+        await asyncio.sleep(2)  # the consumers' backlog of those 400 drains
         raw = await jetstream.raw_round_trip(nats_url)
         rows["raw JetStream publish → consume"] = row("raw JetStream publish → consume", raw)
         print("bench: propagation", flush=True)
-        to_orders, to_query = await flows.propagation(platform, seller, buyers, procs, samples=40)
+        to_orders, to_query = await flows.propagation(platform, seller, buyers, procs, samples=30)
         limit = 5 * raw.p99_ms + 50
         for name, m in (("orderable in orders", to_orders), ("visible in query", to_query)):
             full = f"ticket.created → {name} (100 tickets/s)"
@@ -104,22 +104,26 @@ async def flow_rows(platform: Platform, bare: str, rows: dict[str, Row]) -> list
         print("bench: flash sale", flush=True)
         m, final = await flows.flash_sale(platform.url("orders"), buyers, ids[100:200], procs)
         sold = final.statuses[201]
-        assert sold == flows.FLASH_TICKETS, f"flash sale sold {sold}, not 100: {final.statuses}"
+        # A sale longer than a reservation (window + grace) re-sells what expired meanwhile.
+        if final.seconds < WINDOW_SECONDS + GRACE.total_seconds():
+            assert sold == flows.FLASH_TICKETS, f"flash sale sold {sold}: {final.statuses}"
         answered = sum(final.statuses.values()) == flows.FLASH_BUYERS and not final.statuses[0]
+        answered = answered and sold == flows.FLASH_TICKETS
         rows["flash sale, 1,000 buyers / 100 tickets"] = row(
             "flash sale, 1,000 buyers / 100 tickets", m, target="exactly 100, p99 ≤ 2 s",
             met=answered and m.p99_ms <= 2000,
-            note=f"{sold} sold. First answers: {flows.statuses(m)}. Final answers (after"
-            f" Retry-After): {flows.statuses(final)}, p50 {final.p50_ms:.0f} ms,"
+            note=f"{sold} sold in {final.seconds:.0f} s. First answers: {flows.statuses(m)}."
+            f" Final answers (after Retry-After): {flows.statuses(final)},"
+            f" p50 {final.p50_ms:.0f} ms,"
             f" p99 {final.p99_ms:.0f} ms",
         )  # fmt: skip
         print("bench: POST /api/orders", flush=True)
-        m, _ = await flows.place_orders(orders, buyers, ids[300:500], procs)
+        m, _ = await flows.place_orders(orders, buyers, ids[200:350], procs)
         rows["POST /api/orders"] = row(
             "POST /api/orders", m, baseline=BARE_DRIVER, target="≥ 0.15",
             met=m.rate / (rows[BARE_DRIVER].rate or 1) >= 0.15, note=flows.statuses(m),
         )  # fmt: skip
-        expiring = await expiration_orders(platform, orders, buyers, ids[500:550])
+        expiring = await expiration_orders(platform, orders, buyers, ids[350:400], nats_url)
     print("bench: expiration lateness", flush=True)
     late = await expiring
     rows["expiration lateness (cancel - deadline)"] = row(
@@ -131,20 +135,28 @@ async def flow_rows(platform: Platform, bare: str, rows: dict[str, Row]) -> list
 
 
 async def expiration_orders(
-    platform: Platform, orders: httpx.AsyncClient, buyers: flows.Buyers, ids: list[str]
+    platform: Platform,
+    orders: httpx.AsyncClient,
+    buyers: flows.Buyers,
+    ids: list[str],
+    nats_url: str,
 ) -> asyncio.Task[Measured]:
     """Orders left unpaid, and a task that returns how late each one's cancellation came."""
-    watcher = jetstream.Cancellations(platform.env_of("orders")["ORDERS_NATS_URL"], "ticketing")
+    watcher = jetstream.Cancellations(nats_url, "ticketing")
     await watcher.__aenter__()
     due: dict[str, datetime] = {}
     for ticket_id in ids:
-        response = await flows.order(orders, buyers.session(), ticket_id)
-        body = response.json()
-        due[body["id"]] = datetime.fromisoformat(body["expiresAt"])
+        try:
+            response = await flows.order(orders, buyers.session(), ticket_id)
+        except httpx.TransportError:
+            continue  # no order to wait for; the row counts what was placed
+        if response.status_code == 201:
+            body = response.json()
+            due[body["id"]] = datetime.fromisoformat(body["expiresAt"])
 
     async def wait() -> Measured:
         try:
-            return await watcher.lateness(due, grace=GRACE, timeout=WINDOW_SECONDS + 60)
+            return await watcher.lateness(due, grace=GRACE, timeout=WINDOW_SECONDS + 45)
         finally:
             await watcher.__aexit__()
 
@@ -171,8 +183,11 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     with running_platform(window_seconds=WINDOW_SECONDS) as platform, bare_endpoint() as bare:
         extra = idle_figures(platform)
-        wrk_rows(platform, bare, rows)
-        extra += asyncio.run(flow_rows(platform, bare, rows))
+        try:
+            wrk_rows(platform, bare, rows)
+            extra += asyncio.run(flow_rows(platform, bare, rows))
+        except (Exception, KeyboardInterrupt) as exc:  # the rows measured so far are reported
+            extra.append(f"**The run stopped early** ({type(exc).__name__}: {exc}); rows missing.")
     extra.append(
         f"Load average (1 min) of the machine: {load_before:.1f} when the run started,"
         f" {os.getloadavg()[0]:.1f} when it ended, on {os.cpu_count()} cores: anything above"
