@@ -44,7 +44,7 @@ from ticketing.query.app import create_app as create_query_app
 from ticketing.query.config import QuerySettings
 from ticketing.stripe_sandbox import serve
 from ticketing.testkit.embedded import EmbeddedPostgres
-from ticketing.testkit.fixtures import Infrastructure
+from ticketing.testkit.fixtures import Infrastructure, worker_settings_for_tests
 from ticketing.testkit.http import RoutedTransport
 from ticketing.tickets.app import create_app as create_tickets_app
 from ticketing.tickets.config import TicketsSettings
@@ -147,13 +147,7 @@ def _expiration_settings(
     infrastructure: Infrastructure, namespace: str, options: PlatformOptions
 ) -> ExpirationSettings:
     return ExpirationSettings(
-        environment="test",
-        redis_url=infrastructure.redis_url,
-        nats_url=infrastructure.nats_url,
-        bus_namespace=namespace,
-        health_host="127.0.0.1",
-        health_port=0,
+        **worker_settings_for_tests(infrastructure, namespace),
         poll_delay_seconds=0.1,
         payment_grace_seconds=options.payment_grace_seconds,
-        consumer_backoff_seconds=[0.05, 0.1, 0.2, 0.3, 0.5],
     )

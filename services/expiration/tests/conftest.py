@@ -5,7 +5,7 @@ import pytest
 
 from ticketing.expiration.config import ExpirationSettings
 from ticketing.expiration.worker import RunningWorker, running_worker
-from ticketing.testkit.fixtures import Infrastructure
+from ticketing.testkit.fixtures import Infrastructure, worker_settings_for_tests
 
 
 @pytest.fixture
@@ -20,14 +20,8 @@ def expiration_settings(
     infrastructure: Infrastructure, bus_namespace: str, payment_grace: timedelta
 ) -> ExpirationSettings:
     return ExpirationSettings(
-        environment="test",
-        redis_url=infrastructure.redis_url,
-        nats_url=infrastructure.nats_url,
-        bus_namespace=bus_namespace,
-        health_host="127.0.0.1",
-        health_port=0,
+        **worker_settings_for_tests(infrastructure, bus_namespace),
         poll_delay_seconds=0.1,
-        consumer_backoff_seconds=[0.05, 0.1, 0.2, 0.3, 0.5],
         payment_grace_seconds=payment_grace.total_seconds(),
     )
 

@@ -142,19 +142,38 @@ async def service_settings(
 
     async def make(service: str) -> dict[str, Any]:
         return {
-            "environment": "test",
+            **bus_settings_for_tests(infrastructure, bus_namespace),
             "database_url": await new_database(service),
-            "nats_url": infrastructure.nats_url,
-            "bus_namespace": bus_namespace,
             "jwt_public_key": jwt_keys.public_pem,
             "outbox_poll_seconds": 0.2,
-            "consumer_backoff_seconds": [0.05, 0.1, 0.2, 0.3, 0.5],
-            # JetStream reserves each stream's cap: every test brings its own streams
-            "bus_max_bytes": 64 * 1024 * 1024,
-            "bus_dlq_max_bytes": 16 * 1024 * 1024,
         }
 
     return make
+
+
+def bus_settings_for_tests(infrastructure: Infrastructure, namespace: str) -> dict[str, Any]:
+    """Keyword arguments every process on the bus takes in tests (``BusSettings``): this
+    test's namespace, quick retries, and small stream caps — JetStream reserves each stream's
+    cap, and every test brings its own streams."""
+    return {
+        "environment": "test",
+        "nats_url": infrastructure.nats_url,
+        "bus_namespace": namespace,
+        "consumer_backoff_seconds": [0.05, 0.1, 0.2, 0.3, 0.5],
+        "bus_max_bytes": 64 * 1024 * 1024,
+        "bus_dlq_max_bytes": 16 * 1024 * 1024,
+    }
+
+
+def worker_settings_for_tests(infrastructure: Infrastructure, namespace: str) -> dict[str, Any]:
+    """``bus_settings_for_tests`` plus what a worker has: Redis, and its probe server on a
+    free loopback port."""
+    return {
+        **bus_settings_for_tests(infrastructure, namespace),
+        "redis_url": infrastructure.redis_url,
+        "health_host": "127.0.0.1",
+        "health_port": 0,
+    }
 
 
 @pytest.fixture
