@@ -126,16 +126,15 @@ def formatter(log_format: Literal["json", "console"] = "json") -> logging.Format
     renderer: Processor
     if log_format == "console":
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-        tail: list[Processor] = []
+        tail: list[Processor] = []  # the console shows the message first, as its "event"
     else:
         renderer = structlog.processors.JSONRenderer()
-        tail = [structlog.processors.dict_tracebacks]
+        tail = [structlog.processors.dict_tracebacks, structlog.processors.EventRenamer("message")]
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared_processors(),
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             *tail,
-            structlog.processors.EventRenamer("message"),
             redact,
             renderer,
         ],
