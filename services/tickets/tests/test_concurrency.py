@@ -1,8 +1,16 @@
-"""Optimistic concurrency: two changes made from the same version never both win, and the
-loser is told (a 409) instead of overwriting. Listeners lock the ticket row, so an edit that
-meets one waits for it, then loses."""
+"""Concurrency on one ticket.
+
+Optimistic concurrency: two changes made from the same version never both win, and the loser
+is told (a 409) instead of overwriting. Listeners lock the ticket row, so an edit that meets one
+waits for it, then loses.
+
+DESIGN §4 "Any number of replicas": a reservation and the cancellation of the same order,
+handled at once by two replicas, serialise on the ticket row. Whichever commits second sees the
+first one's change, so the ticket ends free either way and is never held by a cancelled order.
+"""
 
 import asyncio
+from collections.abc import Awaitable
 from decimal import Decimal
 from uuid import UUID, uuid4
 
@@ -15,12 +23,13 @@ from ticketing.common.contracts import TicketBody
 from ticketing.common.db import outbox
 from ticketing.common.errors import ConflictError
 from ticketing.common.service import ServiceRuntime
-from ticketing.testkit.events import order_created
+from ticketing.common.uow import UnitOfWork
+from ticketing.testkit.events import order_cancelled, order_created
 from ticketing.testkit.http import eventually
 from ticketing.tickets import domain, repository
 from ticketing.tickets.api import commit_checked
 from ticketing.tickets.config import TicketsSettings
-from ticketing.tickets.listeners import on_order_created
+from ticketing.tickets.listeners import on_order_cancelled, on_order_created
 from ticketing.tickets.schemas import ticket_updated
 
 TicketsRuntime = ServiceRuntime[TicketsSettings, None]
@@ -73,7 +82,7 @@ async def test_an_edit_racing_a_reservation_never_frees_the_ticket(
     assert (final.order_id, final.title, final.version) == (order.data.id, "Concert", 1)
 
 
-async def an_edit_waits_for_the_ticket_row(runtime: TicketsRuntime) -> None:
+async def a_transaction_waits_for_the_ticket_row(runtime: TicketsRuntime) -> None:
     async with runtime.unit_of_work() as uow:
         waiting = await uow.session.scalar(
             sa.text(
@@ -81,7 +90,7 @@ async def an_edit_waits_for_the_ticket_row(runtime: TicketsRuntime) -> None:
                 " WHERE datname = current_database() AND wait_event_type = 'Lock'"
             )
         )
-    assert waiting == 1, "the edit does not wait for the reservation"
+    assert waiting == 1, "the second transaction does not wait for the first"
 
 
 async def test_an_edit_during_a_reservation_waits_for_it_and_is_refused(
@@ -93,7 +102,7 @@ async def test_an_edit_during_a_reservation_waits_for_it_and_is_refused(
         editing = asyncio.create_task(
             client.put(f"/api/tickets/{ticket_id}", json={"title": "Opera", "price": 35})
         )
-        await eventually(lambda: an_edit_waits_for_the_ticket_row(runtime), timeout=30)
+        await eventually(lambda: a_transaction_waits_for_the_ticket_row(runtime), timeout=30)
 
         await reservation.commit()
         edited = await asyncio.wait_for(editing, timeout=30)
@@ -126,3 +135,47 @@ async def test_concurrent_edits_over_http_never_lose_an_update(
     assert final.version == len(winners) == await updates_in_outbox(runtime)
     assert sorted(w["version"] for w in winners) == list(range(1, len(winners) + 1))
     assert final.title == next(w["title"] for w in winners if w["version"] == final.version)
+
+
+async def then_commit(handling: Awaitable[None], uow: UnitOfWork) -> None:
+    """The rest of a replica's consumer transaction: the handler, then the commit."""
+    await handling
+    await uow.commit()
+
+
+async def test_a_cancellation_racing_its_reservation_waits_for_it_and_frees_the_ticket(
+    client: httpx.AsyncClient, seller: CurrentUser, runtime: TicketsRuntime, ticket_id: UUID
+) -> None:
+    order = order_created(uuid4(), ticket_id=ticket_id)
+    async with runtime.unit_of_work() as reservation, runtime.unit_of_work() as cancellation:
+        await on_order_created(order, reservation)  # holds the row
+        cancelling = asyncio.create_task(
+            then_commit(on_order_cancelled(order_cancelled(order), cancellation), cancellation)
+        )
+        await eventually(lambda: a_transaction_waits_for_the_ticket_row(runtime), timeout=30)
+
+        await reservation.commit()
+        await asyncio.wait_for(cancelling, timeout=30)
+
+    ticket = await stored(runtime, ticket_id)
+    assert (ticket.order_id, ticket.version) == (None, 2)  # reserved, then freed
+    assert await updates_in_outbox(runtime) == 2
+
+
+async def test_a_reservation_racing_its_cancellation_waits_for_it_and_reserves_nothing(
+    client: httpx.AsyncClient, seller: CurrentUser, runtime: TicketsRuntime, ticket_id: UUID
+) -> None:
+    order = order_created(uuid4(), ticket_id=ticket_id)
+    async with runtime.unit_of_work() as cancellation, runtime.unit_of_work() as reservation:
+        await on_order_cancelled(order_cancelled(order), cancellation)  # holds the row
+        reserving = asyncio.create_task(
+            then_commit(on_order_created(order, reservation), reservation)
+        )
+        await eventually(lambda: a_transaction_waits_for_the_ticket_row(runtime), timeout=30)
+
+        await cancellation.commit()
+        await asyncio.wait_for(reserving, timeout=30)
+
+    ticket = await stored(runtime, ticket_id)
+    assert (ticket.order_id, ticket.version) == (None, 0)  # never held by the cancelled order
+    assert await updates_in_outbox(runtime) == 0
