@@ -29,6 +29,7 @@ from opentelemetry.trace import SpanKind
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ticketing.common import metrics, tracing
+from ticketing.common.asgi import HttpMiddleware
 from ticketing.common.logs import bound_context
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -66,17 +67,14 @@ def _route_template(scope: Scope) -> str:
     return template if isinstance(template, str) else metrics.UNMATCHED_ROUTE
 
 
-class ObservedHttp:
+class ObservedHttp(HttpMiddleware):
     """ASGI middleware: request id in and out, log context, latency by route template."""
 
     def __init__(self, app: ASGIApp, service: str) -> None:
-        self.app = app
+        super().__init__(app)
         self.service = service
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         given = dict(scope.get("headers") or []).get(b"x-request-id")
         request_id = accepted_request_id(given.decode("latin-1") if given else None)
         status = 500  # what the caller gets if the app raises before answering

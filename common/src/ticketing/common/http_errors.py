@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ticketing.common.asgi import HttpMiddleware
 from ticketing.common.errors import CustomError, ErrorItem, NotFoundError
 from ticketing.common.failures import is_transient
 from ticketing.common.http_limits import (
@@ -175,18 +176,12 @@ async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse
     return error_response(500, [{"message": "Something went wrong"}])
 
 
-class _HandledErrorsEndHere:
+class _HandledErrorsEndHere(HttpMiddleware):
     """Starlette's outermost layer answers an unexpected error with our handler (which logs it
     once) and then re-raises it "so the server can log it": uvicorn would log the whole
     traceback a second time. This layer, outside it, ends an error the handler has answered."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await self.app(scope, receive, send)
         except Exception as exc:

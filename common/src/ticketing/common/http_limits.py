@@ -15,6 +15,7 @@ import json
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ticketing.common.asgi import HttpMiddleware
 from ticketing.common.errors import PayloadTooLargeError
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -40,17 +41,14 @@ async def send_too_large(send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class BodyLimitMiddleware:
+class BodyLimitMiddleware(HttpMiddleware):
     """Refuses request bodies over ``max_bytes`` with 413 ``"Request body is too large"``."""
 
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = _declared_length(scope)
         if declared is not None and declared > self.max_bytes:
             await send_too_large(send)
@@ -115,7 +113,7 @@ async def send_busy(send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class AdmissionLimitMiddleware:
+class AdmissionLimitMiddleware(HttpMiddleware):
     """Admission control: at most ``max_in_flight`` requests are being handled at once; one
     more is answered 503 + ``Retry-After`` at once, before it costs a database connection.
 
@@ -126,12 +124,12 @@ class AdmissionLimitMiddleware:
     """
 
     def __init__(self, app: ASGIApp, max_in_flight: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_in_flight = max_in_flight
         self.in_flight = 0
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in UNLIMITED_PATHS:
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] in UNLIMITED_PATHS:
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight:

@@ -15,18 +15,17 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ticketing.common.asgi import HttpMiddleware
+
 logger = logging.getLogger("client_testing.contract_double")
 
 
-class OnlyDeclaredAnswers:
+class OnlyDeclaredAnswers(HttpMiddleware):
     def __init__(self, app: ASGIApp, document_of: FastAPI) -> None:
-        self._app = app
+        super().__init__(app)
         self._document_of = document_of
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         refused = False
 
         async def send_declared(message: Message) -> None:
@@ -40,7 +39,7 @@ class OnlyDeclaredAnswers:
             if not refused:
                 await send(message)
 
-        await self._app(scope, receive, send_declared)
+        await self.app(scope, receive, send_declared)
 
     def _undeclared(self, scope: Scope, status: int) -> str | None:
         route = scope.get("route")
