@@ -4,7 +4,7 @@ into the outbox rows, the NATS headers and every handler, and on with what they 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 import httpx
@@ -21,14 +21,11 @@ EVERY_SERVICE_OF_A_PURCHASE = {"client", "orders", "tickets", "payments", "expir
 
 @pytest.mark.platform(expiration_worker=True)
 async def test_a_callers_request_id_is_in_the_logs_of_every_service_of_a_purchase(
-    platform: Platform, client_site: httpx.AsyncClient, json_logs: JsonLines
+    client_site: httpx.AsyncClient, ticket_on_sale: dict[str, Any], json_logs: JsonLines
 ) -> None:
-    seller, buyer = await platform.sign_up(), await platform.sign_up()
-    ticket = await seller.sell("Followed", "30.00")
-    client_site.cookies.set("session", buyer.http.cookies["session"])
     request_id = f"purchase-{uuid4().hex}"
 
-    purchase = await buy_through_the_client(client_site, ticket["id"], request_id)
+    purchase = await buy_through_the_client(client_site, ticket_on_sale["id"], request_id)
 
     assert {answer.headers["x-request-id"] for answer in purchase.answers} == {request_id}
 
@@ -40,14 +37,11 @@ async def test_a_callers_request_id_is_in_the_logs_of_every_service_of_a_purchas
 
 @pytest.mark.platform(expiration_worker=True, expiration_window_seconds=1)
 async def test_an_expiry_minutes_later_still_carries_the_request_id_of_the_order(
-    platform: Platform, client_site: httpx.AsyncClient, json_logs: JsonLines
+    client_site: httpx.AsyncClient, ticket_on_sale: dict[str, Any], json_logs: JsonLines
 ) -> None:
-    seller, buyer = await platform.sign_up(), await platform.sign_up()
-    ticket = await seller.sell()
-    client_site.cookies.set("session", buyer.http.cookies["session"])
     request_id = f"order-{uuid4().hex}"
 
-    await buy_through_the_client(client_site, ticket["id"], request_id, pay=False)
+    await buy_through_the_client(client_site, ticket_on_sale["id"], request_id, pay=False)
 
     def lines(service: str, text: str) -> list[str]:
         return [

@@ -6,7 +6,7 @@ Spans are taken by the SDK's in-memory exporter, attached for this test only."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 import httpx
@@ -56,17 +56,16 @@ def trace_of_the_purchase(finished: tuple[ReadableSpan, ...], ticket_id: str) ->
 
 @pytest.mark.platform(expiration_worker=True)
 async def test_one_order_is_one_trace_across_every_service(
-    platform: Platform, client_site: httpx.AsyncClient, spans: InMemorySpanExporter
+    client_site: httpx.AsyncClient, ticket_on_sale: dict[str, Any], spans: InMemorySpanExporter
 ) -> None:
-    seller, buyer = await platform.sign_up(), await platform.sign_up()
-    ticket = await seller.sell()
-    client_site.cookies.set("session", buyer.http.cookies["session"])
 
-    await buy_through_the_client(client_site, ticket["id"], f"traced-{uuid4().hex}", pay=False)
+    await buy_through_the_client(
+        client_site, ticket_on_sale["id"], f"traced-{uuid4().hex}", pay=False
+    )
 
     async def every_service_joined_the_trace() -> None:
         finished = spans.get_finished_spans()
-        trace_id = trace_of_the_purchase(finished, ticket["id"])
+        trace_id = trace_of_the_purchase(finished, ticket_on_sale["id"])
         in_trace = [span for span in finished if span.context and span.context.trace_id == trace_id]
         assert {service_of(span) for span in in_trace} >= EVERY_SERVICE_OF_AN_ORDER
         names = {(service_of(span), span.name) for span in in_trace}
