@@ -52,9 +52,11 @@ fmt: install ## format and autofix
 
 # Markers (pyproject.toml) are applied by the root conftest.py: unit, integration, browser, faults.
 # The browser tests run in a pytest process of their own (CONTRIBUTING.md); `make test` appends
-# their coverage to the main run's and reports both together.
+# their coverage to the main run's and reports both together. The main run spreads its test
+# files over PYTEST_WORKERS processes (pytest-xdist; most tests wait on servers, not the CPU).
+PYTEST_WORKERS ?= 2
 test: lint ## lint, every test (browser included; not the fault suite), coverage report
-	$(RUN) pytest -q --ignore=tests/browser --ignore=tests/faults --cov --cov-report=
+	$(RUN) pytest -q -n $(PYTEST_WORKERS) --dist loadfile --ignore=tests/browser --ignore=tests/faults --cov --cov-report=
 	$(RUN) pytest -q tests/browser --cov --cov-append --cov-report=term --cov-report=xml --cov-report=html
 
 test-unit: install ## the unit tests: beside their code, no PostgreSQL/NATS/Redis
