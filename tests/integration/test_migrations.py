@@ -128,18 +128,24 @@ async def test_a_database_whose_first_revision_made_the_infrastructure_tables_up
     assert await revisions(engine) == {"0001", infrastructure_head()}
 
 
+async def migrated_by_a_newer_build(engine: AsyncEngine, service: str, *, revision: str) -> None:
+    """``service``'s database as a newer build left it: at a revision this build lacks."""
+    await run_migrations(engine, migrations_of(service))
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.text(
+                "UPDATE alembic_version SET version_num = :revision "
+                "WHERE version_num NOT LIKE 'infrastructure%'"
+            ),
+            {"revision": revision},
+        )
+
+
 async def test_a_database_at_a_revision_the_build_does_not_have_is_refused_saying_what_to_do(
     database: Callable[[str], Awaitable[AsyncEngine]],
 ) -> None:
     engine = await database("auth")
-    await run_migrations(engine, migrations_of("auth"))
-    async with engine.begin() as conn:
-        await conn.execute(
-            sa.text(
-                "UPDATE alembic_version SET version_num = '0004_gone' "
-                "WHERE version_num NOT LIKE 'infrastructure%'"
-            )
-        )
+    await migrated_by_a_newer_build(engine, "auth", revision="0004_gone")
 
     with pytest.raises(RuntimeError, match="make dev-reset") as refusal:
         await run_migrations(engine, migrations_of("auth"))
@@ -154,14 +160,7 @@ async def test_make_dev_names_the_databases_it_cannot_migrate_and_the_fix(
     urls = {service: await new_database(service) for service in ("auth", "query")}
     engine = create_migration_engine(urls["query"])
     try:
-        await run_migrations(engine, migrations_of("query"))
-        async with engine.begin() as conn:
-            await conn.execute(
-                sa.text(
-                    "UPDATE alembic_version SET version_num = '0099' "
-                    "WHERE version_num NOT LIKE 'infrastructure%'"
-                )
-            )
+        await migrated_by_a_newer_build(engine, "query", revision="0099")
     finally:
         await engine.dispose()
 

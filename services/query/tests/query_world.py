@@ -16,6 +16,10 @@ from ticketing.common.events import (
     TicketCreatedData,
     TicketUpdated,
     TicketUpdatedData,
+    UserBanned,
+    UserBannedData,
+    UserCreated,
+    UserCreatedData,
 )
 from ticketing.testkit.events import (
     order_created,
@@ -29,6 +33,14 @@ ReadModel = Callable[[], Awaitable[Rows]]
 
 
 # --- events, as the owning services would publish them -------------------------------------
+
+
+def user_signed_up(user_id: UUID) -> UserCreated:
+    return UserCreated(data=UserCreatedData(id=user_id, email=f"{user_id.hex[:8]}@example.com"))
+
+
+def user_banned(user_id: UUID) -> UserBanned:
+    return UserBanned(data=UserBannedData(user_id=user_id))
 
 
 def ticket_created(ticket_id: UUID, title: str = "Concert", price: str = "20.50") -> TicketCreated:

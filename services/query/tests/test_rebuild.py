@@ -15,16 +15,12 @@ from query_world import (
     reservation,
     ticket_created,
     ticket_updated,
+    user_banned,
+    user_signed_up,
 )
 
 from ticketing.common.bus import Bus
-from ticketing.common.events import (
-    Event,
-    UserBanned,
-    UserBannedData,
-    UserCreated,
-    UserCreatedData,
-)
+from ticketing.common.events import Event
 from ticketing.query.config import QuerySettings
 from ticketing.query.rebuild import rebuild_read_model
 from ticketing.testkit.events import (
@@ -43,7 +39,7 @@ async def test_a_rebuild_reproduces_the_live_read_model(
     sale, cancelled = uuid4(), uuid4()
     sale_order, dropped = reservation(sale, sold, user), reservation(cancelled, freed, user)
     events: list[Event] = [
-        UserCreated(data=UserCreatedData(id=user, email="buyer@example.com")),
+        user_signed_up(user),
         payment_created(sale),  # before its order
         sale_order,  # before its ticket
         ticket_created(sold),
@@ -57,7 +53,7 @@ async def test_a_rebuild_reproduces_the_live_read_model(
         ticket_created(edited),
         ticket_updated(edited, 2, title="v2"),  # before v1, on the stream too
         ticket_updated(edited, 1, title="v1"),
-        UserBanned(data=UserBannedData(user_id=uuid4())),
+        user_banned(uuid4()),
         ticket_created(plain),
     ]
     await publish(bus, *events)
@@ -101,9 +97,7 @@ async def test_a_rebuild_reports_events_whose_predecessor_never_came(
 async def test_the_rebuild_command_replays_the_stream(
     bus: Bus, query_settings: QuerySettings, read_model: ReadModel
 ) -> None:
-    await publish(
-        bus, ticket_created(uuid4()), UserCreated(data=UserCreatedData(id=uuid4(), email="a@b.co"))
-    )
+    await publish(bus, ticket_created(uuid4()), user_signed_up(uuid4()))
     env = {
         **os.environ,
         "QUERY_ENVIRONMENT": "test",

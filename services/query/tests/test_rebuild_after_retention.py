@@ -8,17 +8,21 @@ import httpx
 import pytest
 import query_world
 import sqlalchemy as sa
-from query_world import SELLER, ReadModel, Rows, ticket_created, ticket_updated
+from query_world import (
+    SELLER,
+    ReadModel,
+    Rows,
+    ticket_created,
+    ticket_updated,
+    user_banned,
+    user_signed_up,
+)
 
 from ticketing.common.bus import Bus
 from ticketing.common.db import create_engine, create_sessionmaker
 from ticketing.common.events import (
     Event,
     OrderCreated,
-    UserBanned,
-    UserBannedData,
-    UserCreated,
-    UserCreatedData,
 )
 from ticketing.common.settings import MIB, BusSettings
 from ticketing.query.config import QuerySettings
@@ -46,10 +50,6 @@ def ticket(
 
 def reservation(order_id: UUID, ticket_id: UUID) -> OrderCreated:
     return query_world.reservation(order_id, ticket_id, BUYER)
-
-
-def user(user_id: UUID) -> UserCreated:
-    return UserCreated(data=UserCreatedData(id=user_id, email=f"{user_id.hex[:8]}@example.com"))
 
 
 async def handled(bus: Bus, read_model: ReadModel, events: list[Event]) -> Rows:
@@ -110,7 +110,7 @@ async def test_a_rebuild_after_old_events_aged_out_reproduces_the_live_read_mode
     sold, freed, edited, fresh, sale, dropped, second = (uuid4() for _ in range(7))
     paid, unpaid = reservation(sale, sold), reservation(dropped, freed)
     history = [
-        user(BUYER),
+        user_signed_up(BUYER),
         ticket(sold, 0),
         paid,
         ticket(sold, 1, order_id=sale),
@@ -123,7 +123,7 @@ async def test_a_rebuild_after_old_events_aged_out_reproduces_the_live_read_mode
         ticket(freed, 2),
         ticket(edited, 0, title="v0"),
         ticket(edited, 1, title="v1"),
-        UserBanned(data=UserBannedData(user_id=SELLER)),
+        user_banned(SELLER),
     ]
     for event in history:
         await publish_event(bus, event)
@@ -135,7 +135,7 @@ async def test_a_rebuild_after_old_events_aged_out_reproduces_the_live_read_mode
         reservation(second, freed),
         ticket(freed, 3, order_id=second),
         ticket(fresh, 0),
-        user(uuid4()),
+        user_signed_up(uuid4()),
     ]
     for event in recent:
         await publish_event(bus, event)
@@ -188,7 +188,7 @@ async def test_a_snapshot_keeps_one_message_per_row_and_one_replica_takes_it(
     client: httpx.AsyncClient, bus: Bus, query_settings: QuerySettings, read_model: ReadModel
 ) -> None:
     ticket_id = uuid4()
-    events = [ticket(ticket_id, 0), ticket(ticket_id, 1, title="v1"), user(BUYER)]
+    events = [ticket(ticket_id, 0), ticket(ticket_id, 1, title="v1"), user_signed_up(BUYER)]
     for event in events:
         await publish_event(bus, event)
     await handled(bus, read_model, events)
