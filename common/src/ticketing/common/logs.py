@@ -156,12 +156,24 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 _HANDLER_MARK = "_ticketing_handler"
 
 
+def _route_uvicorn_through_root() -> None:
+    """uvicorn configures handlers of its own before our factory runs: its lines go through
+    ours instead. ``correlation.ObservedHttp`` writes the access log, with the route template,
+    duration and request id; uvicorn's would say the same line again with less."""
+    for name in UVICORN_LOGGERS:
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+
+
 def configure_logging(service: str | None = None, settings: LogSettings | None = None) -> None:
     """Route every logger of the process through one handler and formatter; idempotent.
 
     The first caller's ``service`` names lines logged outside any service's context."""
     if _defaults.service is None:
         _defaults.service = service
+    _route_uvicorn_through_root()  # each time: a uvicorn started since may have added its own
     root = logging.getLogger()
     if any(getattr(handler, _HANDLER_MARK, False) for handler in root.handlers):
         return
@@ -171,13 +183,6 @@ def configure_logging(service: str | None = None, settings: LogSettings | None =
     handler.setFormatter(formatter(settings.format))
     root.addHandler(handler)
     root.setLevel(settings.level)
-    for name in UVICORN_LOGGERS:  # uvicorn configured its own handlers before our factory ran
-        uvicorn_logger = logging.getLogger(name)
-        uvicorn_logger.handlers.clear()
-        uvicorn_logger.propagate = True
-    # ``correlation.ObservedHttp`` writes the access log, with the route template, duration
-    # and request id; uvicorn's would say the same line again with less.
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     structlog.configure(
         processors=[*shared_processors(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
