@@ -133,6 +133,12 @@ class Bus:
     def is_connected(self) -> bool:
         return self._nc is not None and self._nc.is_connected
 
+    @property
+    def reconnects(self) -> int:
+        """How often the connection was re-established: a plain subscription missed whatever
+        was sent while it was down (``refusals.py`` loads again when this changes)."""
+        return 0 if self._nc is None else int(self._nc.stats["reconnects"])
+
     async def round_trip(self, timeout: float = 2.0) -> None:
         """Ping the server and wait for its pong: raises when NATS does not answer within
         ``timeout``. ``is_connected`` alone stays true while a frozen server keeps its socket
