@@ -2,8 +2,9 @@
 
 Auth publishes ``user.banned`` (a ban) and ``session.revoked`` (a sign-out) and records both in
 its own database at once. Every other service with a database records them from its consumer
-(``SESSION_SUBSCRIPTIONS``, which ``create_service_app`` adds to the service's own), and
-``is_refused`` checks a request's token against both in one query.
+(``SESSION_SUBSCRIPTIONS``, which ``create_service_app`` adds to the service's own). Requests
+are answered from memory (``refusals.py``); ``is_refused`` checks a token against both tables
+in one query, when memory cannot answer.
 
 A revoked session is remembered only until its token's ``exp``: past it the signature check
 alone refuses the token, so each new revocation prunes the rows that have expired.
@@ -23,6 +24,7 @@ from ticketing.common.consumer import Handler, Subscriptions
 from ticketing.common.contracts import utcnow
 from ticketing.common.db import banned_users, revoked_sessions
 from ticketing.common.events import Event, SessionRevoked, SessionRevokedData, UserBanned
+from ticketing.common.refusals import SessionRefusals
 from ticketing.common.uow import UnitOfWork
 
 
@@ -65,12 +67,31 @@ SESSION_SUBSCRIPTIONS: Subscriptions = {
 }
 
 
-def with_session_subscriptions(own: Subscriptions) -> Subscriptions:
-    """The service's subscriptions plus ``SESSION_SUBSCRIPTIONS``. Where the service handles
-    one of these events itself (query's read model shows bans), both handlers run in the one
-    unit of work, the service's own first (it may take a lock the recording should be under)."""
+def remembering(refusals: SessionRefusals) -> Subscriptions:
+    """``SESSION_SUBSCRIPTIONS`` that also tell this process's memory (``refusals.py``) at
+    once: a request right after the durable recorded an event here is refused from memory."""
+
+    async def record_and_learn_ban(event: UserBanned, uow: UnitOfWork) -> None:
+        await record_ban(event, uow)
+        refusals.learn(event)
+
+    async def record_and_learn_revocation(event: SessionRevoked, uow: UnitOfWork) -> None:
+        await record_revocation(event, uow)
+        refusals.learn(event)
+
+    return {UserBanned: record_and_learn_ban, SessionRevoked: record_and_learn_revocation}
+
+
+def with_session_subscriptions(
+    own: Subscriptions, refusals: SessionRefusals | None = None
+) -> Subscriptions:
+    """The service's subscriptions plus ``SESSION_SUBSCRIPTIONS`` (``remembering(refusals)``
+    when given). Where the service handles one of these events itself (query's read model
+    shows bans), both handlers run in the one unit of work, the service's own first (it may
+    take a lock the recording should be under)."""
     combined: dict[type[Event], Handler] = dict(own)
-    for event_type, record in SESSION_SUBSCRIPTIONS.items():
+    recorders = SESSION_SUBSCRIPTIONS if refusals is None else remembering(refusals)
+    for event_type, record in recorders.items():
         handler = own.get(event_type)
         combined[event_type] = record if handler is None else _in_turn(handler, record)
     return combined

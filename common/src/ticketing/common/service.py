@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -34,6 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from ticketing.common import tracing
 from ticketing.common.advisories import MaxDeliveriesBackstop, ensure_advisory_stream
 from ticketing.common.auth import TokenVerifier, UserSession
+from ticketing.common.background import cancel_until_done
+from ticketing.common.background import supervise as supervise  # re-exported: expiration
 from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer, Subscriptions
 from ticketing.common.correlation import install_http_observability
@@ -44,11 +45,10 @@ from ticketing.common.http_errors import install_error_handlers
 from ticketing.common.logs import configure_logging
 from ticketing.common.metrics import sample_forever, service_samplers
 from ticketing.common.outbox import OutboxRelay
+from ticketing.common.refusals import SessionRefusals
 from ticketing.common.revocation import is_refused, with_session_subscriptions
 from ticketing.common.settings import ServiceSettings
 from ticketing.common.uow import UnitOfWork
-
-logger = logging.getLogger("ticketing.service")
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 ContextT = TypeVar("ContextT")
@@ -96,6 +96,11 @@ class ServiceRuntime(Generic[SettingsT, ContextT]):
             self.sessionmaker, self.bus, poll_seconds=self.settings.outbox_poll_seconds
         )
         self.token_verifier = TokenVerifier(self.settings.jwt_public_key)
+        self.refusals: SessionRefusals | None = None
+        """Bans and revocations in memory, where the service follows those events (None:
+        auth, which records them in its own tables as it publishes, asks its database)."""
+        if definition.consumes_session_events:
+            self.refusals = SessionRefusals(self.sessionmaker, self.bus, durable=self.name)
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(
@@ -110,41 +115,16 @@ class ServiceRuntime(Generic[SettingsT, ContextT]):
         return found is not None
 
     async def refuses(self, session: UserSession) -> bool:
-        """Whether this valid token must be refused: its user banned or its session revoked."""
+        """Whether this valid token must be refused: its user banned or its session revoked.
+        Memory refuses for sure (it only ever learns real events); it accepts only while it
+        is current (``refusals.py``), else the database is asked too."""
+        if self.refusals is not None:
+            if self.refusals.refuses(session):
+                return True
+            if self.refusals.current:
+                return False
         async with self.sessionmaker() as db:
             return await is_refused(db, session)
-
-
-SUPERVISE_RESET_SECONDS = 60  # a loop that ran this long before crashing starts over at 0.5 s
-
-
-async def supervise(name: str, loop: Callable[[], Awaitable[None]]) -> None:
-    """Keep a background loop alive: a crash is logged and the loop restarted with backoff
-    (reset once it ran a while, so a crash a day later is not retried 30 s late)."""
-    delay = 0.5
-    while True:
-        started = time.monotonic()
-        try:
-            await loop()
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            if time.monotonic() - started >= SUPERVISE_RESET_SECONDS:
-                delay = 0.5
-            logger.exception("Background loop %s crashed; restarting in %.1fs", name, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30)
-
-
-async def cancel_until_done(tasks: Sequence[asyncio.Task[Any]]) -> None:
-    """Cancel until stopped: on Python 3.11 ``asyncio.wait_for`` (inside nats-py requests and
-    fetches) swallows a cancellation that arrives with the reply, so one cancel() can be lost."""
-    while pending := [task for task in tasks if not task.done()]:
-        for task in pending:
-            task.cancel()
-        await asyncio.wait(pending, timeout=0.2)
-    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def create_service_app(definition: ServiceDefinition[SettingsT, ContextT]) -> FastAPI:
@@ -162,9 +142,12 @@ def create_service_app(definition: ServiceDefinition[SettingsT, ContextT]) -> Fa
         loops: list[tuple[str, Callable[[], Awaitable[None]]]] = [
             ("outbox-relay", runtime.relay.run)
         ]
+        if runtime.refusals is not None:
+            await runtime.refusals.start()
+            loops.append(("session-refusals", runtime.refusals.run))
         subscriptions = definition.subscriptions
         if definition.consumes_session_events:
-            subscriptions = with_session_subscriptions(subscriptions)
+            subscriptions = with_session_subscriptions(subscriptions, runtime.refusals)
         if subscriptions:
             consumer = EventConsumer(
                 durable=definition.name,
