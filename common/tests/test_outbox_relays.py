@@ -5,34 +5,22 @@ mid-batch leaves nothing unpublished and nothing out of order."""
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from decimal import Decimal
 from uuid import UUID, uuid4
 
+import pytest
 import sqlalchemy as sa
+from nats.js.errors import NoStreamResponseError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ticketing.common.bus import Bus
 from ticketing.common.db import create_sessionmaker, outbox
-from ticketing.common.events import TicketUpdated, TicketUpdatedData
+from ticketing.common.events import TicketUpdated
 from ticketing.common.outbox import RELAY_LOCK_ID, OutboxRelay
 from ticketing.common.uow import UnitOfWork
-from ticketing.testkit.events import events_of
+from ticketing.testkit.events import events_of, ticket_updated
 from ticketing.testkit.http import eventually
 
 EVENTS = 120
-
-
-def version_of(ticket_id: UUID, version: int) -> TicketUpdated:
-    return TicketUpdated(
-        data=TicketUpdatedData(
-            id=ticket_id,
-            title="Concert",
-            price=Decimal("20"),
-            user_id=ticket_id,
-            version=version,
-            order_id=None,
-        )
-    )
 
 
 @asynccontextmanager
@@ -53,7 +41,7 @@ async def write_versions(
     """The owning service changing one aggregate again and again, one commit per version."""
     for version in versions:
         async with unit_of_work() as uow:
-            uow.publish(version_of(ticket_id, version))
+            uow.publish(ticket_updated(ticket_id, version))
             await uow.commit()
 
 
@@ -172,3 +160,126 @@ async def test_when_the_publishing_relay_dies_mid_batch_the_other_takes_over_in_
     assert published_by_a < EVENTS, "relay A died before finishing"
     assert sum(survivor_counts) > 0
     assert await published_versions(bus) == list(range(EVENTS))
+
+
+async def write_interleaved(
+    unit_of_work: Callable[[], UnitOfWork], tickets: list[UUID], versions: range
+) -> dict[UUID, list[TicketUpdated]]:
+    """Several aggregates changed in turn, one commit per version: each batch mixes them."""
+    written: dict[UUID, list[TicketUpdated]] = {ticket: [] for ticket in tickets}
+    for version in versions:
+        for ticket in tickets:
+            event = ticket_updated(ticket, version)
+            async with unit_of_work() as uow:
+                uow.publish(event)
+                await uow.commit()
+            written[ticket].append(event)
+    return written
+
+
+async def versions_on_the_stream(bus: Bus) -> dict[UUID, list[int]]:
+    """Each ticket's versions in the order the stream has them (a duplicate would show)."""
+    found: dict[UUID, list[int]] = {}
+    for event in await events_of(bus, TicketUpdated):
+        found.setdefault(event.data.id, []).append(event.data.version)
+    return found
+
+
+async def test_two_relays_publishing_batches_of_many_aggregates_keep_each_ones_order(
+    engine: AsyncEngine, bus: Bus, bus_namespace: str
+) -> None:
+    tickets = [uuid4() for _ in range(6)]
+    sessionmaker = create_sessionmaker(engine)
+    await write_interleaved(
+        lambda: UnitOfWork(sessionmaker, namespace=bus_namespace), tickets, range(20)
+    )
+    async with replica_engine(engine, "relay-a") as a, replica_engine(engine, "relay-b") as b:
+        relays = [OutboxRelay(create_sessionmaker(own), bus, batch_size=25) for own in (a, b)]
+        counts: list[list[int]] = [[], []]
+        tasks = [
+            asyncio.create_task(publish_until_cancelled(relay, count))
+            for relay, count in zip(relays, counts, strict=True)
+        ]
+        try:
+
+            async def all_published() -> None:
+                assert await unpublished_rows(engine) == 0
+
+            await eventually(all_published, timeout=60)
+        finally:
+            await stop(*tasks)
+
+    assert await versions_on_the_stream(bus) == {ticket: list(range(20)) for ticket in tickets}
+    assert all(sum(count) > 0 for count in counts), "both relays took turns publishing"
+
+
+async def test_a_publish_failing_mid_batch_holds_back_its_aggregate_and_no_other(
+    engine: AsyncEngine, relay: OutboxRelay, unit_of_work: Callable[[], UnitOfWork], bus: Bus
+) -> None:
+    stuck, other = uuid4(), uuid4()
+    written = await write_interleaved(unit_of_work, [stuck, other], range(3))
+    broken = written[stuck][1]
+    # Its subject is one no stream captures: NATS answers "no responders" to that publish.
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.update(outbox)
+            .where(outbox.c.event_id == broken.id)
+            .values(subject=f"unrouted_{uuid4().hex[:8]}.ticket.updated")
+        )
+
+    with pytest.raises(NoStreamResponseError):
+        await relay.publish_pending()
+
+    assert await versions_on_the_stream(bus) == {stuck: [0], other: [0, 1, 2]}
+    assert await unpublished_rows(engine) == 2  # the failed row and the one behind it
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.update(outbox)
+            .where(outbox.c.event_id == broken.id)
+            .values(subject=broken.subject(bus.names.namespace))
+        )
+    assert await relay.publish_pending() == 2
+    assert await versions_on_the_stream(bus) == {stuck: [0, 1, 2], other: [0, 1, 2]}
+
+
+async def test_a_relay_killed_between_publishing_and_marking_is_republished_without_copies(
+    engine: AsyncEngine, bus: Bus, bus_namespace: str
+) -> None:
+    tickets = [uuid4(), uuid4()]
+    sessionmaker = create_sessionmaker(engine)
+    await write_interleaved(
+        lambda: UnitOfWork(sessionmaker, namespace=bus_namespace), tickets, range(5)
+    )
+    async with (
+        replica_engine(engine, "relay-a") as a,
+        replica_engine(engine, "relay-b") as b,
+        engine.connect() as blocker,
+    ):
+        # Every row locked by another transaction: relay A can read and publish them, but its
+        # marking waits, so it is killed in between.
+        held = await blocker.begin()
+        await blocker.execute(sa.select(outbox.c.seq).with_for_update())
+        dying = asyncio.create_task(OutboxRelay(create_sessionmaker(a), bus).publish_pending())
+
+        async def all_on_the_stream() -> None:
+            assert sum(map(len, (await versions_on_the_stream(bus)).values())) == 10
+
+        await eventually(all_on_the_stream, timeout=30)
+        async with engine.connect() as conn:
+            await conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE application_name = 'relay-a'"
+                )
+            )
+        with pytest.raises(sa.exc.DBAPIError):
+            await dying
+        await held.rollback()
+        assert await unpublished_rows(engine) == 10  # none was marked
+
+        republished = await OutboxRelay(create_sessionmaker(b), bus).publish_pending()
+
+    assert republished == 10
+    assert await unpublished_rows(engine) == 0
+    # The stream dropped the second copies: their Nats-Msg-Id is the event id.
+    assert await versions_on_the_stream(bus) == {ticket: list(range(5)) for ticket in tickets}

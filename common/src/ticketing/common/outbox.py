@@ -13,6 +13,13 @@ mid-batch loses its connection, so PostgreSQL ends its transaction and frees the
 relay then publishes the rows the dead one had not marked, in order. Any of them that did reach
 the stream are deduplicated by their ``Nats-Msg-Id``.
 
+**A batch goes out at once, each aggregate's rows in order.** The publishes of different
+aggregates (``aggregates.py``) are in flight together and their acks awaited together; a row
+waits for the ack of the row before it of the same aggregate, so its events reach the stream in
+commit order. When a publish fails, the rows behind it of its aggregate are not published and
+nothing of it is marked; other aggregates' rows that went out are marked. The next batch starts
+again from the oldest row not marked.
+
 ``python -m ticketing.common.outbox republish --since T`` (``DATABASE_URL``, ``NATS_URL`` and
 ``BUS_NAMESPACE`` from the environment, run once per service database) publishes again, in
 order, every row published at or after ``T``. Use it when the stream lost messages it had
@@ -32,7 +39,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -40,10 +47,12 @@ from uuid import uuid4
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ticketing.common.aggregates import Keys, aggregate_keys
 from ticketing.common.bus import Bus
 from ticketing.common.contracts import utcnow
 from ticketing.common.correlation import REQUEST_ID_HEADER
 from ticketing.common.db import create_migration_engine, create_sessionmaker, outbox
+from ticketing.common.lanes import Lanes
 
 logger = logging.getLogger("ticketing.outbox")
 
@@ -52,6 +61,7 @@ logger = logging.getLogger("ticketing.outbox")
 RETENTION = timedelta(days=7)
 PRUNE_EVERY_SECONDS = 3600
 RELAY_LOCK_ID = 7_240_118  # a bigint advisory lock per database; the migration lock is ..117
+PUBLISHES_IN_FLIGHT = 100  # publishes awaiting their ack at once (a batch's, at most)
 
 OutboxRow = sa.Row[Any, Any, Any, Any, Any, Any]  # seq, event_id, subject, payload, origin
 ROW = (
@@ -160,18 +170,41 @@ class OutboxRelay:
 async def _publish(
     bus: Bus, rows: Sequence[OutboxRow], *, msg_id: Callable[[OutboxRow], object]
 ) -> tuple[list[int], Exception | None]:
-    """Publish rows in order, stopping at the first failure (a later row must never overtake
-    an earlier one); returns the seqs that went out and that failure."""
+    """Publish rows with their acks awaited together, yet each aggregate's in order: a row
+    goes out only once the row before it of the same aggregate (``aggregates.py``) was acked,
+    and an aggregate stops at its first failure (a later row must never overtake an earlier
+    one, nor be marked while an earlier one is not). Returns the seqs that went out, in
+    order, and the first failure."""
+    lanes = Lanes(PUBLISHES_IN_FLIGHT)
     published: list[int] = []
-    for row in rows:
-        try:
-            await bus.publish(
-                row.subject, row.payload, msg_id=str(msg_id(row)), headers=_origin(row)
-            )
-        except Exception as exc:
-            return published, exc
-        published.append(row.seq)
-    return published, None
+    stopped: set[str] = set()  # keys of aggregates whose earlier row failed in this batch
+    failures: list[Exception] = []
+
+    def sender(row: OutboxRow, keys: Keys) -> Callable[[], Awaitable[None]]:
+        async def send() -> None:
+            if keys & stopped:
+                stopped.update(keys)  # what waits behind this row waits behind that one
+                return
+            try:
+                await bus.publish(
+                    row.subject, row.payload, msg_id=str(msg_id(row)), headers=_origin(row)
+                )
+            except Exception as exc:
+                failures.append(exc)
+                stopped.update(keys)
+                return
+            published.append(row.seq)
+
+        return send
+
+    try:
+        for row in rows:
+            keys = aggregate_keys(row.payload)
+            lanes.submit(keys, sender(row, keys))
+        await lanes.join()
+    finally:
+        await lanes.cancel()  # when cancelled itself: no publish outlives the batch
+    return sorted(published), failures[0] if failures else None
 
 
 def _origin(row: OutboxRow) -> dict[str, str]:

@@ -25,6 +25,8 @@ from ticketing.common.events import (
     OrderTicketRef,
     PaymentCreated,
     PaymentCreatedData,
+    TicketUpdated,
+    TicketUpdatedData,
     UserCreated,
     UserCreatedData,
 )
@@ -117,3 +119,17 @@ def payment_created(order_id: UUID) -> PaymentCreated:
 def user_created(email: str = "someone@example.com") -> UserCreated:
     """Auth's announcement of a new user (a fresh id each call)."""
     return UserCreated(data=UserCreatedData(id=uuid4(), email=email))
+
+
+def ticket_updated(ticket_id: UUID, version: int) -> TicketUpdated:
+    """Tickets' announcement of version ``version`` of ``ticket_id`` (unreserved, price 20)."""
+    return TicketUpdated(
+        data=TicketUpdatedData(
+            id=ticket_id,
+            title="Concert",
+            price=Decimal("20"),
+            user_id=ticket_id,
+            version=version,
+            order_id=None,
+        )
+    )
