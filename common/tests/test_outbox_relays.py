@@ -35,18 +35,27 @@ async def replica_engine(engine: AsyncEngine, name: str) -> AsyncIterator[AsyncE
         await own.dispose()
 
 
-async def write_versions(
-    unit_of_work: Callable[[], UnitOfWork], ticket_id: UUID, versions: range
-) -> None:
-    """The owning service changing one aggregate again and again, one commit per version."""
+async def write_interleaved(
+    unit_of_work: Callable[[], UnitOfWork], tickets: list[UUID], versions: range
+) -> dict[UUID, list[TicketUpdated]]:
+    """Several aggregates changed in turn, one commit per version: each batch mixes them."""
+    written: dict[UUID, list[TicketUpdated]] = {ticket: [] for ticket in tickets}
     for version in versions:
-        async with unit_of_work() as uow:
-            uow.publish(ticket_updated(ticket_id, version))
-            await uow.commit()
+        for ticket in tickets:
+            event = ticket_updated(ticket, version)
+            async with unit_of_work() as uow:
+                uow.publish(event)
+                await uow.commit()
+            written[ticket].append(event)
+    return written
 
 
-async def published_versions(bus: Bus) -> list[int]:
-    return [event.data.version for event in await events_of(bus, TicketUpdated)]
+async def versions_on_the_stream(bus: Bus) -> dict[UUID, list[int]]:
+    """Each ticket's versions in the order the stream has them (a duplicate would show)."""
+    found: dict[UUID, list[int]] = {}
+    for event in await events_of(bus, TicketUpdated):
+        found.setdefault(event.data.id, []).append(event.data.version)
+    return found
 
 
 async def unpublished_rows(engine: AsyncEngine) -> int:
@@ -68,32 +77,51 @@ async def stop(*tasks: asyncio.Task[None]) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def publish_all(engine: AsyncEngine, *relays: OutboxRelay) -> list[int]:
+    """The relays running at once until nothing is left unpublished; how many rows each
+    published."""
+    counts: list[list[int]] = [[] for _ in relays]
+    tasks = [
+        asyncio.create_task(publish_until_cancelled(relay, count))
+        for relay, count in zip(relays, counts, strict=True)
+    ]
+    try:
+
+        async def all_published() -> None:
+            assert await unpublished_rows(engine) == 0
+
+        await eventually(all_published, timeout=60)
+    finally:
+        await stop(*tasks)
+    return [sum(count) for count in counts]
+
+
+async def kill(engine: AsyncEngine, application_name: str) -> None:
+    """What a replica's death does to its database sessions: they end, mid-transaction."""
+    async with engine.connect() as conn:
+        await conn.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = :name"
+            ),
+            {"name": application_name},
+        )
+
+
 async def test_two_relays_on_one_database_publish_an_aggregates_events_in_order(
     engine: AsyncEngine, bus: Bus, bus_namespace: str
 ) -> None:
     ticket_id = uuid4()
     sessionmaker = create_sessionmaker(engine)
-    await write_versions(  # a backlog both relays see at once, as after an outage
-        lambda: UnitOfWork(sessionmaker, namespace=bus_namespace), ticket_id, range(EVENTS)
+    await write_interleaved(  # a backlog both relays see at once, as after an outage
+        lambda: UnitOfWork(sessionmaker, namespace=bus_namespace), [ticket_id], range(EVENTS)
     )
     async with replica_engine(engine, "relay-a") as a, replica_engine(engine, "relay-b") as b:
         relays = [OutboxRelay(create_sessionmaker(own), bus, batch_size=5) for own in (a, b)]
-        counts: list[list[int]] = [[], []]
-        tasks = [
-            asyncio.create_task(publish_until_cancelled(relay, count))
-            for relay, count in zip(relays, counts, strict=True)
-        ]
-        try:
+        counts = await publish_all(engine, *relays)
 
-            async def all_published() -> None:
-                assert await unpublished_rows(engine) == 0
-
-            await eventually(all_published, timeout=60)
-        finally:
-            await stop(*tasks)
-
-    assert await published_versions(bus) == list(range(EVENTS))
-    assert all(sum(count) > 0 for count in counts), "both relays took turns publishing"
+    assert await versions_on_the_stream(bus) == {ticket_id: list(range(EVENTS))}
+    assert all(counts), "both relays took turns publishing"
 
 
 async def lock_holder(engine: AsyncEngine) -> str:
@@ -118,8 +146,8 @@ async def test_when_the_publishing_relay_dies_mid_batch_the_other_takes_over_in_
 ) -> None:
     ticket_id = uuid4()
     sessionmaker = create_sessionmaker(engine)
-    await write_versions(
-        lambda: UnitOfWork(sessionmaker, namespace=bus_namespace), ticket_id, range(EVENTS)
+    await write_interleaved(
+        lambda: UnitOfWork(sessionmaker, namespace=bus_namespace), [ticket_id], range(EVENTS)
     )
     async with replica_engine(engine, "relay-a") as a, replica_engine(engine, "relay-b") as b:
         dying = asyncio.create_task(
@@ -128,61 +156,20 @@ async def test_when_the_publishing_relay_dies_mid_batch_the_other_takes_over_in_
 
         async def a_is_publishing() -> None:
             assert await lock_holder(engine) == "relay-a"
-            assert len(await published_versions(bus)) >= 10
+            assert len((await versions_on_the_stream(bus)).get(ticket_id, [])) >= 10
 
         await eventually(a_is_publishing, timeout=60, interval=0.005)
-        # Its process dies: the connection holding the lock goes, the task with it.
-        async with engine.connect() as conn:
-            await conn.execute(
-                sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                    " WHERE application_name = 'relay-a'"
-                )
-            )
+        await kill(engine, "relay-a")  # the connection holding the lock goes, the task with it
         await stop(dying)
-        published_by_a = len(await published_versions(bus))
+        published_by_a = len((await versions_on_the_stream(bus))[ticket_id])
 
-        survivor_counts: list[int] = []
-        survivor = asyncio.create_task(
-            publish_until_cancelled(
-                OutboxRelay(create_sessionmaker(b), bus, batch_size=5), survivor_counts
-            )
+        (survivor_count,) = await publish_all(
+            engine, OutboxRelay(create_sessionmaker(b), bus, batch_size=5)
         )
-        try:
-
-            async def all_published() -> None:
-                assert await unpublished_rows(engine) == 0
-
-            await eventually(all_published, timeout=60)
-        finally:
-            await stop(survivor)
 
     assert published_by_a < EVENTS, "relay A died before finishing"
-    assert sum(survivor_counts) > 0
-    assert await published_versions(bus) == list(range(EVENTS))
-
-
-async def write_interleaved(
-    unit_of_work: Callable[[], UnitOfWork], tickets: list[UUID], versions: range
-) -> dict[UUID, list[TicketUpdated]]:
-    """Several aggregates changed in turn, one commit per version: each batch mixes them."""
-    written: dict[UUID, list[TicketUpdated]] = {ticket: [] for ticket in tickets}
-    for version in versions:
-        for ticket in tickets:
-            event = ticket_updated(ticket, version)
-            async with unit_of_work() as uow:
-                uow.publish(event)
-                await uow.commit()
-            written[ticket].append(event)
-    return written
-
-
-async def versions_on_the_stream(bus: Bus) -> dict[UUID, list[int]]:
-    """Each ticket's versions in the order the stream has them (a duplicate would show)."""
-    found: dict[UUID, list[int]] = {}
-    for event in await events_of(bus, TicketUpdated):
-        found.setdefault(event.data.id, []).append(event.data.version)
-    return found
+    assert survivor_count > 0
+    assert await versions_on_the_stream(bus) == {ticket_id: list(range(EVENTS))}
 
 
 async def test_two_relays_publishing_batches_of_many_aggregates_keep_each_ones_order(
@@ -195,22 +182,10 @@ async def test_two_relays_publishing_batches_of_many_aggregates_keep_each_ones_o
     )
     async with replica_engine(engine, "relay-a") as a, replica_engine(engine, "relay-b") as b:
         relays = [OutboxRelay(create_sessionmaker(own), bus, batch_size=25) for own in (a, b)]
-        counts: list[list[int]] = [[], []]
-        tasks = [
-            asyncio.create_task(publish_until_cancelled(relay, count))
-            for relay, count in zip(relays, counts, strict=True)
-        ]
-        try:
-
-            async def all_published() -> None:
-                assert await unpublished_rows(engine) == 0
-
-            await eventually(all_published, timeout=60)
-        finally:
-            await stop(*tasks)
+        counts = await publish_all(engine, *relays)
 
     assert await versions_on_the_stream(bus) == {ticket: list(range(20)) for ticket in tickets}
-    assert all(sum(count) > 0 for count in counts), "both relays took turns publishing"
+    assert all(counts), "both relays took turns publishing"
 
 
 async def test_a_publish_failing_mid_batch_holds_back_its_aggregate_and_no_other(
@@ -265,13 +240,7 @@ async def test_a_relay_killed_between_publishing_and_marking_is_republished_with
             assert sum(map(len, (await versions_on_the_stream(bus)).values())) == 10
 
         await eventually(all_on_the_stream, timeout=30)
-        async with engine.connect() as conn:
-            await conn.execute(
-                sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                    " WHERE application_name = 'relay-a'"
-                )
-            )
+        await kill(engine, "relay-a")
         with pytest.raises(sa.exc.DBAPIError):
             await dying
         await held.rollback()

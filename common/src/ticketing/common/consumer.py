@@ -1,65 +1,60 @@
-"""The consumer runner: a service's durable JetStream consumer and its delivery rules (§4).
+"""The consumer runner: a service's durable JetStream consumer, handling different aggregates'
+events at once and each aggregate's in order (DESIGN §4; what happens to each message, from
+claim to dead letter, is ``settling.py``).
 
 - One durable pull consumer per service (replicas share it, so each event goes to one replica).
-- A handler runs inside a unit of work that first claims the event id (``UnitOfWork.claim``),
-  so a redelivered event is skipped (idempotency), even when two replicas get it at once;
-  the message is acked only after the commit.
-- **Outages spend nothing.** A transient failure (``failures.is_transient``: database, Redis,
-  NATS, SMTP unavailable) holds the message: it is kept in progress (its ack deadline extended,
-  and that of the batch waiting behind it) and retried in place with backoff until the
-  dependency is back, so an outage of any length dead-letters nothing and the backlog is then
-  handled in stream order.
-- **A rejected event is bounded.** A deterministic failure is nak'ed with a growing delay and
-  counted; after ``max_deliver`` failures it is copied to the dead-letter stream and
-  terminated, so it neither blocks later messages nor retries forever. An unparseable message
-  is dead-lettered at once.
-- **Waiting is not failing.** A handler that finds the event too early (a replica at version
-  n-1 receiving n+1) raises ``EventOutOfOrder``: the message is nak'ed to come back after its
-  predecessor, spending no failure budget, until it has waited ``out_of_order_timeout``; then it
-  is dead-lettered with that reason (its predecessor is lost).
-- **Other versions' events are left to them.** In a rolling deploy the durable delivers what
-  any running version needs (``durable.py``); a type this replica has no handler for goes back
-  for one that has, spending nothing, and is dead-lettered only if none took it in time.
+- **Concurrent across aggregates, in order within one.** Each message runs as soon as one of
+  ``concurrency`` slots is free and every earlier message of its aggregates (``aggregates.py``)
+  has been settled here (``lanes.py``). A slow or failing handler of one aggregate holds up that
+  aggregate's later events only; the rest flow past it. Across replicas the version rule keeps
+  the order (an early event waits for its predecessor, spending nothing).
+- **Fetched as they come, bounded.** A fetch returns what the server has (up to the room left)
+  without waiting for a batch to fill, so one event is not kept waiting for the next ones. At
+  most ``intake`` messages are held at once (running or waiting their turn), far below the
+  durable's ``max_ack_pending``.
+- **No ack deadline passes for a message held here.** Every message taken in and not settled is
+  kept in progress every third of ``ack_wait``: one waiting behind a slow one of its aggregate
+  is never redelivered meanwhile.
+- **An outage stops the intake.** While a message is held by an outage (``settling.py``), no
+  more are fetched: what arrives meanwhile stays on the stream, and the backlog is handled in
+  order when the outage ends.
 - **Nothing vanishes at the server's limit.** The server's ``max_deliver`` is set far above the
-  failure budget, and a message delivered for the last time the server allows is dead-lettered
-  whatever happened before. Each message's ack/nak/term/dead-letter is isolated from the others.
+  failure budget (``SERVER_DELIVERIES_PER_FAILURE``), and the ``MAX_DELIVERIES`` advisory is
+  the backstop (``advisories.py``).
+- **Stalls show.** ``last_progress`` is the last fetch, settled message or retry of a held one,
+  or the start of the oldest handler run still going, whichever is older: ``/readyz`` fails
+  when the whole consumer stopped and when one handler hangs while the others carry on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 
+from ticketing.common.aggregates import aggregate_keys
 from ticketing.common.bus import Bus
-from ticketing.common.correlation import handling
-from ticketing.common.dlq import dead_letter, event_type_of, replay_filter
+from ticketing.common.dlq import replay_filter
 from ticketing.common.durable import DurableConfigError, DurableSpec, ensure_durable
-from ticketing.common.events import Event, UnknownEventError, parse_event
-from ticketing.common.failures import is_transient
-from ticketing.common.metrics import EVENTS_DEAD_LETTERED, EVENTS_FAILED, EVENTS_HANDLED
-from ticketing.common.uow import UnitOfWork
-from ticketing.common.versions import EventOutOfOrder
+from ticketing.common.events import Event
+from ticketing.common.lanes import Lanes
+from ticketing.common.settling import Handler, Rules, Settler, UnitOfWorkFactory, seq_of
 
 logger = logging.getLogger("ticketing.consumer")
 
-Handler = Callable[[Any, Any], Awaitable[None]]
-Subscriptions = Mapping[type[Event], Handler]
-UnitOfWorkFactory = Callable[[], UnitOfWork]
-"""Services without a database (the expiration worker) pass None: their handlers must be
-idempotent on their own (e.g. an arq job id derived from the event) and receive None."""
+__all__ = ["EventConsumer", "Handler", "Subscriptions", "UnitOfWorkFactory"]
 
-BATCH = 20
+Subscriptions = Mapping[type[Event], Handler]
+
+DEFAULT_CONCURRENCY = 4  # handlers at once: on 2 cores they mostly wait for the database
+INTAKE_PER_SLOT = 4  # messages held per slot: room for lanes waiting behind a slow aggregate
 SERVER_DELIVERIES_PER_FAILURE = 25  # out-of-order waits and crashes use deliveries too
-OUT_OF_ORDER_DELAYS = [0.1, 0.5, 1, 2, 5]
-HOLD_DELAYS = [0.2, 0.5, 1, 2, 5]
-UNHANDLED_DELAYS = [0.2, 0.5, 1, 2, 5]
+FETCH_WAIT_SECONDS = 1.0  # an idle fetch's wait: a turn a second, for readiness
 
 
 class EventConsumer:
@@ -75,53 +70,108 @@ class EventConsumer:
         ack_wait_seconds: float = 30,
         out_of_order_timeout_seconds: float = 600,
         unhandled_timeout_seconds: float = 900,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self.durable = durable
         self._bus = bus
         self._handlers = {cls.TYPE: handler for cls, handler in subscriptions.items()}
-        self._unit_of_work = unit_of_work
-        self._max_failures = max_deliver
-        self._server_max_deliver = max_deliver * SERVER_DELIVERIES_PER_FAILURE
-        self._backoff = backoff_seconds or [0.2, 0.5, 1, 2, 5]
-        self._ack_wait = ack_wait_seconds
-        self._out_of_order_timeout = out_of_order_timeout_seconds
-        self._unhandled_timeout = unhandled_timeout_seconds
-        self._failures: dict[int, int] = {}  # stream seq -> deterministic failures seen here
-        self._early_since: dict[int, float] = {}  # stream seq -> first found out of order here
-        self._waiting: Sequence[Msg] = ()  # the rest of the batch, kept alive while we hold
-        self._holds = 0  # consecutive transient failures: the hold's backoff
+        self._rules = Rules(
+            max_failures=max_deliver,
+            server_max_deliver=max_deliver * SERVER_DELIVERIES_PER_FAILURE,
+            backoff=backoff_seconds or [0.2, 0.5, 1, 2, 5],
+            ack_wait=ack_wait_seconds,
+            out_of_order_timeout=out_of_order_timeout_seconds,
+            unhandled_timeout=unhandled_timeout_seconds,
+        )
+        self._settler = Settler(
+            durable=durable,
+            bus=bus,
+            handlers=self._handlers,
+            unit_of_work=unit_of_work,
+            rules=self._rules,
+        )
+        self._concurrency = concurrency
+        self._intake = concurrency * INTAKE_PER_SLOT
+        self._in_hand: dict[int, Msg] = {}  # id() -> each message taken in and not settled
+        self._last_fetch = time.monotonic()
         self._subscription: Any = None
-        self._unhandled_since: dict[int, float] = {}  # stream seq -> first left for others
-        self.last_progress = time.monotonic()
         self.problem: str | None = None  # why it cannot run (its durable): for readiness
+
+    @property
+    def last_progress(self) -> float:
+        """``time.monotonic()`` of its last sign of life, for readiness (module docstring)."""
+        activity = self._settler.activity
+        latest = max(self._last_fetch, activity.last_turn)
+        return min(latest, *activity.attempts.values()) if activity.attempts else latest
 
     async def run(self) -> None:
         """Fetch and handle messages until cancelled."""
         subscription = self._subscription or await self.subscribe()
+        lanes = Lanes(self._concurrency)
+        keeper = asyncio.create_task(self._keep_in_progress())
         try:
             while True:
-                # Python 3.11's wait_for (inside nats-py's fetch) can swallow a cancellation
-                # that lands in the same loop turn as a message; the task still records it.
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise asyncio.CancelledError()
-                try:
-                    messages = await subscription.fetch(batch=BATCH, timeout=1)
-                except (NatsTimeoutError, TimeoutError):
-                    self.last_progress = time.monotonic()
-                    continue
-                except Exception as exc:
-                    logger.warning("%s: fetch failed (%s); retrying", self.durable, exc)
-                    await asyncio.sleep(0.5)
-                    continue
-                for index, message in enumerate(messages):
-                    self._waiting = messages[index + 1 :]
-                    await self.handle(message)
-                    self.last_progress = time.monotonic()
-                self._waiting = ()
+                await self._wait_for_room()
+                messages = await self._fetch(subscription, self._intake - len(self._in_hand))
+                for message in messages:
+                    self._take(lanes, message)
         finally:
+            keeper.cancel()
+            await lanes.cancel()
+            self._in_hand.clear()
             self._subscription = None
             await subscription.unsubscribe()
+
+    async def _fetch(self, subscription: Any, room: int) -> list[Msg]:
+        # Python 3.11's wait_for (inside nats-py's fetch) can swallow a cancellation that
+        # lands in the same loop turn as a message; the task still records it.
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError()
+        try:
+            messages: list[Msg] = await subscription.fetch(batch=room, timeout=FETCH_WAIT_SECONDS)
+        except (NatsTimeoutError, TimeoutError):
+            messages = []
+        except Exception as exc:
+            logger.warning("%s: fetch failed (%s); retrying", self.durable, exc)
+            await asyncio.sleep(0.5)
+            return []
+        self._last_fetch = time.monotonic()
+        return messages
+
+    async def _wait_for_room(self) -> None:
+        """Until fewer than ``intake`` messages are held and no outage holds one."""
+        activity = self._settler.activity
+        while len(self._in_hand) >= self._intake or activity.holding:
+            activity.changed.clear()
+            await activity.changed.wait()
+
+    def _take(self, lanes: Lanes, message: Msg) -> None:
+        self._in_hand[id(message)] = message
+
+        def settled() -> None:
+            self._in_hand.pop(id(message), None)
+            self._settler.activity.changed.set()
+
+        lanes.submit(
+            aggregate_keys(message.data), lambda: self._settler.handle(message), done=settled
+        )
+
+    async def _keep_in_progress(self) -> None:
+        """Extend the ack deadline of every message held, every third of ``ack_wait``."""
+        while True:
+            await asyncio.sleep(self._rules.ack_wait / 3)
+            for message in list(self._in_hand.values()):
+                try:
+                    await message.in_progress()
+                except Exception as exc:  # settled meanwhile, or NATS is down: the server's job
+                    logger.debug("%s: could not extend %s (%s)", self.durable, seq_of(message), exc)
+                    if not self._bus.is_connected:
+                        break
+
+    async def handle(self, message: Msg) -> None:
+        """Handle one message by itself (``settling.py``); it never raises into the caller."""
+        await self._settler.handle(message)
 
     async def subscribe(self) -> Any:
         """Create or widen the durable (``durable.py``), bind to it; ``run`` does it if needed."""
@@ -134,8 +184,8 @@ class EventConsumer:
                 *(names.subject(t) for t in sorted(self._handlers)),
                 replay_filter(names, self.durable),
             ],
-            max_deliver=self._server_max_deliver,
-            ack_wait_seconds=self._ack_wait,
+            max_deliver=self._rules.server_max_deliver,
+            ack_wait_seconds=self._rules.ack_wait,
             max_ack_pending=1000,
         )
         try:
@@ -149,151 +199,3 @@ class EventConsumer:
             durable=self.durable, stream=names.stream
         )
         return self._subscription
-
-    async def handle(self, message: Msg) -> None:
-        """Handle one message; whatever happens, it never raises into the fetch loop."""
-        try:
-            await self._handle(message)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # Acking, nak'ing or dead-lettering failed (NATS gone): the server redelivers it.
-            logger.exception("%s: could not settle message %s", self.durable, _seq(message))
-
-    async def _handle(self, message: Msg) -> None:
-        try:
-            event = parse_event(message.data)
-        except UnknownEventError as exc:
-            if self._type_of(message) not in self._handlers:  # a newer version's event type
-                await self._leave_for_others(message)
-            else:
-                await self._dead_letter(message, "unknown", str(exc))
-            return
-        if event.type not in self._handlers:
-            await self._leave_for_others(message)
-            return
-        with handling(self.durable, event.id, event.type, message.headers):
-            await self._settle(message, event)
-
-    async def _settle(self, message: Msg, event: Event) -> None:
-        while True:
-            try:
-                await self._apply(event)
-            except EventOutOfOrder as early:
-                await self._wait_for_predecessor(message, event, str(early))
-            except Exception as exc:
-                if is_transient(exc):
-                    await self._hold(message, event, exc)
-                    continue
-                logger.exception("%s: handling %s %s failed", self.durable, event.type, event.id)
-                await self._failed(message, event, repr(exc))
-            else:
-                self._holds = 0
-                self._failures.pop(_seq(message), None)
-                self._early_since.pop(_seq(message), None)
-                await message.ack()
-                EVENTS_HANDLED.labels(self.durable, event.type).inc()
-                logger.info("%s: handled %s %s", self.durable, event.type, event.id)
-            return
-
-    async def _apply(self, event: Event) -> None:
-        handler = self._handlers[event.type]
-        if self._unit_of_work is None:
-            await handler(event, None)
-            return
-        async with self._unit_of_work() as uow:
-            if not await uow.claim(event):
-                return  # handled already, here or by another replica
-            await handler(event, uow)
-            await uow.commit()
-
-    async def _hold(self, message: Msg, event: Event, error: Exception) -> None:
-        """A dependency is down: keep this message (and the batch behind it) and wait."""
-        self._holds += 1
-        delay = min(HOLD_DELAYS[min(self._holds - 1, len(HOLD_DELAYS) - 1)], self._ack_wait / 3)
-        logger.warning(
-            "%s: %s %s waits for an outage to end (%s); retrying in %.1fs",
-            self.durable,
-            event.type,
-            event.id,
-            error,
-            delay,
-        )
-        for kept in (message, *self._waiting):
-            try:
-                await kept.in_progress()
-            except Exception as exc:  # NATS is down too: redelivery is the server's job then
-                logger.warning("%s: could not extend %s (%s)", self.durable, _seq(kept), exc)
-                break
-        await asyncio.sleep(delay)
-        self.last_progress = time.monotonic()
-
-    async def _wait_for_predecessor(self, message: Msg, event: Event, why: str) -> None:
-        self._holds = 0
-        seq = _seq(message)
-        waited = time.monotonic() - self._early_since.setdefault(seq, time.monotonic())
-        if waited >= self._out_of_order_timeout or self._last_server_delivery(message):
-            self._early_since.pop(seq, None)
-            reason = f"its predecessor never arrived ({why}; waited {waited:.0f}s)"
-            await self._dead_letter(message, event.type, reason)
-            return
-        delivery = message.metadata.num_delivered or 1
-        await message.nak(
-            delay=OUT_OF_ORDER_DELAYS[min(delivery - 1, len(OUT_OF_ORDER_DELAYS) - 1)]
-        )
-
-    async def _failed(self, message: Msg, event: Event, reason: str) -> None:
-        self._holds = 0
-        seq = _seq(message)
-        failures = self._failures[seq] = self._failures.get(seq, 0) + 1
-        EVENTS_FAILED.labels(self.durable, event.type).inc()
-        if failures >= self._max_failures or self._last_server_delivery(message):
-            self._failures.pop(seq, None)
-            await self._dead_letter(message, event.type, reason)
-            return
-        await message.nak(delay=self._backoff[min(failures - 1, len(self._backoff) - 1)])
-
-    async def _leave_for_others(self, message: Msg) -> None:
-        """Another version's type: back to the durable, dead-lettered after the timeout."""
-        seq, now = _seq(message), time.monotonic()
-        if len(self._unhandled_since) > 1000:  # forget those other replicas took long ago
-            self._unhandled_since = {
-                s: t for s, t in self._unhandled_since.items() if now - t < self._unhandled_timeout
-            }
-        waited = now - self._unhandled_since.setdefault(seq, now)
-        if waited >= self._unhandled_timeout or self._last_server_delivery(message):
-            self._unhandled_since.pop(seq, None)
-            reason = f"no running replica of {self.durable} handles it (waited {waited:.0f}s)"
-            await self._dead_letter(message, self._type_of(message) or "unknown", reason)
-            return
-        delivery = message.metadata.num_delivered or 1
-        # Jitter: a delay in step with this replica's fetches would hand it back to this one.
-        delay = UNHANDLED_DELAYS[min(delivery - 1, len(UNHANDLED_DELAYS) - 1)]
-        await message.nak(delay=delay + random.uniform(0, 1))
-
-    def _type_of(self, message: Msg) -> str | None:
-        """The type its subject names (an event's own subject or its replay subject)."""
-        return event_type_of(self._bus.names, message.subject)
-
-    def _last_server_delivery(self, message: Msg) -> bool:
-        return (message.metadata.num_delivered or 1) >= self._server_max_deliver
-
-    async def _dead_letter(self, message: Msg, event_type: str, reason: str) -> None:
-        """Keep the message, visible and replayable, in the dead-letter stream; stop retrying."""
-        await dead_letter(
-            self._bus,
-            consumer=self.durable,
-            event_type=event_type,
-            subject=message.subject,
-            data=message.data,
-            stream_seq=_seq(message),
-            deliveries=message.metadata.num_delivered or 1,
-            reason=reason,
-        )
-        await message.term()
-        EVENTS_DEAD_LETTERED.labels(self.durable, event_type).inc()
-
-
-def _seq(message: Msg) -> int:
-    sequence = message.metadata.sequence
-    return sequence.stream if sequence else 0

@@ -157,6 +157,7 @@ def create_service_app(definition: ServiceDefinition[SettingsT, ContextT]) -> Fa
                 max_deliver=runtime.settings.consumer_max_deliver,
                 backoff_seconds=runtime.settings.consumer_backoff_seconds,
                 ack_wait_seconds=runtime.settings.consumer_ack_wait_seconds,
+                concurrency=runtime.settings.consumer_concurrency,
             )
             runtime.consumer = consumer
             loops.append(("consumer", consumer.run))

@@ -56,6 +56,13 @@ class BusSettings(BaseSettings):
     consumer_max_deliver: int = Field(default=8, ge=1)
     consumer_backoff_seconds: list[float] = Field(default=[0.2, 0.5, 1, 2, 5, 10, 30])
     consumer_ack_wait_seconds: float = Field(default=30, gt=0)
+    consumer_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Events one process handles at once, of different aggregates (one"
+        " aggregate's events are always handled in order); each holds a database connection",
+    )
 
 
 class ServiceSettings(BusSettings):
