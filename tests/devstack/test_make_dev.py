@@ -1,4 +1,5 @@
-"""`make dev` as a person uses it: start, wait for the ready line, use it, Ctrl-C, nothing left."""
+"""`make dev` as a person uses it: start, wait for the ready line, use it, Ctrl-C, nothing left;
+and killed outright (a test timeout), nothing left either."""
 
 import os
 import signal
@@ -178,5 +179,18 @@ def test_make_dev_serves_the_platform_and_stops_cleanly(
 
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does
     assert process.wait(timeout=60) in (0, 2, 130, -signal.SIGINT)  # make dies of the SIGINT too
+    _, alive = psutil.wait_procs(started, timeout=15)
+    assert [p.pid for p in alive] == [], f"left behind: {[p.cmdline() for p in alive]}"
+
+
+def test_a_killed_make_dev_leaves_no_process_behind(
+    make_dev: tuple[str, subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    _, process = make_dev
+    started = _processes_of(psutil.Process(process.pid), tmp_path / "dev-data")
+    devstack = next(p for p in started if p.cmdline()[-3:] == ["-m", "ticketing.devstack", "up"])
+
+    devstack.kill()  # SIGKILL, as a test's timeout does: no handler of ours runs
+
     _, alive = psutil.wait_procs(started, timeout=15)
     assert [p.pid for p in alive] == [], f"left behind: {[p.cmdline() for p in alive]}"

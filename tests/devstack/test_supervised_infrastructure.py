@@ -1,76 +1,141 @@
-"""make dev keeps what production keeps: a dead NATS or Redis is started again (the keeper),
-and the services' calls to each other go through a balancer of the callee's replicas, so a
-replica killed is not a caller broken."""
+"""make dev keeps what production keeps: a crashed NATS, Redis or PostgreSQL is started again
+by its supervisor (a planned outage, marked by ``hold/<server>``, is not undone), and the
+services' calls to each other go through a balancer of the callee's replicas, so a replica
+killed is not a caller broken."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import signal
 import socket
 import sys
-from collections.abc import Iterator
-from contextlib import AsyncExitStack, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 import httpx
-import psutil  # type: ignore[import-untyped]  # no stubs in the lock
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route as StarletteRoute
 
-from ticketing.devstack.keeper import Keeper, Kept
+from ticketing.devstack import servers
 from ticketing.devstack.processes import DevConfig, plan_processes
-from ticketing.testkit.embedded import EmbeddedNats, free_port, wait_for_port
+from ticketing.devstack.supervisor import Child, Probe, Supervisor
+from ticketing.testkit.embedded import free_port, wait_for_port
 from ticketing.testkit.http import eventually
 from ticketing.testkit.serving import served
 
 
-@contextmanager
-def kept_nats(tmp_path: Path) -> Iterator[tuple[EmbeddedNats, Keeper]]:
-    nats = EmbeddedNats(tmp_path / "nats").start()
-
-    def restart() -> None:
-        nats.stop()
-        nats.start()
-
-    keeper = Keeper([Kept("NATS", nats.port, restart)], log=lambda line: None).start()
+@asynccontextmanager
+async def supervised(tmp_path: Path, child: Child, ready: Probe) -> AsyncIterator[Supervisor]:
+    """``child`` run and kept by a supervisor as make dev's, ready; stopped at the end."""
+    supervisor = Supervisor(tmp_path / "hold", out=io.StringIO())
     try:
-        yield nats, keeper
+        await supervisor.start(child, ready=ready)
+        yield supervisor
     finally:
-        keeper.stop()
-        nats.stop()
+        await supervisor.stop()
+
+
+@asynccontextmanager
+async def supervised_postgres(tmp_path: Path) -> AsyncIterator[tuple[Supervisor, str]]:
+    postgres = servers.DevPostgres(tmp_path / "postgres")
+    await asyncio.to_thread(postgres.prepare)
+    async with supervised(tmp_path, postgres.child(), postgres.ready) as supervisor:
+        yield supervisor, await postgres.create_database("orders")
+
+
+async def answers_queries(url: str) -> None:
+    """An AssertionError unless the database at ``url`` runs a query (for ``eventually``)."""
+    host = url.split("host=", 1)[1]
+    try:
+        connection = await asyncpg.connect(host=host, user="postgres", database="orders")
+    except (OSError, asyncpg.PostgresError) as error:
+        raise AssertionError(f"no database: {error}") from error
+    try:
+        assert await connection.fetchval("SELECT 1") == 1
+    finally:
+        await connection.close()
+
+
+def hold(tmp_path: Path, server: str) -> Path:
+    marker = tmp_path / "hold" / server
+    marker.parent.mkdir(exist_ok=True)
+    marker.touch()
+    return marker
 
 
 async def test_a_killed_nats_is_started_again_on_its_port(tmp_path: Path) -> None:
-    with kept_nats(tmp_path) as (nats, keeper):
-        for pid in _pids_listening(nats.port):
-            os.kill(pid, signal.SIGKILL)
+    child, port, _ = servers.nats(tmp_path / "nats")
+    async with supervised(tmp_path, child, lambda: servers.listens(port)) as supervisor:
+        first = supervisor.pid("nats")
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
 
         async def back() -> None:
-            assert keeper.restarts["NATS"] == 1
-            wait_for_port(nats.port, timeout=1)
+            assert supervisor.pid("nats") not in (None, first)
+            assert await servers.listens(port)
 
         await eventually(back, timeout=30)
+        assert supervisor.restarts["nats"] == 1
 
 
 async def test_a_frozen_nats_is_left_alone(tmp_path: Path) -> None:
-    with kept_nats(tmp_path) as (nats, keeper):
-        nats.freeze()
+    child, port, _ = servers.nats(tmp_path / "nats")
+    async with supervised(tmp_path, child, lambda: servers.listens(port)) as supervisor:
+        pid = supervisor.pid("nats")
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
         try:
-            with socket.create_connection(("127.0.0.1", nats.port), 2):
+            with socket.create_connection(("127.0.0.1", port), 2):
                 pass  # the kernel still accepts: a hung server, not a dead one
         finally:
-            nats.thaw()
+            os.kill(pid, signal.SIGCONT)
 
-    assert keeper.restarts["NATS"] == 0
+        assert supervisor.pid("nats") == pid
+        assert supervisor.restarts["nats"] == 0
 
 
-def _pids_listening(port: int) -> list[int]:
-    return [c.pid for c in psutil.net_connections("tcp")
-            if c.laddr and c.laddr.port == port and c.status == "LISTEN" and c.pid]  # fmt: skip
+async def test_a_killed_postgres_is_started_again_with_its_data(tmp_path: Path) -> None:
+    async with supervised_postgres(tmp_path) as (supervisor, url):
+        first = supervisor.pid("postgres")
+        assert first is not None
+        os.kill(first, signal.SIGKILL)  # the postmaster; its backends linger a moment
+
+        async def back() -> None:
+            assert supervisor.pid("postgres") not in (None, first)
+            await answers_queries(url)  # the same URL, the database kept
+
+        await eventually(back, timeout=60)
+        assert supervisor.state("postgres") == "running"
+
+
+async def test_a_held_postgres_is_not_started_again_until_its_marker_is_removed(
+    tmp_path: Path,
+) -> None:
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]  # made at import
+
+    async with supervised_postgres(tmp_path) as (supervisor, url):
+        pgdata = tmp_path / "postgres"
+        marker = hold(tmp_path, "postgres")
+        await asyncio.to_thread(
+            pg_ctl, ["-w", "stop", "-m", "fast"], pgdata=pgdata, user=pgdata.owner()
+        )
+
+        async def held() -> None:
+            assert supervisor.state("postgres") == "held"
+
+        await eventually(held, timeout=30)
+        assert supervisor.pid("postgres") is None
+        marker.unlink()  # the outage is over
+
+        await eventually(lambda: answers_queries(url), timeout=60)
+        assert supervisor.restarts["postgres"] == 0
 
 
 def test_the_client_and_the_sandbox_call_the_balancers_not_a_replica(tmp_path: Path) -> None:

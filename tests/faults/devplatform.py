@@ -2,13 +2,15 @@
 
 The platform is started exactly as ``make dev`` starts it (``python -m ticketing.devstack up``,
 two replicas of everything) and everything the suite needs is found in the running processes,
-never configured twice: each replica is a ``supervise`` process and its child; the database,
+never configured twice: each replica is a child of the devstack process (its one supervisor),
+known by its port, so a replica restarted is the new child on the same port; the database,
 NATS, Redis and Stripe sandbox URLs are read from the services' own environment.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -33,24 +35,32 @@ DATABASES = ("auth", "tickets", "orders", "payments", "query", "notifications")
 
 @dataclass(frozen=True)
 class Replica:
-    """One supervised process of a service: ``supervise`` restarts its child when it dies."""
+    """One replica of a service: whichever child of the supervisor serves its port (the
+    supervisor starts a new one on the same port when it dies)."""
 
     service: str
-    supervisor: psutil.Process
+    supervisor: psutil.Process  # the devstack process
+    port: str
     health_url: str
 
     def child(self) -> psutil.Process | None:
-        children = self.supervisor.children()
-        return children[0] if children else None
-
-
-def _service_of(cmdline: list[str]) -> str | None:
-    if "ticketing.devstack.supervise" not in cmdline:  # an element: not honcho's shell
+        for proc in self.supervisor.children():
+            with contextlib.suppress(psutil.Error):
+                if _service_of(proc) == (self.service, self.port):
+                    return proc
         return None
+
+
+def _service_of(proc: psutil.Process) -> tuple[str, str] | None:
+    """(service, port) of a service's or worker's process, None for any other process."""
+    cmdline = proc.cmdline()
     text = " ".join(cmdline)
     if "-m ticketing.expiration" in text:
-        return "expiration"
-    return next((s for s in SERVICES if f"ticketing.{s}.app:create_app" in text), None)
+        return "expiration", proc.environ()["EXPIRATION_HEALTH_PORT"]
+    service = next((s for s in SERVICES if f"ticketing.{s}.app:create_app" in text), None)
+    if service is None:
+        return None
+    return service, cmdline[cmdline.index("--port") + 1]
 
 
 class DevPlatform:
@@ -72,31 +82,31 @@ class DevPlatform:
         self.redis_url = self._environ("expiration")["EXPIRATION_REDIS_URL"]
 
     def _find_replicas(self) -> list[Replica]:
+        supervisor = psutil.Process(self.process.pid)
         found = []
-        for proc in psutil.Process(self.process.pid).children(recursive=True):
-            service = _service_of(proc.cmdline())
-            if service is None:
+        for proc in supervisor.children():
+            if (known := _service_of(proc)) is None:
                 continue
-            environ = proc.environ()
-            if service == "expiration":
-                port = environ["EXPIRATION_HEALTH_PORT"]
-            else:
-                port = proc.cmdline()[proc.cmdline().index("--port") + 1]
-            found.append(Replica(service, proc, f"http://127.0.0.1:{port}/readyz"))
-        return sorted(found, key=lambda r: (r.service, r.supervisor.pid))
+            service, port = known
+            found.append(Replica(service, supervisor, port, f"http://127.0.0.1:{port}/readyz"))
+        return sorted(found, key=lambda r: (r.service, int(r.port)))
 
     def _environ(self, service: str) -> dict[str, str]:
-        return dict(next(r for r in self.replicas if r.service == service).supervisor.environ())
+        child = next(r for r in self.replicas if r.service == service).child()
+        assert child is not None, f"{service} has no running process"
+        return dict(child.environ())
 
     def of(self, service: str) -> list[Replica]:
         return [replica for replica in self.replicas if replica.service == service]
 
     def server(self, binary: str) -> psutil.Process:
-        """The NATS or Redis server of this platform (found by its data dir)."""
-        for proc in psutil.process_iter(["cmdline"]):
-            cmdline = " ".join(proc.info["cmdline"] or [])
-            if binary in cmdline and str(self.data_dir) in cmdline:
-                return proc
+        """The NATS, Redis or PostgreSQL (``bin/postgres``: the postmaster) server of this
+        platform: the supervisor's child running ``binary`` on this data dir."""
+        for proc in psutil.Process(self.process.pid).children():
+            with contextlib.suppress(psutil.Error):
+                cmdline = " ".join(proc.cmdline())
+                if binary in cmdline and str(self.data_dir) in cmdline:
+                    return proc
         raise LookupError(f"no {binary} of {self.data_dir} is running")
 
     async def ready(self, timeout: float = READY_TIMEOUT) -> float:

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ticketing.devstack.gateway import create_gateway, server_config
+from ticketing.devstack.ready import health_urls
 from ticketing.devstack.stack import (
     HTTP_SERVICES,
     DevConfig,
@@ -78,7 +79,8 @@ def test_two_replicas_are_two_processes_of_each_service_and_worker_on_their_own_
     upstreams = json.loads(processes["gateway"].env["DEVSTACK_UPSTREAMS"])
     orders = [port_of(processes["orders"]), port_of(processes["orders-2"])]
     assert upstreams["orders"] == [f"http://127.0.0.1:{port}" for port in orders]
-    ready = processes["ready"].command
+    ready = health_urls(list(processes.values()))
+    assert ready[-2:] == [processes["client-2"].health_url, "http://127.0.0.1:8080/healthz"]
     assert all(f"http://127.0.0.1:{port_of(p)}/readyz" in ready for p in processes.values()
                if p.name.partition("-")[0] in WORKERS)  # fmt: skip
 
@@ -86,7 +88,7 @@ def test_two_replicas_are_two_processes_of_each_service_and_worker_on_their_own_
 def test_one_replica_keeps_the_plain_process_names(tmp_path: Path) -> None:
     names = set(planned(tmp_path, replicas=1))
 
-    assert names == {*WORKERS, "stripe", "mail", "gateway", "ready"}
+    assert names == {*WORKERS, "stripe", "mail", "gateway"}
 
 
 @pytest.mark.parametrize("given", ["0", "9", "two", "-1", ""])

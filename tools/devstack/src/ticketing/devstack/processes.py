@@ -1,4 +1,4 @@
-"""Every process ``make dev`` runs under honcho, with its command and environment.
+"""Every process ``make dev`` runs under its supervisor, with its command and environment.
 
 ``TICKETING_REPLICAS=N`` runs N processes of every HTTP service and of the expiration worker
 (``orders``, ``orders-2``, ...), as Kubernetes runs replicas. The gateway balances between them
@@ -67,6 +67,7 @@ class Process:
     name: str
     command: list[str]
     env: dict[str, str] = field(default_factory=dict)
+    health_url: str | None = None  # asked before the ready line is printed
 
 
 def load_or_create_secret(path: Path) -> str:
@@ -157,9 +158,10 @@ def plan_processes(
             env[f"{prefix}NATS_URL"] = nats_url
             env[f"{prefix}JWT_PUBLIC_KEY"] = public_key
         env.update(extra.get(name, {}))
-        for index, port in enumerate(replica_ports[name], start=1):
-            command = _uvicorn(f"ticketing.{name}.app", port)
-            processes.append(Process(replica_name(name, index), command, dict(env)))
+        for index, url in enumerate(replica_urls[name], start=1):
+            command = _uvicorn(f"ticketing.{name}.app", replica_ports[name][index - 1])
+            health = f"{url}/readyz"
+            processes.append(Process(replica_name(name, index), command, dict(env), health))
     if sandboxed:
         # The sandbox delivers signed webhooks to payments, as Stripe does.
         webhook_url = f"{urls['payments']}/api/payments/webhook"
@@ -182,6 +184,7 @@ def plan_processes(
                     "EXPIRATION_HEALTH_PORT": str(port),
                     "EXPIRATION_PAYMENT_GRACE_SECONDS": PAYMENT_GRACE_SECONDS,
                 },
+                f"http://127.0.0.1:{port}/readyz",
             )
         )
     mail_dir = str(config.data_dir / "mail")
@@ -207,20 +210,7 @@ def plan_processes(
                     }
                 ),
             },
-        )
-    )
-    public_url = f"http://localhost:{config.port}"
-    # the client last: its readiness asks the others
-    health = [
-        f"{url}/readyz"
-        for name in (*(n for n in HTTP_SERVICES if n != "client"), "expiration", "client")
-        for url in replica_urls[name]
-    ]
-    health.append(f"http://127.0.0.1:{config.port}/healthz")
-    processes.append(
-        Process(
-            "ready",
-            [sys.executable, "-m", "ticketing.devstack.ready", public_url, *health],
+            f"http://127.0.0.1:{config.port}/healthz",
         )
     )
     return processes

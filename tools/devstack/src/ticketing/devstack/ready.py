@@ -1,44 +1,54 @@
-"""Prints the ready line once every service answers; then waits (honcho needs it alive)."""
+"""The ready line of ``make dev``: printed once every process answers its health URL."""
 
 from __future__ import annotations
 
-import signal
-import sys
+import asyncio
 import time
+from collections.abc import Callable, Sequence
 
 import httpx
 
+from ticketing.devstack.processes import Process
 
-def wait_until_ready(urls: list[str], timeout: float = 120) -> bool:
-    """Wait for each URL in turn: the client, which checks the services, is asked last, so
-    it is not polled (and does not log) while the services are still starting."""
+READY_TIMEOUT = 120
+
+
+def health_urls(processes: Sequence[Process]) -> list[str]:
+    """Each process's health URL, the client's after the others and the gateway's last: the
+    client's readiness asks the services, so it is not polled (and does not log) while they
+    are still starting."""
+
+    def last(process: Process) -> int:
+        return {"client": 1, "gateway": 2}.get(process.name.partition("-")[0], 0)
+
+    ordered = sorted((p for p in processes if p.health_url), key=last)
+    return [p.health_url for p in ordered if p.health_url]
+
+
+async def wait_until_ready(urls: Sequence[str], timeout: float = READY_TIMEOUT) -> str | None:
+    """Wait for each URL in turn; the first that did not answer in time, or None."""
     deadline = time.monotonic() + timeout
-    for url in urls:
-        while not _answers(url):
-            if time.monotonic() >= deadline:
-                print(f"not ready after {timeout:.0f}s: {url}", flush=True)
-                return False
-            time.sleep(0.2)
-    return True
+    async with httpx.AsyncClient(timeout=1) as http:
+        for url in urls:
+            while not await _answers(http, url):
+                if time.monotonic() >= deadline:
+                    return url
+                await asyncio.sleep(0.1)
+    return None
 
 
-def _answers(url: str) -> bool:
+async def announce_when_ready(
+    public_url: str, urls: Sequence[str], started: float, say: Callable[[str], None]
+) -> None:
+    """``ready: Ticketing is up at ...`` once every URL answers (seconds since ``started``)."""
+    if (late := await wait_until_ready(urls)) is not None:
+        say(f"make dev: not ready after {READY_TIMEOUT}s: {late}")
+        return
+    say(f"ready: Ticketing is up at {public_url} ({time.monotonic() - started:.1f}s)")
+
+
+async def _answers(http: httpx.AsyncClient, url: str) -> bool:
     try:
-        return httpx.get(url, timeout=1).status_code == 200
+        return (await http.get(url)).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def main(argv: list[str]) -> int:
-    public_url, *health_urls = argv
-    started = time.monotonic()
-    if wait_until_ready(health_urls):
-        elapsed = time.monotonic() - started
-        print(f"ready: Ticketing is up at {public_url} ({elapsed:.1f}s)", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    while True:
-        signal.pause()
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

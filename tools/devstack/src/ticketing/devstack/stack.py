@@ -1,45 +1,39 @@
-"""What ``make dev`` runs: embedded infrastructure, then every process under honcho.
+"""What ``make dev`` runs: the whole platform as children of one supervisor.
 
-Infrastructure (PostgreSQL with one database per service, NATS JetStream, Redis with AOF) runs
-from this process and keeps its data in ``$TICKETING_DATA_DIR`` (default ``.dev/``), so it
-survives a restart; NATS and Redis are started again if they die (``keeper.py``). Services,
+PostgreSQL (one database per service), NATS JetStream and Redis (AOF) keep their data in
+``$TICKETING_DATA_DIR`` (default ``.dev/``), so it survives a restart. They, the services,
 the expiration worker, the Stripe sandbox, the mail catcher (every email the notifications
-worker sends, shown at ``/dev/mail.html``) and the gateway are honcho processes
-(``processes.py``), each wrapped in ``supervise`` (restart with backoff); a ``ready`` process
-prints the ready line once every service answers ``/readyz``.
+worker sends, shown at ``/dev/mail.html``) and the gateway (``processes.py``) are each one
+child process of this one (``supervisor.py``): output prefixed by name, a crash restarted
+with backoff, ``hold/<name>`` for a planned outage, nothing left running after Ctrl-C or a
+kill of this process. The ready line is printed once every process answers its health URL.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
-import shlex
 import socket
 import sys
+import time
 
-from honcho.manager import Manager
-
+from ticketing.devstack import servers
 from ticketing.devstack.databases import stale_databases, stale_message
-from ticketing.devstack.keeper import Keeper, Kept
 from ticketing.devstack.processes import (
     DATABASE_SERVICES,
     HTTP_SERVICES,
+    REPLICATED,
     DevConfig,
     Process,
     load_or_create_keys,
     parse_replicas,
     plan_processes,
 )
-from ticketing.testkit.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedRedis
+from ticketing.devstack.ready import announce_when_ready, health_urls
+from ticketing.devstack.supervisor import Child, Supervisor, stop_on_signals, until_ready
 
 __all__ = ["HTTP_SERVICES", "DevConfig", "Process", "parse_replicas", "plan_processes", "run"]
-
-
-def _kept(name: str, server: EmbeddedNats | EmbeddedRedis) -> Kept:
-    def restart() -> None:
-        server.stop()  # reaps the dead process
-        server.start()
-
-    return Kept(name, server.port, restart)
 
 
 def _say(line: str) -> None:
@@ -57,43 +51,63 @@ def run(config: DevConfig) -> int:
         return 1
     config.data_dir.mkdir(parents=True, exist_ok=True)
     print(f"make dev: data in {config.data_dir}", flush=True)
-    postgres = EmbeddedPostgres(config.data_dir / "postgres", keep_data=True)
-    nats = redis = keeper = None
+    return asyncio.run(_up(config, time.monotonic()))
+
+
+async def _up(config: DevConfig, started: float) -> int:
+    longest = max(len(name) for name in REPLICATED) + (len("-N") if config.replicas > 1 else 0)
+    supervisor = Supervisor(config.data_dir / "hold", width=longest)
+    stopping = asyncio.Event()
+    stop_on_signals(stopping)
+    serving = asyncio.create_task(_serve(config, supervisor, started))
+    waiting = asyncio.create_task(stopping.wait())
     try:
-        database_urls = {name: postgres.create_database(name) for name in DATABASE_SERVICES}
-        if stale := stale_databases(database_urls):
-            print(stale_message(stale, config.data_dir), file=sys.stderr)
-            return 1
-        nats = EmbeddedNats(config.data_dir / "nats").start()
-        redis = EmbeddedRedis(config.data_dir / "redis", persist=True).start()
-        keeper = Keeper([_kept("NATS", nats), _kept("Redis", redis)], log=_say).start()
-        processes = plan_processes(
-            config,
-            database_urls=database_urls,
-            nats_url=nats.url,
-            redis_url=redis.url,
-            keys=load_or_create_keys(config.data_dir / "keys"),
-        )
-        manager = Manager()
-        supervisor = [sys.executable, "-m", "ticketing.devstack.supervise"]
-        for process in processes:
-            command = process.command if process.name == "ready" else supervisor + process.command
-            manager.add_process(
-                process.name,
-                shlex.join(command),
-                # readable log lines for a person (production: JSON); LOG_FORMAT=json overrides
-                env={"LOG_FORMAT": "console", **os.environ, **process.env, "PYTHONUNBUFFERED": "1"},
-            )
-        manager.loop()
-        return 0 if manager.returncode in (0, 130, 143, None) else int(manager.returncode)
+        await asyncio.wait({serving, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        return serving.result() if serving.done() else 0
+    except RuntimeError as error:  # a server that did not start
+        print(f"make dev: {error}", file=sys.stderr)
+        return 1
     finally:
-        if keeper is not None:
-            keeper.stop()
-        for server in (redis, nats):
-            if server is not None:
-                server.stop()
-        postgres.stop()
+        for task in (serving, waiting):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, RuntimeError):
+            await serving
+        await supervisor.stop()
         print("make dev: stopped", flush=True)
+
+
+async def _serve(config: DevConfig, supervisor: Supervisor, started: float) -> int:
+    """Servers first (the services connect at start), then every process; runs until
+    cancelled. 1 when the kept databases are too new for this checkout."""
+    nats, nats_port, nats_url = servers.nats(config.data_dir / "nats")
+    redis, redis_port, redis_url = servers.redis(config.data_dir / "redis")
+    await supervisor.start(nats)
+    await supervisor.start(redis)
+    postgres = servers.DevPostgres(config.data_dir / "postgres")
+    await asyncio.to_thread(postgres.prepare)
+    await supervisor.start(postgres.child(), ready=postgres.ready)
+    database_urls = {name: await postgres.create_database(name) for name in DATABASE_SERVICES}
+    if stale := await asyncio.to_thread(stale_databases, database_urls):
+        print(stale_message(stale, config.data_dir), file=sys.stderr)
+        return 1
+    await until_ready("NATS", lambda: servers.listens(nats_port))
+    await until_ready("Redis", lambda: servers.listens(redis_port))
+    processes = plan_processes(
+        config,
+        database_urls=database_urls,
+        nats_url=nats_url,
+        redis_url=redis_url,
+        keys=load_or_create_keys(config.data_dir / "keys"),
+    )
+    # readable log lines for a person (production: JSON); LOG_FORMAT=json overrides
+    base = {"LOG_FORMAT": "console", **os.environ}
+    for process in processes:
+        env = {**base, **process.env, "PYTHONUNBUFFERED": "1"}
+        await supervisor.start(Child(process.name, process.command, env))
+    public_url = f"http://localhost:{config.port}"
+    await announce_when_ready(public_url, health_urls(processes), started, _say)
+    await asyncio.Event().wait()  # until Ctrl-C cancels it
+    return 0
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

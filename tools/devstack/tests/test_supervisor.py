@@ -1,0 +1,154 @@
+"""make dev's one supervisor: a crash is restarted, a held process is not, a stop (or the
+supervisor's own death) leaves no process behind. Real processes and signals."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import psutil  # type: ignore[import-untyped]  # no stubs in the lock
+
+from ticketing.devstack.supervisor import Child, Supervisor
+from ticketing.testkit.http import eventually
+
+CRASH_ONCE = """
+import pathlib, sys, time
+marker = pathlib.Path(sys.argv[1])
+if not marker.exists():
+    marker.write_text("crashed once")
+    print("about to crash", flush=True)
+    sys.exit(3)
+print("second run", flush=True)
+time.sleep(600)
+"""
+STUBBORN = """
+import signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("ignoring SIGTERM", flush=True)
+time.sleep(600)
+"""
+SLEEPER = "import time; time.sleep(600)"
+# A devstack in miniature: two children under a supervisor, their pids printed, then waiting.
+SUPERVISING = f"""
+import asyncio, sys
+from pathlib import Path
+from ticketing.devstack.supervisor import Child, Supervisor
+
+async def main():
+    supervisor = Supervisor(Path(sys.argv[1]), out=open("/dev/null", "w"))
+    for name in ("first", "second"):
+        await supervisor.start(Child(name, [sys.executable, "-c", {SLEEPER!r}]))
+    print(supervisor.pid("first"), supervisor.pid("second"), flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+class Console(io.StringIO):
+    """What the supervisor printed, for the assertions."""
+
+
+@asynccontextmanager
+async def supervising(tmp_path: Path, *children: Child) -> AsyncIterator[Supervisor]:
+    supervisor = Supervisor(tmp_path / "hold", out=Console())
+    try:
+        for child in children:
+            await supervisor.start(child)
+        yield supervisor
+    finally:
+        await supervisor.stop(timeout=2)
+
+
+def python(name: str, code: str, *args: str) -> Child:
+    return Child(name, [sys.executable, "-c", code, *args])
+
+
+def output(supervisor: Supervisor) -> str:
+    console = supervisor.out
+    assert isinstance(console, Console)
+    return console.getvalue()
+
+
+async def printed(supervisor: Supervisor, text: str) -> None:
+    async def seen() -> None:
+        assert text in output(supervisor)
+
+    await eventually(seen, timeout=20)
+
+
+async def test_a_crashed_child_is_reported_and_started_again(tmp_path: Path) -> None:
+    crashed = tmp_path / "crashed"
+    async with supervising(tmp_path, python("worker", CRASH_ONCE, str(crashed))) as supervisor:
+        await printed(supervisor, "worker   | second run")
+
+        assert "worker   | about to crash" in output(supervisor)  # its own output, prefixed
+        assert "worker   | !! exited with code 3; restarting in 1s" in output(supervisor)
+        assert supervisor.restarts["worker"] == 1
+        assert supervisor.state("worker") == "running"
+
+
+async def test_stopping_ends_every_child_and_kills_one_that_ignores_sigterm(
+    tmp_path: Path,
+) -> None:
+    async with supervising(
+        tmp_path, python("polite", SLEEPER), python("stubborn", STUBBORN)
+    ) as supervisor:
+        pids = [supervisor.pid("polite"), supervisor.pid("stubborn")]
+        await printed(supervisor, "stubborn | ignoring SIGTERM")
+
+    assert [pid for pid in pids if pid is None or psutil.pid_exists(pid)] == []
+    assert "stubborn | did not stop within 2s: killed" in output(supervisor)
+
+
+async def test_a_held_child_is_not_started_again_until_its_marker_is_removed(
+    tmp_path: Path,
+) -> None:
+    async with supervising(tmp_path, python("postgres", SLEEPER)) as supervisor:
+        first = supervisor.pid("postgres")
+        assert first is not None
+        marker = tmp_path / "hold" / "postgres"
+        marker.parent.mkdir()
+        marker.touch()  # a planned outage: then the server is stopped
+        os.kill(first, signal.SIGTERM)
+
+        async def held() -> None:
+            assert supervisor.state("postgres") == "held"
+
+        await eventually(held, timeout=10)
+        assert supervisor.pid("postgres") is None  # exited and not started again
+        marker.unlink()
+
+        async def back() -> None:
+            assert supervisor.pid("postgres") not in (None, first)
+
+        await eventually(back, timeout=10)
+
+    assert supervisor.restarts["postgres"] == 0  # an outage ended, not a crash restarted
+
+
+def test_a_killed_supervisor_leaves_no_children(tmp_path: Path) -> None:
+    driver = subprocess.Popen(
+        [sys.executable, "-c", SUPERVISING, str(tmp_path / "hold")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert driver.stdout is not None
+        children = [psutil.Process(int(pid)) for pid in driver.stdout.readline().split()]
+        assert len(children) == 2
+
+        driver.kill()  # SIGKILL: no handler, no cleanup of its own
+
+        _, alive = psutil.wait_procs(children, timeout=10)
+        assert alive == []
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        driver.wait()
