@@ -17,7 +17,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ticketing.common.auth import generate_key_pair
 from ticketing.testkit.embedded import free_port
 
 HTTP_SERVICES = ("auth", "tickets", "orders", "payments", "query", "notifications", "client")
@@ -84,6 +83,8 @@ def load_or_create_keys(directory: Path) -> tuple[str, str]:
     """The dev JWT key pair, generated on the first ``make dev`` and kept in the data dir."""
     private, public = directory / "jwt_private.pem", directory / "jwt_public.pem"
     if not private.exists():
+        from ticketing.common.auth import generate_key_pair  # late: ~30 MB kept for one call
+
         directory.mkdir(parents=True, exist_ok=True)
         pair = generate_key_pair()
         private.write_text(pair.private_pem)

@@ -19,7 +19,7 @@ import sys
 import time
 
 from ticketing.devstack import servers
-from ticketing.devstack.databases import stale_databases, stale_message
+from ticketing.devstack.databases import stale_databases_checked_apart, stale_message
 from ticketing.devstack.processes import (
     DATABASE_SERVICES,
     HTTP_SERVICES,
@@ -87,7 +87,7 @@ async def _serve(config: DevConfig, supervisor: Supervisor, started: float) -> i
     await asyncio.to_thread(postgres.prepare)
     await supervisor.start(postgres.child(), ready=postgres.ready)
     database_urls = {name: await postgres.create_database(name) for name in DATABASE_SERVICES}
-    if stale := await asyncio.to_thread(stale_databases, database_urls):
+    if stale := await stale_databases_checked_apart(database_urls):
         print(stale_message(stale, config.data_dir), file=sys.stderr)
         return 1
     await until_ready("NATS", lambda: servers.listens(nats_port))
