@@ -1,16 +1,22 @@
 """``Idempotency-Key`` for POSTs that create things (orders, payments), DESIGN §3.
 
-The key is *claimed* before any side effect: a row with no answer yet is inserted and committed
-on its own, so a twin request arriving while the first still runs finds the claim and gets 409
-without doing anything. The final answer is written in the *same* transaction as the work it
-describes (either both exist or neither does), as an UPDATE of the claimed row, so nothing the
-key does can conflict with, and so roll back, the work it records. A retry with the same key
-and body gets the original status and body; the same key with another body is a 400.
+The key is *claimed* before any side effect, in the request's own transaction (one
+connection, issue 14): one statement takes a transaction lock on the key
+(``pg_try_advisory_xact_lock``), inserts a row with no answer yet, and takes the lock the
+action needs first (``lock``: orders' "this buyer is ordering"). A twin request arriving
+while the first still runs fails to take the key's lock and gets 409 at once, doing nothing.
+The final answer is staged on the unit of work and written in the *same* statement as the
+work it describes (either both exist or neither does), as an UPDATE of the claimed row, so
+nothing the key does can conflict with, and so roll back, the work it records. A retry with
+the same key and body gets the original status and body; the same key with another body is a
+400.
 
 Only final outcomes are stored: a success, or a client error that retrying cannot change
-(e.g. "Ticket is already reserved"). A transient answer (409, 429, any 5xx or crash) releases
-the claim, so the retry runs for real. A claim left behind by a crashed process expires after
-``CLAIM_LEASE`` and may then be taken over.
+(e.g. "Ticket is already reserved"), written after the rollback in a transaction of its own.
+A transient answer (409, 429, any 5xx or crash) rolls the claim back with everything else (an
+action that committed on its way, as payments does before calling Stripe, committed the claim
+too: it is deleted), so the retry runs for real. A claim committed by a process that died
+expires after ``CLAIM_LEASE`` and may then be taken over.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from ticketing.common.contracts import ApiModel, utcnow
 from ticketing.common.db import idempotency_keys
 from ticketing.common.errors import ConflictError, CustomError, FieldError
 from ticketing.common.service import UnitOfWorkDep
-from ticketing.common.uow import UnitOfWork
+from ticketing.common.uow import AdvisoryLock, UnitOfWork
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 
@@ -41,6 +47,7 @@ CLAIM_LEASE = timedelta(minutes=2)
 TRANSIENT_STATUSES = frozenset({409, 429})
 IN_PROGRESS = "A request with this Idempotency-Key is still in progress; retry shortly"
 KEY_REUSED = "This Idempotency-Key was already used with a different request"
+KEY_LOCK_KIND = 7_240_302  # (this, hashtext(user:key)): "a request holds this key"
 
 
 @dataclass(frozen=True)
@@ -73,27 +80,54 @@ class _Key:
             idempotency_keys.c.user_id == self.user_id, idempotency_keys.c.key == self.key
         )
 
+    @property
+    def lock(self) -> AdvisoryLock:
+        return AdvisoryLock(KEY_LOCK_KIND, f"{self.user_id}:{self.key}")
 
-async def _claim(uow: UnitOfWork, key: _Key) -> JSONResponse | None:
-    """Claim the key (committed); or the stored answer to replay; ConflictError if in flight."""
-    claimed = await uow.session.scalar(
+    def row(self, **answer: Any) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "key": self.key,
+            "scope": self.scope,
+            "request_hash": self.fingerprint,
+            **answer,
+        }
+
+
+async def _claim(uow: UnitOfWork, key: _Key, lock: AdvisoryLock | None) -> JSONResponse | None:
+    """Claim the key (and take ``lock``) in one statement; or the stored answer to replay;
+    ConflictError while another request holds the key."""
+    held = sa.select(key.lock.try_acquire().label("held")).cte("key_held")
+    claim = (
         insert(idempotency_keys)
-        .values(user_id=key.user_id, key=key.key, scope=key.scope, request_hash=key.fingerprint)
+        .from_select(
+            ["user_id", "key", "scope", "request_hash"],
+            sa.select(*[sa.literal(v) for v in key.row().values()]).where(held.c.held),
+        )
         .on_conflict_do_nothing()
         .returning(idempotency_keys.c.key)
+        .cte("claimed")
     )
-    if claimed is None:
-        row = (await uow.session.execute(sa.select(idempotency_keys).where(key.where()))).one()
-        if row.request_hash != key.fingerprint:
-            await uow.rollback()
-            raise FieldError("Idempotency-Key", KEY_REUSED)
-        if row.status_code is not None:
-            await uow.rollback()
-            return _replay(row)
-        if not await _take_over_abandoned(uow, key, row.created_at):
-            await uow.rollback()
-            raise ConflictError(IN_PROGRESS)
-    await uow.session.commit()
+    taken = sa.case((held.c.held, lock.acquire()), else_=None) if lock else sa.null()
+    claimed = sa.select(sa.func.count()).select_from(claim).scalar_subquery()
+    row = (await uow.session.execute(sa.select(held.c.held, claimed, taken))).one()
+    if not row[0]:
+        await uow.rollback()
+        raise ConflictError(IN_PROGRESS)
+    if lock is not None:
+        uow.held(lock)
+    if row[1]:
+        return None
+    stored = (await uow.session.execute(sa.select(idempotency_keys).where(key.where()))).one()
+    if stored.request_hash != key.fingerprint:
+        await uow.rollback()
+        raise FieldError("Idempotency-Key", KEY_REUSED)
+    if stored.status_code is not None:
+        await uow.rollback()
+        return _replay(stored)
+    if not await _take_over_abandoned(uow, key, stored.created_at):
+        await uow.rollback()
+        raise ConflictError(IN_PROGRESS)
     return None
 
 
@@ -119,17 +153,24 @@ def _replay(row: sa.Row[Any]) -> JSONResponse:
     return response
 
 
-async def _answer(uow: UnitOfWork, key: _Key, status_code: int, body: Any) -> None:
-    await uow.session.execute(
-        sa.update(idempotency_keys).where(key.where()).values(status_code=status_code, body=body)
-    )
+def _answer(key: _Key, status_code: int, body: Any) -> sa.Update:
+    return sa.update(idempotency_keys).where(key.where()).values(status_code=status_code, body=body)
 
 
 async def _settle_failure(uow: UnitOfWork, key: _Key, error: BaseException) -> None:
-    """After a failed action: store a final client error, or release the claim."""
+    """After a failed action: store a final client error, or release the claim. The claim
+    rolled back with the work, unless the action committed it on its way."""
     await uow.rollback()
     if isinstance(error, CustomError) and is_final(error.status_code):
-        await _answer(uow, key, error.status_code, {"errors": error.serialize_errors()})
+        body = {"errors": error.serialize_errors()}
+        stored = insert(idempotency_keys).values(key.row(status_code=error.status_code, body=body))
+        await uow.session.execute(
+            stored.on_conflict_do_update(
+                index_elements=[idempotency_keys.c.user_id, idempotency_keys.c.key],
+                set_={"status_code": error.status_code, "body": body},
+                where=idempotency_keys.c.status_code.is_(None),
+            )
+        )
     else:
         await uow.session.execute(
             sa.delete(idempotency_keys).where(key.where(), idempotency_keys.c.status_code.is_(None))
@@ -146,12 +187,13 @@ async def run_idempotently(
     request: ApiModel,
     status_code: int,
     action: Callable[[], Awaitable[ApiModel | Reply]],
+    lock: AdvisoryLock | None = None,
 ) -> JSONResponse:
     """Run ``action`` (which stages its final work on ``uow``) and commit that work together
     with the key's answer. ``status_code`` is the answer's status unless ``action`` returns a
-    ``Reply``."""
+    ``Reply``. ``lock``, the lock the action takes first, is taken with the key's claim."""
     claim = None if key is None else _Key(user_id, key, scope, _fingerprint(scope, request))
-    if claim is not None and (stored := await _claim(uow, claim)) is not None:
+    if claim is not None and (stored := await _claim(uow, claim, lock)) is not None:
         return stored
     try:
         reply = await action()
@@ -159,7 +201,7 @@ async def run_idempotently(
             reply = Reply(status_code, reply)
         body = reply.body.to_json()
         if claim is not None:
-            await _answer(uow, claim, reply.status_code, body)
+            uow.stage(_answer(claim, reply.status_code, body))
         await uow.commit()
     except Exception as error:
         if claim is not None:
@@ -184,6 +226,7 @@ class IdempotentCall:
         *,
         status_code: int,
         action: Callable[[], Awaitable[ApiModel | Reply]],
+        lock: AdvisoryLock | None = None,
     ) -> JSONResponse:
         return await run_idempotently(
             self.uow,
@@ -193,6 +236,7 @@ class IdempotentCall:
             request=request,
             status_code=status_code,
             action=action,
+            lock=lock,
         )
 
 

@@ -5,12 +5,18 @@ same transaction as the state change (with the request id and trace context of t
 the relay sends on), commits, and wakes the relay. An event of a rolled-back
 transaction is therefore never published, and one of a committed transaction never lost.
 ``claim()`` makes a consumer's transaction the one that handles an incoming event.
+
+Round trips (issue 14): ``stage()`` defers a write to the commit, where every staged write and
+the outbox rows go in *one* statement (data-modifying CTEs) before COMMIT; ``lock()`` takes an
+advisory lock once per transaction (``held()`` records one a caller's statement took along).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -19,6 +25,27 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ticketing.common.correlation import REQUEST_ID_HEADER, outgoing_headers
 from ticketing.common.db import outbox, processed_events
 from ticketing.common.events import Event
+
+
+@dataclass(frozen=True)
+class AdvisoryLock:
+    """A transaction-scoped advisory lock: ``(kind, hashtext(key))``, two int4 keys (apart
+    from single-bigint locks such as the migration lock)."""
+
+    kind: int
+    key: str
+
+    def acquire(self) -> sa.ColumnElement[Any]:
+        return sa.func.pg_advisory_xact_lock(self.kind, sa.func.hashtext(self.key))
+
+    def try_acquire(self) -> sa.ColumnElement[bool]:
+        return sa.func.pg_try_advisory_xact_lock(self.kind, sa.func.hashtext(self.key))
+
+
+@dataclass(frozen=True)
+class _Write:
+    statement: sa.Insert | sa.Update | sa.Delete
+    then: Callable[[sa.Result[Any]], None] | None
 
 
 class UnitOfWork:
@@ -33,6 +60,8 @@ class UnitOfWork:
         self._namespace = namespace
         self._on_commit = on_commit
         self._staged: list[Event] = []
+        self._writes: list[_Write] = []
+        self._locks: set[AdvisoryLock] = set()
 
     async def __aenter__(self) -> UnitOfWork:
         return self
@@ -50,27 +79,66 @@ class UnitOfWork:
         """Stage an event: it reaches the outbox only if this unit of work commits."""
         self._staged.append(event)
 
+    def stage(
+        self,
+        statement: sa.Insert | sa.Update | sa.Delete,
+        *,
+        then: Callable[[sa.Result[Any]], None] | None = None,
+    ) -> None:
+        """Write ``statement`` at commit, in the one statement that carries every staged write
+        and the outbox rows. ``then`` (one write at most) sees its result, RETURNING rows
+        included, and may raise to refuse: the commit fails and nothing is written."""
+        if then is not None and any(write.then for write in self._writes):
+            raise ValueError("only one staged write can be checked")
+        self._writes.append(_Write(statement, then))
+
+    async def lock(self, lock: AdvisoryLock) -> None:
+        """Hold ``lock`` until the transaction ends; nothing is sent when it is held already."""
+        if lock not in self._locks:
+            await self.session.execute(sa.select(lock.acquire()))
+            self._locks.add(lock)
+
+    def held(self, lock: AdvisoryLock) -> None:
+        """``lock`` was taken by a statement of the caller's (it rode along with a claim)."""
+        self._locks.add(lock)
+
     async def commit(self) -> None:
         staged, self._staged = self._staged, []
+        writes, self._writes = self._writes, []
         if staged:
-            origin = outgoing_headers()  # the request (or event) that caused them, and its trace
-            rows = [
-                {
-                    "event_id": e.id,
-                    "subject": e.subject(self._namespace),
-                    "payload": e.to_bytes(),
-                    "request_id": origin.get(REQUEST_ID_HEADER),
-                    "traceparent": origin.get("traceparent"),
-                }
-                for e in staged
-            ]
-            await self.session.execute(sa.insert(outbox), rows)
+            writes.append(_Write(self._outbox_insert(staged), None))
+        if writes:
+            first = next((write for write in writes if write.then), writes[0])
+            statement = first.statement
+            others = [write for write in writes if write is not first]
+            for number, write in enumerate(others):
+                statement = statement.add_cte(write.statement.cte(f"staged_{number}"))
+            result = await self.session.execute(statement)
+            if first.then is not None:
+                first.then(result)
         await self.session.commit()
+        self._locks.clear()
         if staged and self._on_commit is not None:
             self._on_commit()
 
+    def _outbox_insert(self, events: list[Event]) -> sa.Insert:
+        origin = outgoing_headers()  # the request (or event) that caused them, and its trace
+        rows = [
+            {
+                "event_id": e.id,
+                "subject": e.subject(self._namespace),
+                "payload": e.to_bytes(),
+                "request_id": origin.get(REQUEST_ID_HEADER),
+                "traceparent": origin.get("traceparent"),
+            }
+            for e in events
+        ]
+        return sa.insert(outbox).values(rows)
+
     async def rollback(self) -> None:
         self._staged.clear()
+        self._writes.clear()
+        self._locks.clear()
         await self.session.rollback()
 
     async def claim(self, event: Event) -> bool:

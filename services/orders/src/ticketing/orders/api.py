@@ -28,7 +28,8 @@ async def place_order(body: OrderIn, settings: Settings, call: Idempotent) -> JS
         )
         return OrderOut.model_validate(order)
 
-    return await call.run("orders.place", body, status_code=201, action=reserve)
+    lock = use_cases.buyer_lock(call.user_id)  # taken with the key's claim, if there is one
+    return await call.run("orders.place", body, status_code=201, action=reserve, lock=lock)
 
 
 @router.get("", response_model=list[OrderOut])

@@ -1,23 +1,24 @@
 """What changes orders, whoever asks (a route, a listener, the sweep): each use case applies a
-domain rule, persists it, and stages the matching event on the unit of work. None commits:
-the caller owns the transaction.
+domain rule, persists it (or stages it), and stages the matching event on the unit of work.
+None commits: the caller owns the transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from uuid import UUID
+from typing import Any, cast
+from uuid import UUID, uuid4
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert
 
 from ticketing.common.contracts import utcnow
 from ticketing.common.db import banned_users
 from ticketing.common.errors import BadRequestError, NotFoundError
-from ticketing.common.uow import UnitOfWork
+from ticketing.common.uow import AdvisoryLock, UnitOfWork
 from ticketing.orders import domain
-from ticketing.orders.models import ONE_LIVE_ORDER_PER_TICKET, Order, Ticket
+from ticketing.orders.models import Order, Ticket
 from ticketing.orders.schemas import order_cancelled, order_completed, order_created
 
 # Advisory locks with two int4 keys live apart from single-bigint ones (the migration lock):
@@ -45,6 +46,11 @@ async def orders_of(uow: UnitOfWork, user_id: UUID) -> Sequence[Order]:
     return (await uow.session.scalars(query)).all()
 
 
+def buyer_lock(user_id: UUID) -> AdvisoryLock:
+    """ "This buyer is placing an order", held until the transaction ends."""
+    return AdvisoryLock(BUYER_LOCK_CLASS, str(user_id))
+
+
 async def place_order(
     uow: UnitOfWork,
     *,
@@ -53,67 +59,78 @@ async def place_order(
     window: timedelta,
     max_unpaid_orders: int,
 ) -> Order:
-    """Reserve the ticket, if the rules of ``domain.ensure_orderable`` allow it.
+    """Reserve the ticket, if the rules of ``domain.ensure_orderable`` allow it; the order
+    and its ``order.created`` are staged, written by the commit in one statement.
 
-    One buyer's orders are serialised (a transaction lock on the buyer) before their unpaid
-    orders are counted, so concurrent requests cannot all pass a limit they reach together.
-    The partial unique index decides between racing buyers of one ticket: the loser's insert
-    fails, whatever either of them read before."""
-    ticket = await uow.session.get(Ticket, ticket_id)
-    if ticket is None:
+    One buyer's orders are serialised (``buyer_lock``, unless the Idempotency-Key's claim
+    took it already) before their unpaid orders are counted, so concurrent requests cannot
+    all pass a limit they reach together; what the rules look at is read in one query after
+    it. The partial unique index decides between racing buyers of one ticket: the loser's
+    insert does nothing (ON CONFLICT), whatever either of them read before, and its commit
+    fails with "Ticket is already reserved"."""
+    await uow.lock(buyer_lock(user_id))
+    found = (await uow.session.execute(_order_request(ticket_id, user_id))).one_or_none()
+    if found is None:
         raise NotFoundError()
-    await _lock_buyer(uow, user_id)
+    ticket, seller_banned, reserved, unpaid_orders = found
     request = domain.OrderRequest(
         ticket=ticket,
         buyer=user_id,
-        seller_banned=await _is_banned(uow, ticket.user_id),
-        reserved=await _is_reserved(uow, ticket_id),
-        unpaid_orders=await _unpaid_orders(uow, user_id),
+        seller_banned=seller_banned,
+        reserved=reserved,
+        unpaid_orders=unpaid_orders,
     )
     domain.ensure_orderable(request, max_unpaid_orders=max_unpaid_orders)
     order = Order(
+        id=uuid4(),
         user_id=user_id,
         ticket=ticket,
         status="created",
         expires_at=domain.expiry_for(utcnow(), window),
+        version=0,
     )
-    uow.session.add(order)
-    try:
-        await uow.session.flush()
-    except IntegrityError as exc:
-        if ONE_LIVE_ORDER_PER_TICKET in str(exc.orig):
-            raise BadRequestError(domain.TICKET_RESERVED) from exc
-        raise
+    uow.stage(_insert(order), then=_refuse_if_reserved)
     uow.publish(order_created(order))
     return order
 
 
-async def _lock_buyer(uow: UnitOfWork, user_id: UUID) -> None:
-    """Hold "this buyer is ordering" until the transaction ends (commit or rollback)."""
-    await uow.session.execute(
-        sa.select(sa.func.pg_advisory_xact_lock(BUYER_LOCK_CLASS, sa.func.hashtext(str(user_id))))
-    )
-
-
-async def _is_banned(uow: UnitOfWork, user_id: UUID | None) -> bool:
-    if user_id is None:
-        return False
-    query = sa.select(banned_users.c.user_id).where(banned_users.c.user_id == user_id)
-    return await uow.session.scalar(query) is not None
-
-
-async def _is_reserved(uow: UnitOfWork, ticket_id: UUID) -> bool:
-    live = sa.select(Order.id).where(Order.ticket_id == ticket_id, Order.status != "cancelled")
-    return bool(await uow.session.scalar(sa.select(live.exists())))
-
-
-async def _unpaid_orders(uow: UnitOfWork, user_id: UUID) -> int:
-    query = (
+def _order_request(ticket_id: UUID, buyer: UUID) -> sa.Select[Ticket, bool, bool, int]:
+    """The ticket and every fact ``domain.ensure_orderable`` looks at, in one query."""
+    seller_banned = sa.exists().where(banned_users.c.user_id == Ticket.user_id)
+    reserved = sa.exists().where(Order.ticket_id == ticket_id, Order.status != "cancelled")
+    unpaid = (
         sa.select(sa.func.count())
         .select_from(Order)
-        .where(Order.user_id == user_id, Order.status == "created")
+        .where(Order.user_id == buyer, Order.status == "created")
+        .scalar_subquery()
     )
-    return int(await uow.session.scalar(query) or 0)
+    return sa.select(Ticket, seller_banned, reserved, unpaid).where(Ticket.id == ticket_id)
+
+
+def _insert(order: Order) -> sa.Insert:
+    """The order's row, unless a live order holds its ticket (``ONE_LIVE_ORDER_PER_TICKET``)."""
+    orders = cast(sa.Table, Order.__table__)
+    values = {
+        "id": order.id,
+        "user_id": order.user_id,
+        "ticket_id": order.ticket.id,
+        "status": order.status,
+        "expires_at": order.expires_at,
+        "version": order.version,
+    }
+    return (
+        insert(orders)
+        .values(values)
+        .on_conflict_do_nothing(
+            index_elements=[orders.c.ticket_id], index_where=sa.text("status <> 'cancelled'")
+        )
+        .returning(orders.c.id)
+    )
+
+
+def _refuse_if_reserved(inserted: sa.Result[Any]) -> None:
+    if inserted.first() is None:
+        raise BadRequestError(domain.TICKET_RESERVED)
 
 
 async def cancel_order(uow: UnitOfWork, order: Order) -> bool:
