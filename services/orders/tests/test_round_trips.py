@@ -66,8 +66,18 @@ def counted(app: FastAPI) -> Iterator[Traffic]:
 
         return ended
 
+    def reset(dbapi_connection: Any, *_: Any) -> None:
+        # A connection back in the pool is rolled back (reset on return) if a transaction
+        # is still open on it: a round trip no Connection event reports.
+        if (
+            asyncio.current_task() is requests
+            and dbapi_connection.driver_connection.is_in_transaction()
+        ):
+            traffic.statements.append("ROLLBACK (reset on return)")
+
     listeners = [
         (engine.pool, "checkout", checkout),
+        (engine.pool, "reset", reset),
         (engine, "begin", begin),
         (engine, "before_cursor_execute", before_execute),
         (engine, "commit", end("COMMIT")),
