@@ -28,6 +28,9 @@ $(CURDIR)/.tools/bin/uv:
 install: $(UV) ## install the locked workspace into .venv
 	$(UV) sync --all-packages --locked --quiet
 
+# make dev: every process (PostgreSQL, NATS and Redis too) is a child of one supervisor that
+# restarts what exits; `touch $(TICKETING_DATA_DIR)/hold/<process>` before stopping one on purpose
+# (a planned outage) and it stays down until the file is removed (README, "What make dev runs").
 dev: install ## run the whole platform on http://localhost:$(TICKETING_PORT)
 	$(RUN) python -m ticketing.devstack up
 
