@@ -8,8 +8,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]  # no stubs in the lock
@@ -36,18 +36,24 @@ time.sleep(600)
 SLEEPER = "import time; time.sleep(600)"
 # A devstack in miniature: two children under a supervisor, their pids printed, then waiting.
 SUPERVISING = f"""
-import asyncio, sys
+import asyncio, os, sys
 from pathlib import Path
-from ticketing.devstack.supervisor import Child, Supervisor
+from ticketing.devstack.supervisor import Child, Supervisor, until_orphaned
 
 async def main():
     supervisor = Supervisor(Path(sys.argv[1]), out=open("/dev/null", "w"))
     for name in ("first", "second"):
         await supervisor.start(Child(name, [sys.executable, "-c", {SLEEPER!r}]))
-    print(supervisor.pid("first"), supervisor.pid("second"), flush=True)
-    await asyncio.Event().wait()
+    print(os.getpid(), supervisor.pid("first"), supervisor.pid("second"), flush=True)
+    await until_orphaned(poll_seconds=0.1)  # what make dev does beside waiting for Ctrl-C
+    await supervisor.stop()
 
 asyncio.run(main())
+"""
+# What starts it: make, uv or a test runner, which can die without stopping it.
+LAUNCHER = f"""
+import subprocess, sys
+subprocess.run([sys.executable, "-c", {SUPERVISING!r}, sys.argv[1]])
 """
 
 
@@ -134,21 +140,42 @@ async def test_a_held_child_is_not_started_again_until_its_marker_is_removed(
 
 
 def test_a_killed_supervisor_leaves_no_children(tmp_path: Path) -> None:
-    driver = subprocess.Popen(
-        [sys.executable, "-c", SUPERVISING, str(tmp_path / "hold")],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert driver.stdout is not None
-        children = [psutil.Process(int(pid)) for pid in driver.stdout.readline().split()]
-        assert len(children) == 2
-
-        driver.kill()  # SIGKILL: no handler, no cleanup of its own
+    with launched(tmp_path) as (_, supervisor, children):
+        supervisor.kill()  # SIGKILL: no handler, no cleanup of its own
 
         _, alive = psutil.wait_procs(children, timeout=10)
         assert alive == []
+
+
+def test_a_supervisor_whose_launcher_died_stops_its_children_and_itself(tmp_path: Path) -> None:
+    with launched(tmp_path) as (launcher, supervisor, children):
+        launcher.kill()  # make or the test runner killed: nobody will press Ctrl-C
+
+        _, alive = psutil.wait_procs([supervisor, *children], timeout=20)
+        assert alive == []
+
+
+@contextmanager
+def launched(
+    tmp_path: Path,
+) -> Iterator[tuple[subprocess.Popen[str], psutil.Process, list[psutil.Process]]]:
+    """A launcher running a supervisor of two children: the launcher, the supervisor and
+    its children, all killed at the end whatever the test did."""
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", LAUNCHER, str(tmp_path / "hold")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    processes: list[psutil.Process] = []
+    try:
+        assert launcher.stdout is not None
+        processes = [psutil.Process(int(pid)) for pid in launcher.stdout.readline().split()]
+        assert len(processes) == 3
+        yield launcher, processes[0], processes[1:]
     finally:
-        if driver.poll() is None:
-            driver.kill()
-        driver.wait()
+        for process in processes:
+            with suppress(psutil.Error):
+                process.kill()
+        if launcher.poll() is None:
+            launcher.kill()
+        launcher.wait()

@@ -5,8 +5,9 @@ PostgreSQL (one database per service), NATS JetStream and Redis (AOF) keep their
 the expiration worker, the Stripe sandbox, the mail catcher (every email the notifications
 worker sends, shown at ``/dev/mail.html``) and the gateway (``processes.py``) are each one
 child process of this one (``supervisor.py``): output prefixed by name, a crash restarted
-with backoff, ``hold/<name>`` for a planned outage, nothing left running after Ctrl-C or a
-kill of this process. The ready line is printed once every process answers its health URL.
+with backoff, ``hold/<name>`` for a planned outage, nothing left running after Ctrl-C, a
+kill of this process or the death of the process that started it. The ready line is printed
+once every process answers its health URL.
 """
 
 from __future__ import annotations
@@ -31,7 +32,13 @@ from ticketing.devstack.processes import (
     plan_processes,
 )
 from ticketing.devstack.ready import announce_when_ready, health_urls
-from ticketing.devstack.supervisor import Child, Supervisor, stop_on_signals, until_ready
+from ticketing.devstack.supervisor import (
+    Child,
+    Supervisor,
+    stop_on_signals,
+    until_orphaned,
+    until_ready,
+)
 
 __all__ = ["HTTP_SERVICES", "DevConfig", "Process", "parse_replicas", "plan_processes", "run"]
 
@@ -60,15 +67,16 @@ async def _up(config: DevConfig, started: float) -> int:
     stopping = asyncio.Event()
     stop_on_signals(stopping)
     serving = asyncio.create_task(_serve(config, supervisor, started))
-    waiting = asyncio.create_task(stopping.wait())
+    # Ctrl-C, SIGTERM, or the death of whoever started us
+    ending = {asyncio.create_task(stopping.wait()), asyncio.create_task(until_orphaned())}
     try:
-        await asyncio.wait({serving, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({serving, *ending}, return_when=asyncio.FIRST_COMPLETED)
         return serving.result() if serving.done() else 0
     except RuntimeError as error:  # a server that did not start
         print(f"make dev: {error}", file=sys.stderr)
         return 1
     finally:
-        for task in (serving, waiting):
+        for task in (serving, *ending):
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError, RuntimeError):
             await serving

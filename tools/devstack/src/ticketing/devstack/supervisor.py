@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import ctypes
 import functools
+import os
 import signal
 import sys
 import time
@@ -226,6 +227,17 @@ async def until_ready(name: str, ready: Probe, timeout: float = 60) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{name} did not get ready within {timeout:.0f}s")
         await asyncio.sleep(0.05)
+
+
+async def until_orphaned(poll_seconds: float = 1.0) -> None:
+    """Return once the process that started us (make, uv, a test) has died: nobody is left
+    to press Ctrl-C, and a platform nobody owns must not keep running (a test runner killed
+    by its timeout used to leave make dev's whole platform behind)."""
+    parent = os.getppid()
+    while True:  # no event to wait on: the kernel tells a child only through getppid()
+        await asyncio.sleep(poll_seconds)
+        if os.getppid() != parent:
+            return
 
 
 def stop_on_signals(stopping: asyncio.Event) -> None:
