@@ -109,16 +109,21 @@ async def _claim(uow: UnitOfWork, key: _Key, lock: AdvisoryLock | None) -> JSONR
         .cte("claimed")
     )
     taken = sa.case((held.c.held, lock.acquire()), else_=None) if lock else sa.null()
-    claimed = sa.select(sa.func.count()).select_from(claim).scalar_subquery()
-    row = (await uow.session.execute(sa.select(held.c.held, claimed, taken))).one()
-    if not row[0]:
+    claimed = sa.select(sa.func.count()).select_from(claim).scalar_subquery().label("claimed")
+    outcome = (await uow.session.execute(sa.select(held.c.held, claimed, taken))).one()
+    if not outcome.held:
         await uow.rollback()
         raise ConflictError(IN_PROGRESS)
     if lock is not None:
         uow.held(lock)
-    if row[1]:
+    if outcome.claimed:
         return None
-    stored = (await uow.session.execute(sa.select(idempotency_keys).where(key.where()))).one()
+    # The row is another request's, committed: its answer, or its claim (a payment in flight).
+    found = await uow.session.execute(sa.select(idempotency_keys).where(key.where()))
+    stored = found.one_or_none()
+    if stored is None:  # released since (a transient failure): retrying will claim it
+        await uow.rollback()
+        raise ConflictError(IN_PROGRESS)
     if stored.request_hash != key.fingerprint:
         await uow.rollback()
         raise FieldError("Idempotency-Key", KEY_REUSED)

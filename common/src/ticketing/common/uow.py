@@ -105,8 +105,10 @@ class UnitOfWork:
     async def commit(self) -> None:
         staged, self._staged = self._staged, []
         writes, self._writes = self._writes, []
-        if staged:
-            writes.append(_Write(self._outbox_insert(staged), None))
+        if staged and not writes:  # any number of events (a sweep's), one batch
+            await self.session.execute(sa.insert(outbox), self._outbox_rows(staged))
+        elif staged:
+            writes.append(_Write(sa.insert(outbox).values(self._outbox_rows(staged)), None))
         if writes:
             first = next((write for write in writes if write.then), writes[0])
             statement = first.statement
@@ -121,9 +123,9 @@ class UnitOfWork:
         if staged and self._on_commit is not None:
             self._on_commit()
 
-    def _outbox_insert(self, events: list[Event]) -> sa.Insert:
+    def _outbox_rows(self, events: list[Event]) -> list[dict[str, Any]]:
         origin = outgoing_headers()  # the request (or event) that caused them, and its trace
-        rows = [
+        return [
             {
                 "event_id": e.id,
                 "subject": e.subject(self._namespace),
@@ -133,7 +135,6 @@ class UnitOfWork:
             }
             for e in events
         ]
-        return sa.insert(outbox).values(rows)
 
     async def rollback(self) -> None:
         self._staged.clear()
