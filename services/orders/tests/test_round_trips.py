@@ -33,10 +33,11 @@ class Traffic:
 
 @contextmanager
 def counted(app: FastAPI) -> Iterator[Traffic]:
-    """Count the database traffic of the requests the block makes (in this task: the
+    """Count the database traffic of the requests the block makes (begun in this task: the
     in-process transport runs the app in its caller's task; the service's loops run in
     theirs). A BEGIN is counted where the driver sends one: asyncpg's adapter opens the
-    transaction with its first statement (a transaction with none sends nothing)."""
+    transaction with its first statement (a transaction with none sends nothing, not even
+    its end)."""
     engine = app.state.runtime.engine.sync_engine
     traffic, requests = Traffic(), asyncio.current_task()
 
@@ -57,22 +58,20 @@ def counted(app: FastAPI) -> Iterator[Traffic]:
         traffic.statements.append(statement.split(None, 1)[0].upper())
 
     def end(name: str) -> Any:
+        # Not by task: SQLAlchemy closes a session in a shielded task of its own. The mark
+        # says our request's statement opened this connection's transaction.
         def ended(conn: Connection) -> None:
-            if asyncio.current_task() is not requests:
-                return
             conn.info.pop("unsent_begin", None)
             if conn.info.pop("in_transaction", False):
                 traffic.statements.append(name)
 
         return ended
 
-    def reset(dbapi_connection: Any, *_: Any) -> None:
+    def reset(dbapi_connection: Any, record: Any, *_: Any) -> None:
         # A connection back in the pool is rolled back (reset on return) if a transaction
         # is still open on it: a round trip no Connection event reports.
-        if (
-            asyncio.current_task() is requests
-            and dbapi_connection.driver_connection.is_in_transaction()
-        ):
+        opened_by_us = record.info.pop("in_transaction", False)
+        if opened_by_us and dbapi_connection.driver_connection.is_in_transaction():
             traffic.statements.append("ROLLBACK (reset on return)")
 
     listeners = [
