@@ -1,6 +1,7 @@
 """A consumer handles different aggregates' events at once and each aggregate's in order
-(``consumer.py``): with two replicas of a service taking turns on one durable, and while one
-aggregate's event is held up for longer than several ack deadlines."""
+(``consumer.py``): with two replicas of a service taking turns on one durable, while one
+aggregate's event is held up for longer than several ack deadlines, and while an outage holds
+one (then nothing else starts)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from ticketing.common.consumer import EventConsumer, Handler
 from ticketing.common.db import create_engine, create_sessionmaker
 from ticketing.common.dlq import list_dead_letters
 from ticketing.common.events import TicketUpdated
+from ticketing.common.failures import TransientError
 from ticketing.common.uow import UnitOfWork
 from ticketing.common.versions import should_apply
 from ticketing.testkit.events import publish_event, ticket_updated
@@ -192,4 +194,49 @@ async def test_an_event_held_up_delays_its_own_aggregate_only_and_is_never_redel
     info = await bus.js.consumer_info(bus.names.stream, DURABLE)
     assert info.num_redelivered == 0  # no message waiting here was handed out again
     assert len(began) == 1
+    assert await list_dead_letters(bus) == []
+
+
+async def test_while_an_outage_holds_a_message_no_other_one_starts(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], bus: Bus
+) -> None:
+    held, other = uuid4(), uuid4()
+    attempts: list[float] = []
+    outage = True
+
+    async def handle(event: TicketUpdated, uow: UnitOfWork) -> None:
+        if event.data.id == held:
+            attempts.append(time.monotonic())
+            if outage:
+                raise TransientError("the mail relay answered 421")
+        await record(uow, event, "only")
+
+    async with (
+        replica(engine, bus, handle, ack_wait_seconds=1) as consumer,
+        consuming(consumer),
+    ):
+        await publish_event(bus, ticket_updated(held, 0))
+
+        async def held_by_the_outage() -> None:
+            assert len(attempts) >= 2
+
+        await eventually(held_by_the_outage, timeout=30)
+        await publish_event(bus, ticket_updated(other, 0))
+        retried = len(attempts)
+
+        async def held_for_three_more_retries() -> None:
+            assert len(attempts) >= retried + 3
+
+        await eventually(held_for_three_more_retries, timeout=30)
+        assert await versions_applied(sessionmaker) == {}  # the other one waited too
+        outage = False
+
+        async def both_applied() -> None:
+            assert await versions_applied(sessionmaker) == {held: [0], other: [0]}
+            await settled(bus)
+
+        await eventually(both_applied, timeout=30)
+
+    info = await bus.js.consumer_info(bus.names.stream, DURABLE)
+    assert info.num_redelivered == 0  # the outage spent no delivery
     assert await list_dead_letters(bus) == []

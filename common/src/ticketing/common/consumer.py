@@ -16,8 +16,8 @@ claim to dead letter, is ``settling.py``).
   kept in progress every third of ``ack_wait``: one waiting behind a slow one of its aggregate
   is never redelivered meanwhile.
 - **An outage stops the intake.** While a message is held by an outage (``settling.py``), no
-  more are fetched: what arrives meanwhile stays on the stream, and the backlog is handled in
-  order when the outage ends.
+  more are fetched, and none taken in starts (one fetch may have been under way): the backlog
+  waits, kept in progress or on the stream, and is handled in order when the outage ends.
 - **Nothing vanishes at the server's limit.** The server's ``max_deliver`` is set far above the
   failure budget (``SERVER_DELIVERIES_PER_FAILURE``), and the ``MAX_DELIVERIES`` advisory is
   the backstop (``advisories.py``).
@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from nats.aio.msg import Msg
@@ -141,8 +141,15 @@ class EventConsumer:
 
     async def _wait_for_room(self) -> None:
         """Until fewer than ``intake`` messages are held and no outage holds one."""
+        await self._wait_until(lambda: len(self._in_hand) < self._intake and not self._outage)
+
+    @property
+    def _outage(self) -> bool:
+        return bool(self._settler.activity.holding)
+
+    async def _wait_until(self, condition: Callable[[], bool]) -> None:
         activity = self._settler.activity
-        while len(self._in_hand) >= self._intake or activity.holding:
+        while not condition():
             activity.changed.clear()
             await activity.changed.wait()
 
@@ -153,9 +160,12 @@ class EventConsumer:
             self._in_hand.pop(id(message), None)
             self._settler.activity.changed.set()
 
-        lanes.submit(
-            aggregate_keys(message.data), lambda: self._settler.handle(message), done=settled
-        )
+        async def job() -> None:
+            # One fetched while a hold began (its fetch was under way) waits for the end too.
+            await self._wait_until(lambda: not self._outage)
+            await self._settler.handle(message)
+
+        lanes.submit(aggregate_keys(message.data), job, done=settled)
 
     async def _keep_in_progress(self) -> None:
         """Extend the ack deadline of every message held, every third of ``ack_wait``."""
