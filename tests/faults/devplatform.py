@@ -71,6 +71,7 @@ class DevPlatform:
         self.base_url = base_url
         self.data_dir = data_dir
         self.replicas = self._find_replicas()
+        self.guests: list[subprocess.Popen[bytes]] = []  # run beside make dev's own processes
         env = self._environ("orders")
         orders_db = make_url(env["ORDERS_DATABASE_URL"])
         self.database_urls = {
@@ -90,6 +91,28 @@ class DevPlatform:
             service, port = known
             found.append(Replica(service, supervisor, port, f"http://127.0.0.1:{port}/readyz"))
         return sorted(found, key=lambda r: (r.service, int(r.port)))
+
+    def run_beside(self, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        """Start a process beside make dev's own (a newer build, mid-rollout); it runs until
+        the platform stops, and is stopped first."""
+        guest = subprocess.Popen(command, env=env, start_new_session=True)
+        self.guests.append(guest)
+        return guest
+
+    def stop_guests(self) -> None:
+        for guest in self.guests:
+            if guest.poll() is None:
+                guest.send_signal(signal.SIGINT)
+        for guest in self.guests:
+            try:
+                guest.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                guest.kill()
+                guest.wait()
+
+    def environ_of(self, service: str) -> dict[str, str]:
+        """The environment make dev gives the service's replicas."""
+        return self._environ(service)
 
     def _environ(self, service: str) -> dict[str, str]:
         child = next(r for r in self.replicas if r.service == service).child()
@@ -176,7 +199,7 @@ def running_make_dev(port: int, window_seconds: int) -> Iterator[DevPlatform]:
         text=True,
         start_new_session=True,
     )
-    keep = True
+    keep, dev = True, None
     try:
         deadline = time.monotonic() + READY_TIMEOUT
         log_path = Path(log.name)
@@ -184,13 +207,16 @@ def running_make_dev(port: int, window_seconds: int) -> Iterator[DevPlatform]:
             assert process.poll() is None, log_path.read_text()[-3000:]
             assert time.monotonic() < deadline, log_path.read_text()[-3000:]
             time.sleep(0.5)
-        yield DevPlatform(process, f"http://127.0.0.1:{port}", data_dir)
+        dev = DevPlatform(process, f"http://127.0.0.1:{port}", data_dir)
+        yield dev
     except BaseException:
         keep = True  # what went wrong is in there (PostgreSQL's data, NATS' streams)
         raise
     else:
         keep = False
     finally:
+        if dev is not None:
+            dev.stop_guests()
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)
             try:
