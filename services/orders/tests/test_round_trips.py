@@ -67,7 +67,7 @@ def counted(app: FastAPI) -> Iterator[Traffic]:
 
         return ended
 
-    def reset(dbapi_connection: Any, record: Any, *_: Any) -> None:
+    def reset(dbapi_connection: Any, record: Any, reset_state: Any) -> None:
         # A connection back in the pool is rolled back (reset on return) if a transaction
         # is still open on it: a round trip no Connection event reports.
         opened_by_us = record.info.pop("in_transaction", False)
