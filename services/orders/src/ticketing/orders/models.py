@@ -15,6 +15,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from ticketing.common.contracts import OrderStatus
 
 ONE_LIVE_ORDER_PER_TICKET = "orders_one_live_order_per_ticket"
+LIVE_ORDER = "status <> 'cancelled'"
+"""The predicate of that index (an insert's ON CONFLICT names it to infer the index)."""
 
 
 class Base(DeclarativeBase):
@@ -47,7 +49,7 @@ class Order(Base):
             ONE_LIVE_ORDER_PER_TICKET,
             "ticket_id",
             unique=True,
-            postgresql_where=sa.text("status <> 'cancelled'"),
+            postgresql_where=sa.text(LIVE_ORDER),
         ),
         sa.Index("orders_user_id", "user_id"),
         sa.Index(

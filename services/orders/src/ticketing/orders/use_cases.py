@@ -18,7 +18,7 @@ from ticketing.common.db import banned_users
 from ticketing.common.errors import BadRequestError, NotFoundError
 from ticketing.common.uow import AdvisoryLock, UnitOfWork
 from ticketing.orders import domain
-from ticketing.orders.models import Order, Ticket
+from ticketing.orders.models import LIVE_ORDER, Order, Ticket
 from ticketing.orders.schemas import order_cancelled, order_completed, order_created
 
 # Advisory locks with two int4 keys live apart from single-bigint ones (the migration lock):
@@ -47,7 +47,7 @@ async def orders_of(uow: UnitOfWork, user_id: UUID) -> Sequence[Order]:
 
 
 def buyer_lock(user_id: UUID) -> AdvisoryLock:
-    """ "This buyer is placing an order", held until the transaction ends."""
+    """Held while this buyer places an order, until the transaction ends."""
     return AdvisoryLock(BUYER_LOCK_CLASS, str(user_id))
 
 
@@ -122,7 +122,7 @@ def _insert(order: Order) -> sa.Insert:
         insert(orders)
         .values(values)
         .on_conflict_do_nothing(
-            index_elements=[orders.c.ticket_id], index_where=sa.text("status <> 'cancelled'")
+            index_elements=[orders.c.ticket_id], index_where=sa.text(LIVE_ORDER)
         )
         .returning(orders.c.id)
     )
