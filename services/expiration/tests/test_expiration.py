@@ -1,7 +1,7 @@
 """The expiration worker: order.created in, expiration.complete out when the order is due."""
 
 from datetime import timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -89,6 +89,23 @@ async def test_an_overdue_order_expires_at_once(worker: RunningWorker, bus: Bus)
 
     published = await eventually(lambda: expirations(bus), timeout=5)
     assert [e.data.order_id for e in published] == [event.data.id]
+
+
+async def test_more_orders_due_at_once_than_jobs_run_at_once_all_expire(
+    expiration_settings: ExpirationSettings, bus: Bus
+) -> None:
+    overdue = utcnow() - timedelta(seconds=1)
+    events = [order_created(uuid4(), expires_at=overdue) for _ in range(12)]
+    for event in events:
+        await publish_event(bus, event)
+
+    async def all_expired() -> set[UUID]:
+        found: set[UUID] = {e.data.order_id for e in await expirations(bus)}
+        assert found == {e.data.id for e in events}
+        return found
+
+    async with running_worker(expiration_settings.model_copy(update={"max_jobs": 5})):
+        assert await eventually(all_expired, timeout=15)
 
 
 async def test_probes_report_alive_and_ready(worker: RunningWorker) -> None:

@@ -21,7 +21,15 @@ class ExpirationSettings(BusSettings):
     )
     health_port: int = Field(default=8000, ge=0, le=65535, description="0 picks a free port")
     poll_delay_seconds: float = Field(
-        default=0.5, gt=0, le=5, description="How late at most a due job starts"
+        default=0.05,
+        gt=0,
+        le=5,
+        description="How late at most a due job starts (one Redis query a poll: 20 a second)",
+    )
+    max_jobs: int = Field(
+        default=100,
+        ge=1,
+        description="Expiries being published at once (a flash sale's expire together)",
     )
     job_max_tries: int = Field(default=20, ge=1, description="Publish attempts before giving up")
     payment_grace_seconds: float = Field(

@@ -52,6 +52,7 @@ def _arq_worker(settings: ExpirationSettings, redis: ArqRedis, bus: Bus) -> Work
         redis_pool=redis,
         queue_name=queue_name(settings.bus_namespace),
         poll_delay=settings.poll_delay_seconds,
+        max_jobs=settings.max_jobs,
         keep_result=KEEP_RESULT,
         handle_signals=False,
         # Without it, abort() on a deferred job would run it at once (see STACK-NOTES).
