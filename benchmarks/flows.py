@@ -128,6 +128,13 @@ class Sale:
     first: Measured
     final: Measured
     orders: list[dict[str, Any]] = field(default_factory=list)  # the 201 bodies
+    first_by_status: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    def slowest_first(self) -> str:
+        """The slowest first answer of each status: which kind of answer bounds the row."""
+        return ", ".join(
+            f"{status}: {max(ms):,.0f} ms" for status, ms in sorted(self.first_by_status.items())
+        )
 
     def double_sold(self, window: timedelta, grace: timedelta) -> list[str]:
         """Tickets sold again while an earlier order of theirs could still be paid for: an
@@ -172,8 +179,10 @@ async def flash_sale(
                 status = answer.status
                 if not answered:
                     answered = True
-                    sale.first.latencies_ms.append((time.perf_counter() - started) * 1000)
+                    took = (time.perf_counter() - started) * 1000
+                    sale.first.latencies_ms.append(took)
                     sale.first.statuses[status] += 1
+                    sale.first_by_status[status].append(took)
                 if status != 503:
                     break
                 await asyncio.sleep(float(answer.headers.get("retry-after", "1")))

@@ -131,7 +131,8 @@ def render(history: list[dict[str, Any]], *, analysis: str) -> None:
         " it measures: its own CPU is in the table (a driver near 1 core bounds its row).",
         "",
         "wrk rows: `wrk -t2 -c32 -d10s` on the service's own port (the gateway has a row of"
-        " its own). asyncio rows: httpx from one Python process, the concurrency given.",
+        " its own). asyncio rows: httpx from one Python process, the concurrency given;"
+        " the flash sale's buyers: plain asyncio sockets, a connection each (`burst.py`).",
         "Ratios divide a row's req/s by its baseline's, measured with the same tool.",
         "Earlier runs: `docs/performance.json` (the previous run is in the table).",
         "",

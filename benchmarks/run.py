@@ -161,7 +161,8 @@ async def flash_sale_row(
         name, first, target="exactly 100, p99 ≤ 2 s",
         met=everyone and sold == tickets == flows.FLASH_TICKETS and first.p99_ms <= 2000,
         note=f"{sold} orders for {tickets} tickets in {final.seconds:.1f} s"
-        f" ({sold - tickets} re-sold after expiring). First answers: {flows.statuses(first)}."
+        f" ({sold - tickets} re-sold after expiring). First answers: {flows.statuses(first)}"
+        f" (slowest {sale.slowest_first()})."
         f" Final answers (after Retry-After): {flows.statuses(final)},"
         f" p50 {final.p50_ms:.0f} ms, p99 {final.p99_ms:.0f} ms",
     )  # fmt: skip
