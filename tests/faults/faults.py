@@ -35,6 +35,8 @@ KILL_INTERVAL_SECONDS = 3
 NEWER_DURABLE = "notifications"
 NEWER_EVENTS_AWAITED = 3  # of the new type, published while both builds run
 POSTGRES_OUTAGE_SECONDS = 90
+POSTGRES_RESTART_TIMEOUT = 60
+POSTMASTER = "bin/postgres"  # in the postmaster's command line, not in its backends'
 RECOVERY_TIMEOUT = 180
 NAMESPACE = "ticketing"
 MALFORMED = b'{"id": "not json at all'
@@ -94,19 +96,24 @@ async def freeze_nats(dev: DevPlatform, load: Load, record: FaultRecord) -> None
         nats.resume()
 
 
-async def kill_nats(dev: DevPlatform, load: Load, record: FaultRecord) -> None:
-    old = dev.server("nats-server")
-    old.kill()
+async def started_again(dev: DevPlatform, binary: str, old_pid: int, timeout: float) -> float:
+    """Seconds until make dev runs a ``binary`` server again (not ``old_pid``); an
+    AssertionError after ``timeout``."""
 
     async def restarted() -> bool:
         try:
-            return bool(dev.server("nats-server").pid != old.pid)
+            return bool(dev.server(binary).pid != old_pid)
         except LookupError:
             return False
 
-    record.notes.append(
-        f"NATS started again by make dev in {await awaited(restarted, timeout=30):.1f}s"
-    )
+    return await awaited(restarted, timeout=timeout)
+
+
+async def kill_nats(dev: DevPlatform, load: Load, record: FaultRecord) -> None:
+    old = dev.server("nats-server")
+    old.kill()
+    took = await started_again(dev, "nats-server", old.pid, timeout=30)
+    record.notes.append(f"NATS started again by make dev in {took:.1f}s")
 
 
 async def flush_redis(dev: DevPlatform, load: Load, record: FaultRecord) -> None:
@@ -126,14 +133,39 @@ def _pg_ctl(pgdata: Path, *args: str) -> None:
 
 
 async def stop_postgres(dev: DevPlatform, load: Load, record: FaultRecord) -> None:
-    pgdata = dev.data_dir / "postgres"
-    socket_dir = (pgdata / "postmaster.pid").read_text().splitlines()[4]
-    await asyncio.to_thread(_pg_ctl, pgdata, "-w", "stop", "-m", "fast")
+    """A planned outage, as scaling the database to zero: held first (``hold/postgres``, so
+    make dev does not undo it), stopped, 90 s without a database, then the hold lifted: make
+    dev itself must start it again."""
+    old = dev.server(POSTMASTER)
+    marker = dev.data_dir / "hold" / "postgres"
+    marker.parent.mkdir(exist_ok=True)
+    marker.touch()
     try:
+        await asyncio.to_thread(_pg_ctl, dev.data_dir / "postgres", "-w", "stop", "-m", "fast")
         await asyncio.sleep(POSTGRES_OUTAGE_SECONDS)  # the fault itself: no database at all
+        if _running(dev, POSTMASTER):
+            record.problems.append("make dev started PostgreSQL again while it was held")
     finally:
-        start = ["-w", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(pgdata / "log")]
-        await asyncio.to_thread(_pg_ctl, pgdata, *start, "start")
+        marker.unlink()
+    took = await started_again(dev, POSTMASTER, old.pid, timeout=POSTGRES_RESTART_TIMEOUT)
+    record.notes.append(f"held for the outage; make dev started it {took:.1f}s after the hold")
+
+
+async def kill_postgres(dev: DevPlatform, load: Load, record: FaultRecord) -> None:
+    """SIGKILL of the postmaster (its backends linger a moment, its shared memory and
+    ``postmaster.pid`` stay behind): make dev starts it again, with crash recovery."""
+    old = dev.server(POSTMASTER)
+    old.kill()
+    took = await started_again(dev, POSTMASTER, old.pid, timeout=POSTGRES_RESTART_TIMEOUT)
+    record.notes.append(f"PostgreSQL started again by make dev in {took:.1f}s")
+
+
+def _running(dev: DevPlatform, binary: str) -> bool:
+    try:
+        dev.server(binary)
+    except LookupError:
+        return False
+    return True
 
 
 async def publish_poison_and_malformed(dev: DevPlatform, load: Load, record: FaultRecord) -> None:
@@ -266,8 +298,9 @@ FAULTS: list[tuple[str, str, Fault]] = [
      freeze_nats),
     ("NATS killed", "SIGKILL of nats-server; make dev starts it again", kill_nats),
     ("Redis flushed", "FLUSHALL: every scheduled expiration lost", flush_redis),
-    ("PostgreSQL down", f"pg_ctl stop, {POSTGRES_OUTAGE_SECONDS}s without a database, pg_ctl start",
-     stop_postgres),
+    ("PostgreSQL down", f"held (hold/postgres) and pg_ctl stop, {POSTGRES_OUTAGE_SECONDS}s "
+     "without a database, the hold lifted: make dev starts it again", stop_postgres),
+    ("PostgreSQL killed", "SIGKILL of the postmaster; make dev starts it again", kill_postgres),
     ("poison and malformed", "two bad messages published on the bus",
      publish_poison_and_malformed),
     ("rolling restart", "a newer build of notifications (one more event type) started beside "
