@@ -40,6 +40,8 @@ from ticketing.devstack.supervisor import (
     until_ready,
 )
 
+NEEDS_NO_SERVER = ("stripe", "mail", "gateway")
+
 __all__ = ["HTTP_SERVICES", "DevConfig", "Process", "parse_replicas", "plan_processes", "run"]
 
 
@@ -93,13 +95,8 @@ async def _serve(config: DevConfig, supervisor: Supervisor, started: float) -> i
     await supervisor.start(redis)
     postgres = servers.DevPostgres(config.data_dir / "postgres")
     await asyncio.to_thread(postgres.prepare)
-    await supervisor.start(postgres.child(), ready=postgres.ready)
-    database_urls = {name: await postgres.create_database(name) for name in DATABASE_SERVICES}
-    if stale := await stale_databases_checked_apart(database_urls):
-        print(stale_message(stale, config.data_dir), file=sys.stderr)
-        return 1
-    await until_ready("NATS", lambda: servers.listens(nats_port))
-    await until_ready("Redis", lambda: servers.listens(redis_port))
+    await supervisor.start(postgres.child())
+    database_urls = {name: postgres.url(name) for name in DATABASE_SERVICES}
     processes = plan_processes(
         config,
         database_urls=database_urls,
@@ -107,15 +104,31 @@ async def _serve(config: DevConfig, supervisor: Supervisor, started: float) -> i
         redis_url=redis_url,
         keys=load_or_create_keys(config.data_dir / "keys"),
     )
-    # readable log lines for a person (production: JSON); LOG_FORMAT=json overrides
-    base = {"LOG_FORMAT": "console", **os.environ}
+    # what needs no server imports its modules while the servers get ready (2 cores)
     for process in processes:
-        env = {**base, **process.env, "PYTHONUNBUFFERED": "1"}
-        await supervisor.start(Child(process.name, process.command, env))
+        if process.name in NEEDS_NO_SERVER:
+            await supervisor.start(_child(process))
+    await until_ready("PostgreSQL", postgres.ready)
+    for name in DATABASE_SERVICES:
+        await postgres.create_database(name)
+    if stale := await stale_databases_checked_apart(database_urls):
+        print(stale_message(stale, config.data_dir), file=sys.stderr)
+        return 1
+    await until_ready("NATS", lambda: servers.listens(nats_port))
+    await until_ready("Redis", lambda: servers.listens(redis_port))
+    for process in processes:
+        if process.name not in NEEDS_NO_SERVER:
+            await supervisor.start(_child(process))
     public_url = f"http://localhost:{config.port}"
     await announce_when_ready(public_url, health_urls(processes), started, _say)
     await asyncio.Event().wait()  # until Ctrl-C cancels it
     return 0
+
+
+def _child(process: Process) -> Child:
+    # readable log lines for a person (production: JSON); LOG_FORMAT=json overrides
+    env = {"LOG_FORMAT": "console", **os.environ, **process.env, "PYTHONUNBUFFERED": "1"}
+    return Child(process.name, process.command, env)
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
