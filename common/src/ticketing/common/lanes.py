@@ -4,7 +4,7 @@ order they were submitted (``aggregates.py`` says which keys an event has).
 Each job waits for the last job submitted before it under each of its keys, then for one of
 ``concurrency`` slots. A job only ever waits for earlier ones, so no two can wait for each
 other. A job with no keys waits for nothing but a slot. Used by the consumer (one job per
-message) and the relay (one job per aggregate's run of outbox rows).
+message) and the relay (one job per outbox row of a batch).
 """
 
 from __future__ import annotations
