@@ -107,8 +107,10 @@ class UnitOfWork:
         writes, self._writes = self._writes, []
         if staged and not writes:  # any number of events (a sweep's), one batch
             await self.session.execute(sa.insert(outbox), self._outbox_rows(staged))
-        elif staged:
-            writes.append(_Write(sa.insert(outbox).values(self._outbox_rows(staged)), None))
+        elif staged:  # one row as plain values: a multi-row VALUES is compiled every time
+            rows = self._outbox_rows(staged)
+            values = sa.insert(outbox).values(rows[0] if len(rows) == 1 else rows)
+            writes.append(_Write(values, None))
         if writes:
             first = next((write for write in writes if write.then), writes[0])
             statement = first.statement
