@@ -70,6 +70,7 @@ def _consumer(settings: ExpirationSettings, bus: Bus, scheduler: Scheduler) -> E
         max_deliver=settings.consumer_max_deliver,
         backoff_seconds=settings.consumer_backoff_seconds,
         ack_wait_seconds=settings.consumer_ack_wait_seconds,
+        concurrency=settings.consumer_concurrency,
     )
 
 
