@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from faults.faults import FaultRecord
 from faults.load import Load, counts
+from faults.record import FaultRecord
 from ticketing.testkit.platform_invariants import Snapshot
 
 REPORT = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"

@@ -14,8 +14,9 @@ from collections import Counter
 import pytest
 
 from faults.devplatform import DevPlatform, running_make_dev
-from faults.faults import FAULTS, MALFORMED, NAMESPACE, POISON, FaultRecord, recovered
+from faults.faults import FAULTS, MALFORMED, POISON, recovered
 from faults.load import Load, awaited
+from faults.record import NAMESPACE, FaultRecord
 from faults.report import Run, write
 from ticketing.common.bus import Bus
 from ticketing.common.dlq import list_dead_letters
