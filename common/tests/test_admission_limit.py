@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from ticketing.common.http_errors import install_error_handlers
 from ticketing.common.http_limits import BUSY, RETRY_AFTER_SECONDS, AdmissionLimitMiddleware
+from ticketing.testkit.http import eventually
 
 
 class BusyApp:
@@ -40,12 +41,16 @@ class BusyApp:
         return httpx.AsyncClient(transport=transport, base_url="http://test")
 
     async def until_entered(self, count: int) -> None:
-        while len(self.entered) < count:  # noqa: ASYNC110 - the app appends, nothing to wait on
-            await asyncio.sleep(0.01)
+        async def entered() -> None:
+            assert len(self.entered) >= count
+
+        await eventually(entered, interval=0.01)
 
     async def until_queued(self, count: int) -> None:
-        while self.limited.queued < count:  # noqa: ASYNC110 - the middleware counts, nothing to wait on
-            await asyncio.sleep(0.01)
+        async def queued() -> None:
+            assert self.limited.queued >= count
+
+        await eventually(queued, interval=0.01)
 
 
 def get(client: httpx.AsyncClient, name: str) -> asyncio.Task[httpx.Response]:
