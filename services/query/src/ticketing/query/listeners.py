@@ -1,10 +1,11 @@
 """How each event shapes the read model: one small handler per event type, all of them.
 
 Rules every handler follows:
-- It first takes the read model's write lock (one advisory transaction lock): a listing's
-  status reads rows of several aggregates, so two replicas applying events of one ticket at
-  once could each miss the other's uncommitted row; the lock also keeps live handlers out
-  while a rebuild (``rebuild.py``) replaces the tables.
+- It first locks what it writes (``locks.py``): the listing whose status it derives (the
+  ticket id comes with every ticket and order event; a payment finds it in its order's row),
+  the order for order and payment events, all under the read model's shared lock. So events
+  of one ticket apply one after another on every replica, events of different tickets at
+  once, and none while a rebuild (``rebuild.py``) replaces the tables.
 - Versions order each aggregate: ticket versions come from ``ticket.*`` events, order
   versions from ``order.*`` events. An early event raises ``EventOutOfOrder`` (redelivered
   later); an applied version is a no-op.
@@ -14,7 +15,6 @@ Rules every handler follows:
 
 from __future__ import annotations
 
-from datetime import datetime
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -38,19 +38,13 @@ from ticketing.common.events import (
 from ticketing.common.uow import UnitOfWork
 from ticketing.common.versions import should_apply
 from ticketing.query import domain
+from ticketing.query.locks import listing_key, lock_for_writing, order_key
 from ticketing.query.models import Listing, Order, Payment, User
-
-READ_MODEL_LOCK = 7_240_201  # any constant: serialises writes to this read model
-
-
-async def lock_read_model(session: AsyncSession) -> None:
-    """Wait for, then hold until the transaction ends, the read model's write lock."""
-    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(READ_MODEL_LOCK)))
 
 
 async def on_ticket_created(event: TicketCreated, uow: UnitOfWork) -> None:
-    await lock_read_model(uow.session)
     data = event.data
+    await lock_for_writing(uow.session, listing_key(data.id))
     if await uow.session.get(Listing, data.id) is not None:
         return  # a ticket is created once: any row means this version is applied
     listing = Listing(
@@ -70,8 +64,8 @@ async def on_ticket_created(event: TicketCreated, uow: UnitOfWork) -> None:
 
 
 async def on_ticket_updated(event: TicketUpdated, uow: UnitOfWork) -> None:
-    await lock_read_model(uow.session)
     data = event.data
+    await lock_for_writing(uow.session, listing_key(data.id))
     listing = await uow.session.get(Listing, data.id)
     if not should_apply(listing.version if listing else None, data.version):
         return
@@ -83,8 +77,8 @@ async def on_ticket_updated(event: TicketUpdated, uow: UnitOfWork) -> None:
 
 
 async def on_order_created(event: OrderCreated, uow: UnitOfWork) -> None:
-    await lock_read_model(uow.session)
     data = event.data
+    await lock_for_writing(uow.session, order_key(data.id), listing_key(data.ticket.id))
     if await uow.session.get(Order, data.id) is not None:
         return  # an order is created once: any row means this version is applied
     uow.session.add(
@@ -104,21 +98,25 @@ async def on_order_created(event: OrderCreated, uow: UnitOfWork) -> None:
 
 
 async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:
-    await _advance_order(uow, event.data.id, event.data.version, "cancelled", event.occurred_at)
+    await _advance_order(uow, event, "cancelled")
 
 
 async def on_order_completed(event: OrderCompleted, uow: UnitOfWork) -> None:
-    await _advance_order(uow, event.data.id, event.data.version, "complete", event.occurred_at)
+    await _advance_order(uow, event, "complete")
 
 
 async def on_payment_created(event: PaymentCreated, uow: UnitOfWork) -> None:
-    await lock_read_model(uow.session)
+    """Under the order's key: an ``order.created`` applying at this moment on another replica
+    either committed before (its row names the ticket to lock and derive) or waits and then
+    sees this payment when it derives the listing itself."""
     data = event.data
+    await lock_for_writing(uow.session, order_key(data.order_id))
     row = {"id": data.id, "order_id": data.order_id, "stripe_id": data.stripe_id}
     stmt = insert(Payment).values(**row, created_at=event.occurred_at).on_conflict_do_nothing()
     await uow.session.execute(stmt)
     order = await uow.session.get(Order, data.order_id)
     if order is not None:  # otherwise order.created will find the payment when it comes
+        await lock_for_writing(uow.session, listing_key(order.ticket_id))
         await refresh_listing(uow.session, order.ticket_id)
 
 
@@ -128,31 +126,35 @@ async def on_expiration_complete(event: ExpirationComplete, uow: UnitOfWork) -> 
 
 
 async def on_user_created(event: UserCreated, uow: UnitOfWork) -> None:
-    await lock_read_model(uow.session)
+    """No listing shows a user's email: the shared lock only keeps this out of a rebuild."""
+    await lock_for_writing(uow.session)
     stmt = insert(User).values(id=event.data.id, email=event.data.email)
     await uow.session.execute(stmt.on_conflict_do_nothing())
 
 
 async def on_user_banned(event: UserBanned, uow: UnitOfWork) -> None:
-    """The ban itself is recorded by common's handler, which runs next, under this lock."""
-    await lock_read_model(uow.session)
+    """The ban itself is recorded by common's handler, which runs next, under this lock. It
+    changes no listing row (the listing page leaves banned sellers out as it reads), so the
+    read model's shared lock is enough: it keeps the ban out of a rebuild's way."""
+    await lock_for_writing(uow.session)
 
 
 async def on_session_revoked(event: SessionRevoked, uow: UnitOfWork) -> None:
     """Nothing to show; common records the revocation next, under this lock."""
-    await lock_read_model(uow.session)
+    await lock_for_writing(uow.session)
 
 
 async def _advance_order(
-    uow: UnitOfWork, order_id: UUID, version: int, status: OrderStatus, at: datetime
+    uow: UnitOfWork, event: OrderCancelled | OrderCompleted, status: OrderStatus
 ) -> None:
-    await lock_read_model(uow.session)
-    order = await uow.session.get(Order, order_id)
-    if not should_apply(order.version if order else None, version):
+    data = event.data
+    await lock_for_writing(uow.session, order_key(data.id), listing_key(data.ticket.id))
+    order = await uow.session.get(Order, data.id)
+    if not should_apply(order.version if order else None, data.version):
         return
     assert order is not None
-    order.status, order.version, order.changed_at = status, version, at
-    await refresh_listing(uow.session, order.ticket_id)
+    order.status, order.version, order.changed_at = status, data.version, event.occurred_at
+    await refresh_listing(uow.session, data.ticket.id)  # the order's ticket, the one locked
 
 
 async def refresh_listing(session: AsyncSession, ticket_id: UUID) -> None:

@@ -11,8 +11,8 @@ unresolved). If events after the checkpoint have aged out already (no snapshot f
 the stream keeps events), the rebuild refuses (``HistoryLostError``) and changes nothing.
 
 Why this is safe while the service runs: the whole rebuild is **one database transaction**
-holding the read model's write lock (``listeners.lock_read_model``), which every live handler
-takes first. So:
+holding the read model's lock exclusively (``locks.lock_exclusively``), which every live
+handler takes shared before anything else (``locks.py``). So:
 - pages keep reading the old rows (MVCC) until the rebuilt ones are committed, all at once;
 - live handlers wait for the rebuild, then run on the rebuilt rows: an event the rebuild
   replayed is recorded in ``processed_events`` by it, so the live copy is dropped as a
@@ -45,7 +45,8 @@ from ticketing.common.revocation import with_session_subscriptions
 from ticketing.common.uow import UnitOfWork
 from ticketing.common.versions import EventOutOfOrder
 from ticketing.query.config import QuerySettings
-from ticketing.query.listeners import SUBSCRIPTIONS, derive_listing_state, lock_read_model
+from ticketing.query.listeners import SUBSCRIPTIONS, derive_listing_state
+from ticketing.query.locks import lock_exclusively
 from ticketing.query.models import Base, Listing
 from ticketing.query.snapshot import StateNames, read_checkpoint, restore_rows
 
@@ -85,7 +86,7 @@ async def rebuild_read_model(settings: QuerySettings) -> RebuildReport:
         await run_migrations(engine, MIGRATIONS_DIR)
         await bus.connect()
         async with UnitOfWork(create_sessionmaker(engine), namespace=settings.bus_namespace) as uow:
-            await lock_read_model(uow.session)
+            await lock_exclusively(uow.session)
             # The checkpoint before the rows: rows of a later snapshot only reflect more.
             checkpoint = await read_checkpoint(bus, StateNames(bus.names.namespace))
             through = checkpoint.through if checkpoint else 0
