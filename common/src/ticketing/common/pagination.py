@@ -108,15 +108,44 @@ def newest_first(
     limit: int,
 ) -> sa.Select[Any]:
     """``query`` narrowed to one page (plus the one row that tells whether more follow)."""
-    if after is not None:
-        query = query.where(
-            sa.tuple_(created_at, row_id)
-            < sa.tuple_(
-                sa.literal(after.created_at, created_at.type),
-                sa.literal(after.id, row_id.type),
-            )
+    return NewestFirst.of(query, created_at, row_id).page(after=after, limit=limit)[0]
+
+
+@dataclass(frozen=True)
+class NewestFirst:
+    """A listing's two statements, the first page's and the following pages', built once
+    with the page as parameters: a statement built per request is built, coerced and given
+    its cache key again each time, which costs a hot listing more than the rows do."""
+
+    first: sa.Select[Any]
+    following: sa.Select[Any]
+
+    @classmethod
+    def of(
+        cls,
+        query: sa.Select[Any],
+        created_at: InstrumentedAttribute[datetime] | sa.ColumnElement[datetime],
+        row_id: InstrumentedAttribute[UUID] | sa.ColumnElement[UUID],
+    ) -> NewestFirst:
+        first = query.order_by(created_at.desc(), row_id.desc()).limit(
+            sa.bindparam("page_rows", type_=sa.Integer)
         )
-    return query.order_by(created_at.desc(), row_id.desc()).limit(limit + 1)
+        after = sa.tuple_(created_at, row_id) < sa.tuple_(
+            sa.bindparam("after_created_at", type_=created_at.type),
+            sa.bindparam("after_id", type_=row_id.type),
+        )
+        return cls(first, first.where(after))
+
+    def page(self, *, after: Position | None, limit: int) -> tuple[sa.Select[Any], dict[str, Any]]:
+        """The statement of one page (plus the one row that tells whether more follow), and
+        its parameters."""
+        if after is None:
+            return self.first, {"page_rows": limit + 1}
+        return self.following, {
+            "page_rows": limit + 1,
+            "after_created_at": after.created_at,
+            "after_id": after.id,
+        }
 
 
 def split_page(

@@ -28,7 +28,7 @@ from uuid import UUID
 import sqlalchemy as sa
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from ticketing.common import tracing
 from ticketing.common.advisories import MaxDeliveriesBackstop, ensure_advisory_stream
@@ -41,6 +41,7 @@ from ticketing.common.correlation import install_http_observability
 from ticketing.common.db import banned_users, create_engine, create_sessionmaker, run_migrations
 from ticketing.common.errors import ServiceUnavailableError
 from ticketing.common.health import Dependency, bus_answers, health_router, progressing
+from ticketing.common.heap import freeze_startup_heap
 from ticketing.common.http_errors import install_error_handlers
 from ticketing.common.logs import configure_logging
 from ticketing.common.metrics import sample_forever, service_samplers
@@ -89,6 +90,8 @@ class ServiceRuntime(Generic[SettingsT, ContextT]):
         self.context = definition.context
         self.engine: AsyncEngine = create_engine(self.settings.database_url)
         self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)
+        self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        """The same pool for routes that only read: see ``get_reader``."""
         tracing.instrument_engine(self.engine, self.name)
         self.bus = Bus.from_settings(self.settings, service=self.name)  # bounded, reconciled
         self.consumer: EventConsumer | None = None  # set in the lifespan when it subscribes
@@ -172,6 +175,7 @@ def create_service_app(definition: ServiceDefinition[SettingsT, ContextT]) -> Fa
         for background in definition.background:
             loops.append((background.__name__, functools.partial(background, runtime)))
         tasks = [asyncio.create_task(supervise(n, loop), name=n) for n, loop in loops]
+        freeze_startup_heap()
         try:
             yield
         finally:
@@ -243,8 +247,18 @@ async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
         yield uow
 
 
+async def get_reader(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A connection in autocommit for a route that reads with one statement (a listing): the
+    statement is its own snapshot, so no BEGIN and ROLLBACK round trips, and no ORM session
+    to build and tear down around it."""
+    runtime: ServiceRuntime[ServiceSettings, object] = request.app.state.runtime
+    async with runtime.reader.connect() as connection:
+        yield connection
+
+
 Runtime = Annotated[ServiceRuntime[ServiceSettings, object], Depends(get_runtime)]
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
+ReaderDep = Annotated[AsyncConnection, Depends(get_reader)]
 
 
 # The two factories below give a route its service's own types. ``request.app.state`` is untyped

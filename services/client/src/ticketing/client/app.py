@@ -25,6 +25,7 @@ from ticketing.client.pages.tickets import router as ticket_pages
 from ticketing.client.rendering import install_error_pages
 from ticketing.common.correlation import install_http_observability
 from ticketing.common.health import health_router
+from ticketing.common.heap import freeze_startup_heap
 from ticketing.common.logs import configure_logging
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -80,6 +81,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.api = ApiClient(settings, transport)
+        freeze_startup_heap()
         try:
             yield
         finally:

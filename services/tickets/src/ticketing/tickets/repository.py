@@ -1,13 +1,15 @@
 """How tickets are read from the database (writes are plain ORM changes, version-checked)."""
 
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from ticketing.common.contracts import TicketBody
 from ticketing.common.db import banned_users
 from ticketing.common.errors import NotFoundError
-from ticketing.common.pagination import Position, newest_first, split_page
+from ticketing.common.pagination import NewestFirst, Position, split_page
 from ticketing.tickets.models import Ticket
 
 
@@ -21,16 +23,24 @@ async def get(session: AsyncSession, ticket_id: UUID, *, lock: bool = False) -> 
 
 
 async def available(
-    session: AsyncSession, *, limit: int, after: Position | None
-) -> tuple[list[Ticket], Position | None]:
+    connection: AsyncConnection, *, limit: int, after: Position | None
+) -> tuple[list[sa.Row[Any]], Position | None]:
     """One page of the tickets for sale, newest listing first, and where the next page starts
     (None on the last): those no order holds and whose seller is not banned. The partial
     index ``tickets_available`` serves the order. A banned seller's tickets leave the listing
     but keep their page (``GET /api/tickets/{id}``), so links to them still answer; orders
-    refuses to sell them."""
-    seller_banned = sa.exists().where(banned_users.c.user_id == Ticket.user_id)
-    query = sa.select(Ticket).where(Ticket.order_id.is_(None), ~seller_banned)
-    rows = await session.scalars(
-        newest_first(query, Ticket.created_at, Ticket.id, after=after, limit=limit)
-    )
-    return split_page(rows.all(), limit, lambda t: Position(t.created_at, t.id))
+    refuses to sell them. Plain rows of one statement, no ORM objects: the hottest read."""
+    statement, page = LISTING.page(after=after, limit=limit)
+    rows = (await connection.execute(statement, page)).all()
+    return split_page(rows, limit, lambda t: Position(t.created_at, t.id))
+
+
+def _listing() -> NewestFirst:
+    tickets = Ticket.__table__.c
+    shown = [tickets[name] for name in TicketBody.model_fields]  # the body, and its position
+    seller_banned = sa.exists().where(banned_users.c.user_id == tickets.user_id)
+    query = sa.select(*shown, tickets.created_at).where(tickets.order_id.is_(None), ~seller_banned)
+    return NewestFirst.of(query, tickets.created_at, tickets.id)
+
+
+LISTING = _listing()
