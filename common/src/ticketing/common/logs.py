@@ -58,7 +58,16 @@ class LogSettings(BaseSettings):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+_SUSPECT = re.compile(
+    r"eyJ|_test_|_live_|whsec_|PRIVATE KEY|bearer|passw|secret|token|cookie|authorization", re.I
+)
+"""What every secret above contains: a text without any of it is left as it is, after one
+search instead of six substitutions (the access line is written on every request)."""
+
+
 def _mask_text(text: str) -> str:
+    if not _SUSPECT.search(text):
+        return text
     for pattern in SECRET_TEXT:
         text = pattern.sub(REDACTED, text)
     return SECRET_ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
