@@ -1,6 +1,6 @@
 """Delivery through a real SMTP relay that misbehaves for real: refusals, outages, rejections,
-a slow relay while the worker stops, and a worker killed between the relay's 250 and its own
-record of it."""
+a slow relay while the worker stops, a worker killed between the relay's 250 and its own
+record of it, and one connection serving a run of emails."""
 
 from __future__ import annotations
 
@@ -9,17 +9,21 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from asgi_lifespan import LifespanManager
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.common.events import UserCreated, UserCreatedData
 from ticketing.notifications.app import create_app
 from ticketing.notifications.config import NotificationsSettings
+from ticketing.notifications.models import SentMail
 from ticketing.testkit.embedded import free_port
 from ticketing.testkit.http import eventually, running_app
 
@@ -91,6 +95,44 @@ async def test_a_ban_stops_an_email_still_waiting_for_the_relay(world: World) ->
     await eventually(lambda: world.mail_is(user.data.email, "suppressed"))
     await world.settled()
     assert world.relay.messages_to(user.data.email) == []
+
+
+async def queued_behind_a_held_send(world: World, first: UserCreated, then: int) -> list[str]:
+    """``first``'s email held in DATA while ``then`` more are queued; released once they are."""
+    release = world.relay.hold_data(first.data.email)
+    await world.publish(first)
+    assert await asyncio.to_thread(world.relay.data_started.wait, 30), "DATA never started"
+    others = [new_user() for _ in range(then)]
+    for user in others:
+        await world.publish(user)
+    for user in others:
+        await eventually(partial(world.mail_is, user.data.email, "pending"))
+    release.set()
+    return [first.data.email] + [user.data.email for user in others]
+
+
+@pytest.mark.usefixtures("worker")
+async def test_emails_due_one_after_another_share_one_connection(world: World) -> None:
+    addresses = await queued_behind_a_held_send(world, new_user(), then=2)
+
+    received = [(await world.received(address))[0] for address in addresses]
+
+    assert len({message.connection for message in received}) == 1
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_connection_the_relay_ends_is_replaced_without_costing_an_attempt(
+    world: World,
+) -> None:
+    world.relay.cap_messages_per_connection(1)  # 421 on the second MAIL FROM
+    addresses = await queued_behind_a_held_send(world, new_user(), then=1)
+
+    received = [(await world.received(address))[0] for address in addresses]
+
+    assert received[0].connection != received[1].connection
+    for address in addresses:
+        mail = await eventually(partial(world.mail_is, address, "sent"))
+        assert mail.attempts == 1
 
 
 async def test_stopping_the_worker_mid_send_finishes_the_send_first(
@@ -169,11 +211,20 @@ async def test_a_crash_after_the_relays_250_does_not_resend(
 
     await eventually(ready, timeout=60, interval=0.2)
     user = new_user()
-    world.relay.kill_after_accepting(user.data.email, process.pid)
-
+    release = world.relay.hold_data(user.data.email)
     await world.publish(user)
+    assert await asyncio.to_thread(world.relay.data_started.wait, 30), "DATA never started"
 
-    assert await asyncio.to_thread(process.wait, 60) == -9  # SIGKILLed after the 250
+    async with world.sessionmaker() as blocker:  # the worker's record of "sent" waits for us
+        await blocker.execute(
+            sa.select(SentMail.id).where(SentMail.recipient == user.data.email).with_for_update()
+        )
+        release.set()
+        await eventually(lambda: recording_blocked(blocker), timeout=30)
+        process.kill()  # between the relay's 250 and the worker's commit of it
+        assert await asyncio.to_thread(process.wait, 60) == -9
+        await blocker.rollback()
+
     assert len(world.relay.messages_to(user.data.email)) == 1
     await world.mail_is(user.data.email, "sending")  # its outcome never recorded
     restarted = create_app(
@@ -186,6 +237,17 @@ async def test_a_crash_after_the_relays_250_does_not_resend(
         await world.settled()
     assert len(world.relay.messages_to(user.data.email)) == 1  # not resent
     assert mail.last_error is not None and "interrupted" in mail.last_error
+
+
+async def recording_blocked(blocker: AsyncSession) -> None:
+    """Another session (the worker's record of the send) waits for a lock ``blocker`` holds."""
+    waiting = await blocker.scalar(
+        sa.text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+        )
+    )
+    assert waiting == 1, waiting
 
 
 def _relay_settings(world: World, base: dict[str, Any]) -> dict[str, Any]:

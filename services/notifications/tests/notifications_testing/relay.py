@@ -1,17 +1,15 @@
 """A real SMTP relay on loopback (aiosmtpd) that notifications' tests can make misbehave.
 
-It records every message it accepts and can: refuse an address with a given reply for a number
-of attempts (4xx for a while, or 5xx for ever), hold DATA until released (a slow relay),
-SIGKILL a process when the SMTP session that delivered a message to an address says QUIT
-(after the relay's 250, before the client can record it), and stop and start again on the same
-port (connections refused meanwhile).
+It records every message it accepts (and how many connections delivered them) and can: refuse
+an address with a given reply for a number of attempts (4xx for a while, or 5xx for ever), hold
+DATA until released (a slow relay), and stop and start again on the same port (connections
+refused meanwhile).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
+import itertools
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from ticketing.testkit.embedded import free_port
 class Received:
     to: list[str]
     message: EmailMessage
+    connection: int  # which SMTP connection delivered it, numbered from 1
 
     @property
     def subject(self) -> str:
@@ -58,10 +57,28 @@ class _Handler:
         self.received: list[Received] = []
         self.rcpt_attempts: Counter[str] = Counter()
         self.refusals: dict[str, list[Any]] = {}  # address -> [reply, remaining or None]
-        self.kill_after: dict[str, int] = {}  # address -> pid
         self.holds: dict[str, threading.Event] = {}
         self.data_started = threading.Event()
-        self._kill_on_quit: dict[int, int] = {}  # id(session) -> pid
+        self.messages_per_connection: int | None = None  # None: no cap
+        self._numbers = itertools.count(1)
+
+    def _number(self, session: Any) -> int:
+        if not hasattr(session, "number"):
+            session.number = next(self._numbers)
+        number: int = session.number
+        return number
+
+    async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        """Accepts the sender, unless this connection delivered its cap of messages (421)."""
+        number = self._number(session)
+        delivered = sum(1 for m in self.received if m.connection == number)
+        if self.messages_per_connection is not None and delivered >= self.messages_per_connection:
+            return "421 4.7.0 Too many messages on this connection"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -85,19 +102,8 @@ class _Handler:
                 await asyncio.to_thread(hold.wait)
         message = BytesParser(policy=policy.default).parsebytes(envelope.content)
         assert isinstance(message, EmailMessage)
-        self.received.append(Received(list(envelope.rcpt_tos), message))
-        for address in envelope.rcpt_tos:
-            if address in self.kill_after:
-                self._kill_on_quit[id(session)] = self.kill_after.pop(address)
+        self.received.append(Received(list(envelope.rcpt_tos), message, self._number(session)))
         return "250 2.0.0 Message accepted"
-
-    async def handle_QUIT(  # noqa: N802 - aiosmtpd's hook name
-        self, server: Any, session: Any, envelope: Any
-    ) -> str:
-        pid = self._kill_on_quit.pop(id(session), None)
-        if pid is not None:
-            os.kill(pid, signal.SIGKILL)  # the client has the 250 and waits for this reply
-        return "221 2.0.0 Bye"
 
 
 class Relay:
@@ -137,6 +143,6 @@ class Relay:
     def data_started(self) -> threading.Event:
         return self._handler.data_started
 
-    def kill_after_accepting(self, address: str, pid: int) -> None:
-        """SIGKILL ``pid`` on the QUIT that follows accepting a message to ``address``."""
-        self._handler.kill_after[address] = pid
+    def cap_messages_per_connection(self, count: int) -> None:
+        """Refuse MAIL FROM with 421 on a connection that already delivered ``count`` messages."""
+        self._handler.messages_per_connection = count

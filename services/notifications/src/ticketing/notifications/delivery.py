@@ -2,8 +2,9 @@
 exactly once. How, and what it costs:
 
 1. A ``pending`` row is claimed with ``FOR UPDATE SKIP LOCKED`` (replicas split the work) in a
-   transaction that stays open while we connect and run MAIL FROM / RCPT TO. A failure or a
-   crash there changes nothing durable: the row stays ``pending`` and is retried.
+   transaction that stays open while we run MAIL FROM / RCPT TO (on the connection the previous
+   email used, or a new one). A failure or a crash there changes nothing durable: the row
+   stays ``pending`` and is retried.
 2. Just before DATA the row becomes ``sending``, committed. Then a definite answer decides:
    ``250`` -> ``sent``; 4xx -> ``pending`` again, retried with backoff (the relay did not take
    it); 5xx -> ``rejected``, logged, never retried.
@@ -56,6 +57,20 @@ logger = logging.getLogger("ticketing.notifications")
 T = TypeVar("T")
 
 
+# The next due email, claimed (replicas split the work), and whether its recipient is banned:
+# checked again at sending time, so a ban stops emails queued before it too.
+_NEXT_DUE = (
+    sa.select(
+        SentMail,
+        sa.exists().where(banned_users.c.user_id == SentMail.user_id).label("banned"),
+    )
+    .where(SentMail.status == PENDING, SentMail.next_attempt_at <= sa.func.now())
+    .order_by(SentMail.next_attempt_at, SentMail.created_at)
+    .limit(1)
+    .with_for_update(of=SentMail, skip_locked=True)
+)
+
+
 class Delivery:
     def __init__(
         self,
@@ -74,42 +89,33 @@ class Delivery:
     async def run(self) -> None:
         while True:
             await self.give_up_on_interrupted_sends()
-            while await self.deliver_next():
-                pass
+            try:
+                while await self.deliver_next():
+                    pass
+            except BaseException:
+                self._mailer.drop()
+                raise
+            await self._mailer.hang_up()  # no connection is held open while nothing is due
             await asyncio.sleep(self._poll)
 
     async def deliver_next(self) -> bool:
         """Attempt the next due email; False when none is due."""
         async with self._sessionmaker() as session:
-            mail = await session.scalar(
-                sa.select(SentMail)
-                .where(SentMail.status == PENDING, SentMail.next_attempt_at <= sa.func.now())
-                .order_by(SentMail.next_attempt_at, SentMail.created_at)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            )
-            if mail is None:
+            claimed = (await session.execute(_NEXT_DUE)).first()
+            if claimed is None:
                 return False
+            mail, banned = claimed
             mail.attempts += 1
-            if await _is_banned(session, mail):
+            if banned:
                 await self._finish(session, mail, SUPPRESSED, "the recipient is banned")
                 return True
             try:
-                smtp = await self._mailer.connect()
+                smtp = await self._mailer.envelope(mail.recipient)
             except SmtpError as exc:
                 await self._refused(session, mail, exc)
                 return True
-            try:
-                await smtp.envelope(mail.recipient)
-                mail.status, mail.attempted_at = SENDING, utcnow()
-                await session.commit()  # from here on, an interruption means "unknown"
-            except SmtpError as exc:
-                await smtp.quit()
-                await self._refused(session, mail, exc)
-                return True
-            except BaseException:
-                smtp.close()
-                raise
+            mail.status, mail.attempted_at = SENDING, utcnow()
+            await session.commit()  # from here on, an interruption means "unknown"
             await finish_even_if_cancelled(self._transfer(session, smtp, mail))
             return True
 
@@ -117,14 +123,13 @@ class Delivery:
         try:
             await smtp.data(build_message(mail, self._mailer.mail_from))
         except SmtpError as exc:
-            await smtp.quit()
+            await self._mailer.hang_up()
             if exc.code is None:  # no answer: it may or may not have been accepted
                 await self._finish(session, mail, UNKNOWN, str(exc))
             else:
                 await self._refused(session, mail, exc)
             return
-        await smtp.quit()
-        await self._finish(session, mail, SENT, None)
+        await self._finish(session, mail, SENT, None)  # the session stays open for the next
 
     async def _refused(self, session: AsyncSession, mail: SentMail, exc: SmtpError) -> None:
         """A definite "not taken": rejected for good (5xx for it), or retried later."""
@@ -182,14 +187,6 @@ class Delivery:
                 template,
                 event_id,
             )
-
-
-async def _is_banned(session: AsyncSession, mail: SentMail) -> bool:
-    """Checked again at sending time: a ban stops emails queued before it, too."""
-    found = await session.scalar(
-        sa.select(banned_users.c.user_id).where(banned_users.c.user_id == mail.user_id)
-    )
-    return found is not None
 
 
 async def finish_even_if_cancelled(work: Coroutine[Any, Any, T]) -> T:

@@ -44,6 +44,7 @@ class Renderer:
             autoescape=select_autoescape(["html"]),
             undefined=StrictUndefined,  # a missing value is a bug, not an empty string
             keep_trailing_newline=True,
+            auto_reload=False,  # packaged templates: no stat of both files for every email
         )
 
     def render(self, email: domain.Email) -> RenderedMail:

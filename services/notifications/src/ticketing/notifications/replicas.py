@@ -34,13 +34,13 @@ async def add_user(session: AsyncSession, data: UserCreatedData) -> None:
 
 
 async def recipient(session: AsyncSession, user_id: UUID) -> Recipient:
-    user = await session.get(User, user_id)
-    if user is None:
+    """The user's address and whether they are banned, in one round trip."""
+    banned = sa.exists().where(banned_users.c.user_id == User.id)
+    found = (await session.execute(sa.select(User.email, banned).where(User.id == user_id))).first()
+    if found is None:
         raise EventOutOfOrder(f"user {user_id} is not known yet (user.created)")
-    banned = await session.scalar(
-        sa.select(banned_users.c.user_id).where(banned_users.c.user_id == user_id)
-    )
-    return Recipient(user_id=user.id, email=user.email, banned=banned is not None)
+    email, is_banned = found
+    return Recipient(user_id=user_id, email=email, banned=is_banned)
 
 
 async def add_ticket(session: AsyncSession, data: TicketCreatedData) -> None:
