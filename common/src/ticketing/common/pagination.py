@@ -99,18 +99,6 @@ def cursor_position(raw: str | None) -> Position | None:
     return None if raw is None else decode_cursor(raw)
 
 
-def newest_first(
-    query: sa.Select[Any],
-    created_at: InstrumentedAttribute[datetime],
-    row_id: InstrumentedAttribute[UUID],
-    *,
-    after: Position | None,
-    limit: int,
-) -> sa.Select[Any]:
-    """``query`` narrowed to one page (plus the one row that tells whether more follow)."""
-    return NewestFirst.of(query, created_at, row_id).page(after=after, limit=limit)[0]
-
-
 @dataclass(frozen=True)
 class NewestFirst:
     """A listing's two statements, the first page's and the following pages', built once
