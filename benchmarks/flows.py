@@ -72,6 +72,19 @@ async def sell(
     return await drive(tickets, call, count=count, concurrency=32, processes=procs), ids
 
 
+async def full_listings(platform: Platform, buyers: Buyers, *, page: int = 50) -> None:
+    """Enough tickets for sale that both listings the wrk rows read (tickets' and query's)
+    answer a full page, as the bare baseline does: an empty listing would measure nothing."""
+    async with client(platform.url("tickets")) as tickets, client(platform.url("query")) as query:
+        await sell(tickets, buyers.session(), page + 10, procs=[])
+        deadline = time.monotonic() + 120
+        while len((await query.get("/api/query/tickets?status=available")).json()) < page:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the query listing never showed a full page")
+            await asyncio.sleep(0.1)
+        assert len((await tickets.get("/api/tickets")).json()) == page
+
+
 async def order(http: httpx.AsyncClient, session: str, ticket_id: str) -> httpx.Response:
     return await http.post(
         "/api/orders", json={"ticketId": ticket_id}, cookies={"session": session}

@@ -234,6 +234,7 @@ def main(argv: list[str] | None = None) -> None:
         extra = idle_figures(platform)
         try:
             if "wrk" in only:
+                asyncio.run(flows.full_listings(platform, flows.Buyers(platform)))
                 wrk_rows(platform, bare, rows)
             extra += asyncio.run(flow_rows(platform, bare, rows, only))
         except (Exception, KeyboardInterrupt) as exc:  # the rows measured so far are reported
