@@ -4,7 +4,15 @@ from typing import Any
 from uuid import uuid4
 
 import httpx
-from query_world import SELLER, listing, publish, reservation, ticket_created, ticket_updated
+from query_world import (
+    SELLER,
+    ReadModel,
+    listing,
+    publish,
+    reservation,
+    ticket_created,
+    ticket_updated,
+)
 
 from ticketing.common.auth import CurrentUser, KeyPair
 from ticketing.common.bus import Bus
@@ -152,6 +160,25 @@ async def test_redelivered_events_change_nothing(
 
     await listing(client, ticket_id, version=2, title="Second", status="available")
     assert [order["id"] for order in await orders_of(client, "cancelled")] == [str(order_id)]
+
+
+async def test_a_ticket_created_again_under_another_event_id_changes_nothing(
+    client: httpx.AsyncClient, bus: Bus, read_model: ReadModel
+) -> None:
+    """As a rebuild replays a creation onto the row its snapshot already holds: handled (not
+    failed), and the listing stays as it was."""
+    ticket_id = uuid4()
+    await publish(bus, ticket_created(ticket_id), ticket_updated(ticket_id, 1, title="Edited"))
+    await listing(client, ticket_id, version=1)
+    again = ticket_created(ticket_id, title="Created again")
+
+    await publish(bus, again)
+
+    async def handled() -> None:
+        assert again.id in {row[0] for row in (await read_model())["processed_events"]}
+
+    await eventually(handled)
+    await listing(client, ticket_id, version=1, title="Edited", status="available")
 
 
 def test_every_event_of_the_platform_feeds_the_read_model() -> None:

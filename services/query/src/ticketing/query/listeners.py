@@ -15,6 +15,7 @@ Rules every handler follows:
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -43,24 +44,25 @@ from ticketing.query.models import Listing, Order, Payment, User
 
 
 async def on_ticket_created(event: TicketCreated, uow: UnitOfWork) -> None:
+    """A ticket is created once: a row already there means this event is applied (the insert
+    does nothing). Its orders may have come first, so the status is derived before the insert,
+    which goes as one plain statement (no lookup first, no ORM flush)."""
     data = event.data
     await lock_for_writing(uow.session, listing_key(data.id))
-    if await uow.session.get(Listing, data.id) is not None:
-        return  # a ticket is created once: any row means this version is applied
-    listing = Listing(
+    status, updated_at = await derived_state(uow.session, data.id, None, event.occurred_at)
+    listing = insert(Listing).values(
         id=data.id,
         title=data.title,
         price=data.price,
         user_id=data.user_id,
         version=data.version,
         order_id=None,
-        status="available",
+        status=status,
         created_at=event.occurred_at,
         ticket_changed_at=event.occurred_at,
-        updated_at=event.occurred_at,
+        updated_at=updated_at,
     )
-    uow.session.add(listing)
-    await derive_listing_state(uow.session, listing)
+    await uow.session.execute(listing.on_conflict_do_nothing(index_elements=[Listing.id]))
 
 
 async def on_ticket_updated(event: TicketUpdated, uow: UnitOfWork) -> None:
@@ -165,18 +167,26 @@ async def refresh_listing(session: AsyncSession, ticket_id: UUID) -> None:
 
 async def derive_listing_state(session: AsyncSession, listing: Listing) -> None:
     """Recompute a listing's status and ``updatedAt`` from everything known of its ticket."""
+    listing.status, listing.updated_at = await derived_state(
+        session, listing.id, listing.order_id, listing.ticket_changed_at
+    )
+
+
+async def derived_state(
+    session: AsyncSession, ticket_id: UUID, reserved_by: UUID | None, ticket_changed_at: datetime
+) -> tuple[domain.ListingStatus, datetime]:
+    """A listing's status and ``updatedAt``, given its ticket's ``orderId`` and last change,
+    from every known order of the ticket and its payment (one query)."""
     rows = (
         await session.execute(
             sa.select(Order.id, Order.status, Order.changed_at, Payment.created_at)
             .outerjoin(Payment, Payment.order_id == Order.id)
-            .where(Order.ticket_id == listing.id)
+            .where(Order.ticket_id == ticket_id)
         )
     ).all()
     orders = [domain.KnownOrder(id=r[0], status=r[1], paid=r[3] is not None) for r in rows]
-    listing.status = domain.listing_status(orders, reserved_by=listing.order_id)
-    listing.updated_at = domain.last_change(
-        [listing.ticket_changed_at, *(r[2] for r in rows), *(r[3] for r in rows)]
-    )
+    changes = [ticket_changed_at, *(r[2] for r in rows), *(r[3] for r in rows)]
+    return domain.listing_status(orders, reserved_by=reserved_by), domain.last_change(changes)
 
 
 SUBSCRIPTIONS: Subscriptions = {
