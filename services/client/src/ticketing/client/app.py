@@ -7,13 +7,14 @@ route the client's calls to in-process services.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ticketing.client.api_client import ApiClient
 from ticketing.client.config import ClientSettings
@@ -23,6 +24,7 @@ from ticketing.client.pages.auth import router as auth_pages
 from ticketing.client.pages.orders import router as order_pages
 from ticketing.client.pages.tickets import router as ticket_pages
 from ticketing.client.rendering import install_error_pages
+from ticketing.common.asgi import HttpMiddleware
 from ticketing.common.correlation import install_http_observability
 from ticketing.common.health import health_router
 from ticketing.common.heap import freeze_startup_heap
@@ -58,18 +60,35 @@ def _content_security_policy(nonce: str, authentication_origin: str) -> str:
     )
 
 
-async def _security_headers(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    request.state.csp_nonce = secrets.token_urlsafe(16)
-    response = await call_next(request)
-    origin = request.app.state.settings.payment_authentication_origin
-    response.headers.setdefault(
-        "content-security-policy", _content_security_policy(request.state.csp_nonce, origin)
-    )
-    response.headers.setdefault("x-content-type-options", "nosniff")
-    response.headers.setdefault("referrer-policy", "same-origin")
-    return response
+class SecurityHeaders(HttpMiddleware):
+    """The page's Content-Security-Policy (with a fresh script nonce, which the templates read
+    from ``request.state.csp_nonce``) and the other security headers, unless a page set its
+    own. Pure ASGI: ``app.middleware("http")`` ran every page through a task group and
+    memory streams, more than the headers cost."""
+
+    def __init__(self, app: ASGIApp, authentication_origin: str) -> None:
+        super().__init__(app)
+        self.authentication_origin = authentication_origin
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        nonce = secrets.token_urlsafe(16)
+        scope.setdefault("state", {})["csp_nonce"] = nonce
+        policy = _content_security_policy(nonce, self.authentication_origin)
+        defaults = (
+            (b"content-security-policy", policy.encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"same-origin"),
+        )
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(name, value) for name, value in defaults if name not in present]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(
@@ -95,7 +114,9 @@ def create_app(
     app.state.settings = settings
     app.state.csrf = CsrfTokens(_csrf_secret(settings), secure_cookie=settings.cookie_secure)
     install_error_pages(app, max_body_bytes=settings.max_body_bytes)
-    app.middleware("http")(_security_headers)
+    app.add_middleware(
+        SecurityHeaders, authentication_origin=settings.payment_authentication_origin
+    )
     app.include_router(health_router(upstreams(app)))
     app.include_router(auth_pages)
     app.include_router(ticket_pages)
