@@ -103,9 +103,10 @@ RETRY_AFTER_SECONDS = (1, 3)
 """A refused client is told to come back after 1 to 3 s, drawn per answer: a burst refused at
 once does not come back as one herd a second later (which the process would refuse again,
 paying for each refusal what it could have spent serving)."""
-QUEUED_PER_SLOT = 2
-"""How many requests may wait for a slot, per slot: the queue stays short enough to drain in
-about the time a request takes (requests leave it a slot at a time)."""
+QUEUED_PER_SLOT = 8
+"""How many requests may wait for a slot, per slot: with few slots (16 by default) the queue
+takes a burst's first hundred-odd requests, which drain within the wait below, and refuses
+the rest at once."""
 QUEUE_WAIT_SECONDS = 1.0
 """The longest a request waits for a slot before it is refused after all."""
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
