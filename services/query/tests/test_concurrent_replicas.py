@@ -77,6 +77,17 @@ async def someone_waits_for_a_lock(sessions: Sessions) -> None:
     assert waiting, "no session waits for an advisory lock"
 
 
+async def advisory_locks(session: AsyncSession, condition: str) -> int:
+    """How many advisory locks of this database match ``condition`` (SQL on ``pg_locks``)."""
+    this_database = "database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    count = await session.scalar(
+        sa.select(sa.func.count())
+        .select_from(sa.text("pg_locks"))
+        .where(sa.text("locktype = 'advisory'"), sa.text(this_database), sa.text(condition))
+    )
+    return count or 0
+
+
 async def finished(task: asyncio.Task[None]) -> None:
     assert task.done(), "the other replica is still waiting"
     task.result()  # its failure, if it failed
@@ -144,8 +155,10 @@ async def test_a_live_handler_waits_while_a_rebuild_holds_the_read_model(
         live = asyncio.create_task(apply(sessions, ticket_created(ticket_id)))
         await eventually(lambda: someone_waits_for_a_lock(sessions))
         assert not live.done()
+        held_by_others = await advisory_locks(rebuild, "granted AND pid <> pg_backend_pid()")
     await live
 
+    assert held_by_others == 0  # the waiting handler holds no listing key: no deadlock cycle
     assert await status_of(sessions, ticket_id) == "available"
 
 
@@ -177,11 +190,7 @@ async def test_handlers_run_by_the_rebuild_take_no_lock_of_their_own(sessions: S
         await lock_exclusively(rebuild.session)
         for event in events:
             await SUBSCRIPTIONS[type(event)](event, rebuild)
-        held = await rebuild.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(sa.text("pg_locks"))
-            .where(sa.text("pid = pg_backend_pid()"), sa.text("locktype = 'advisory'"))
-        )
+        held = await advisory_locks(rebuild.session, "pid = pg_backend_pid()")
         status = await rebuild.session.scalar(
             sa.select(Listing.status).where(Listing.id == ticket_id)
         )
