@@ -57,7 +57,9 @@ async def lock_for_writing(session: AsyncSession, *keys: AdvisoryLock) -> None:
     """Wait for, then hold until the transaction ends, the read model's shared lock and each
     of ``keys`` exclusively (order keys before listing keys), in one round trip. PostgreSQL
     evaluates a select list left to right, so the shared lock is always taken first. Taking
-    one again in the same transaction returns at once."""
+    one again in the same transaction returns at once. No read rides along: under READ
+    COMMITTED a statement sees the data as of its start, before the wait, so only the
+    statements after this one see what the replica we waited for committed."""
     if _holds_exclusively(session):
         return
     ordered = sorted(keys, key=lambda lock: (lock.kind != ORDER_LOCK, lock.key))
