@@ -78,7 +78,7 @@ async def full_listings(platform: Platform, buyers: Buyers, *, page: int = 50) -
     async with client(platform.url("tickets")) as tickets, client(platform.url("query")) as query:
         await sell(tickets, buyers.session(), page + 10, procs=[])
         deadline = time.monotonic() + 120
-        while len((await query.get("/api/query/tickets?status=available")).json()) < page:
+        while len((await query.get("/api/query/tickets?status=available")).json()["items"]) < page:
             if time.monotonic() > deadline:
                 raise TimeoutError("the query listing never showed a full page")
             await asyncio.sleep(0.1)
