@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route as StarletteRoute
 
 from ticketing.devstack import servers
-from ticketing.devstack.processes import DevConfig, plan_processes
+from ticketing.devstack.processes import DevConfig, plan_processes, replica_name
 from ticketing.devstack.supervisor import Child, Probe, Supervisor
 from ticketing.testkit.embedded import free_port, wait_for_port
 from ticketing.testkit.http import eventually
@@ -159,6 +159,28 @@ def test_the_client_and_the_sandbox_call_the_balancers_not_a_replica(tmp_path: P
         assert str(balancers[service]) not in replicas
     webhook = processes["stripe"].command[processes["stripe"].command.index("--webhook-url") + 1]
     assert webhook == f"http://127.0.0.1:{balancers['payments']}/api/payments/webhook"
+
+
+def test_with_one_replica_the_client_and_the_sandbox_call_it_directly(tmp_path: Path) -> None:
+    config = DevConfig(port=8080, data_dir=tmp_path, expiration_window_seconds=900, replicas=1)
+    processes = {
+        process.name: process
+        for process in plan_processes(
+            config,
+            database_urls={},
+            nats_url="nats://127.0.0.1:4222",
+            redis_url="redis://127.0.0.1:6379/0",
+            keys=("private", "public"),
+        )
+    }
+
+    client = processes["client"].env
+    assert json.loads(processes["gateway"].env["DEVSTACK_BALANCERS"]) == {}
+    for service in ("auth", "tickets", "orders", "payments", "query"):
+        port = client[f"CLIENT_{service.upper()}_URL"].rsplit(":", 1)[1]
+        assert port in processes[replica_name(service, 1)].command
+    webhook = processes["stripe"].command[processes["stripe"].command.index("--webhook-url") + 1]
+    assert webhook == f"{client['CLIENT_PAYMENTS_URL']}/api/payments/webhook"
 
 
 def echo(name: str) -> Starlette:

@@ -17,8 +17,9 @@ Every ``Set-Cookie`` of a response is relayed. A service may have several replic
 skipped for the next (the request never reached it, so trying again is safe); only when no
 replica answers is it a 502 in the contract shape.
 
-``make dev`` also serves one internal balancer per service (``DEVSTACK_BALANCERS``, each on its
-own port, in the same server): what a Kubernetes Service is to the other pods. A balancer
+With replicas, ``make dev`` also serves one internal balancer per service (``DEVSTACK_BALANCERS``,
+each on its own port, in the same server): what a Kubernetes Service is to the other pods
+(with one replica the others call it directly). A balancer
 routes everything to its service and passes the caller's ``X-Forwarded-*`` through untouched
 (``transparent``), as a Service does: the client forwards the browser's address to auth.
 """

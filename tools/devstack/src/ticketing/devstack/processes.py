@@ -112,13 +112,17 @@ def plan_processes(
     private_key, public_key = keys
     replica_ports = {name: [free_port() for _ in range(config.replicas)] for name in REPLICATED}
     ports = {name: free_port() for name in ("stripe", "mail")}
-    # Service-to-service calls go through the gateway's balancer of the service (a Service).
-    balancers = {name: free_port() for name in BALANCED}
+    # Service-to-service calls go through the gateway's balancer of the service (a Service)
+    # when it has replicas to balance; with one, straight to it: a Kubernetes Service costs
+    # no process, the balancer is a Python proxy (a third of a core under the client's load).
+    balancers = {name: free_port() for name in BALANCED} if config.replicas > 1 else {}
     ports.update(balancers)
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     replica_urls = {
         name: [f"http://127.0.0.1:{port}" for port in replica_ports[name]] for name in REPLICATED
     }
+    if not balancers:
+        urls.update({name: replica_urls[name][0] for name in BALANCED})
     processes: list[Process] = []
     webhook_secret = os.environ.get("STRIPE_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET)
     sandboxed = "STRIPE_SECRET_KEY" not in os.environ
