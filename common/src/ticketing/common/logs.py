@@ -47,6 +47,10 @@ SECRET_ASSIGNMENT = re.compile(
 CONTEXT_FIELDS = ("service", "request_id", "trace_id")
 """Present on every line (null when unknown), so a query never has to test for a key."""
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+CHATTY_LOGGERS = ("httpx",)
+"""Libraries that log a line per call at INFO: httpx says "HTTP Request: GET …" for every
+call the client makes, which the service called logs again in its access line, under the
+same request id. Their warnings still come through."""
 
 
 class LogSettings(BaseSettings):
@@ -183,6 +187,8 @@ def configure_logging(service: str | None = None, settings: LogSettings | None =
     if _defaults.service is None:
         _defaults.service = service
     _route_uvicorn_through_root()  # each time: a uvicorn started since may have added its own
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     root = logging.getLogger()
     if any(getattr(handler, _HANDLER_MARK, False) for handler in root.handlers):
         return

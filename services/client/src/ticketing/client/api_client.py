@@ -82,6 +82,9 @@ class ApiClient:
             timeout=settings.upstream_timeout_seconds,
             cookies=_refusing_cookie_jar(),
             follow_redirects=False,
+            # Every connection kept alive (httpx keeps 20 of 100): pages served at once
+            # beyond 20 closed theirs after each call and connected anew for the next.
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
         )
         instrument_client(self._http, "client")  # a client span per call, its traceparent sent
 
