@@ -36,6 +36,14 @@ class AuthSettings(ServiceSettings):
         description="Take the client address from the first X-Forwarded-For hop: only behind "
         "a proxy that sets that header (the ingress); else the peer address is used",
     )
+    max_in_flight_requests: int = Field(
+        default=64,
+        ge=1,
+        description="As in every service, but more: sign-ups and sign-ins wait for a hash "
+        "(AUTH_PASSWORD_HASHING_CONCURRENCY at once), not for the event loop, and a burst of "
+        "them queued at admission for more than 1 s would be refused, though the hashes serve "
+        "it within seconds",
+    )
     password_hashing_concurrency: int = Field(
         default=2,
         ge=1,
