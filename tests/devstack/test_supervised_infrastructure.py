@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route as StarletteRoute
 
 from ticketing.devstack import servers
-from ticketing.devstack.processes import DevConfig, plan_processes, replica_name
+from ticketing.devstack.processes import DevConfig, Process, plan_processes, replica_name
 from ticketing.devstack.supervisor import Child, Probe, Supervisor
 from ticketing.testkit.embedded import free_port, wait_for_port
 from ticketing.testkit.http import eventually
@@ -138,9 +138,12 @@ async def test_a_held_postgres_is_not_started_again_until_its_marker_is_removed(
         assert supervisor.restarts["postgres"] == 0
 
 
-def test_the_client_and_the_sandbox_call_the_balancers_not_a_replica(tmp_path: Path) -> None:
-    config = DevConfig(port=8080, data_dir=tmp_path, expiration_window_seconds=900, replicas=2)
-    processes = {
+def planned(data_dir: Path, *, replicas: int) -> dict[str, Process]:
+    """The processes make dev would start, by name (nothing is started)."""
+    config = DevConfig(
+        port=8080, data_dir=data_dir, expiration_window_seconds=900, replicas=replicas
+    )
+    return {
         process.name: process
         for process in plan_processes(
             config,
@@ -150,6 +153,10 @@ def test_the_client_and_the_sandbox_call_the_balancers_not_a_replica(tmp_path: P
             keys=("private", "public"),
         )
     }
+
+
+def test_the_client_and_the_sandbox_call_the_balancers_not_a_replica(tmp_path: Path) -> None:
+    processes = planned(tmp_path, replicas=2)
     balancers = json.loads(processes["gateway"].env["DEVSTACK_BALANCERS"])
     replicas = {arg for p in processes.values() for arg in p.command if arg.isdigit()}
 
@@ -162,17 +169,7 @@ def test_the_client_and_the_sandbox_call_the_balancers_not_a_replica(tmp_path: P
 
 
 def test_with_one_replica_the_client_and_the_sandbox_call_it_directly(tmp_path: Path) -> None:
-    config = DevConfig(port=8080, data_dir=tmp_path, expiration_window_seconds=900, replicas=1)
-    processes = {
-        process.name: process
-        for process in plan_processes(
-            config,
-            database_urls={},
-            nats_url="nats://127.0.0.1:4222",
-            redis_url="redis://127.0.0.1:6379/0",
-            keys=("private", "public"),
-        )
-    }
+    processes = planned(tmp_path, replicas=1)
 
     client = processes["client"].env
     assert json.loads(processes["gateway"].env["DEVSTACK_BALANCERS"]) == {}

@@ -16,6 +16,7 @@ from ticketing.common.events import TicketCreatedData
 from ticketing.orders.domain import TICKET_RESERVED
 from ticketing.orders.use_cases import buyer_lock
 from ticketing.testkit.http import assert_refused, eventually
+from ticketing.testkit.locks import someone_waits_for_an_advisory_lock
 
 
 async def test_a_twin_request_while_the_first_still_runs_gets_409_and_does_nothing(
@@ -28,7 +29,7 @@ async def test_a_twin_request_while_the_first_still_runs_gets_409_and_does_nothi
     async with db() as other_transaction:  # holds "this buyer is ordering": the first waits
         await other_transaction.execute(sa.select(buyer_lock(buyer.id).acquire()))
         first = asyncio.create_task(client.post("/api/orders", json=body, headers=headers))
-        await eventually(lambda: _waiting_for_a_lock(db))
+        await eventually(lambda: someone_waits_for_an_advisory_lock(db, "the first request"))
 
         # (a twin that waited for the first instead would wait for this test: bounded)
         twin = await asyncio.wait_for(client.post("/api/orders", json=body, headers=headers), 10)
@@ -60,18 +61,3 @@ async def test_a_final_refusal_stays_the_keys_answer_after_the_ticket_is_free_ag
     assert_refused(retry, 400, TICKET_RESERVED)
     assert retry.headers["Idempotent-Replayed"] == "true"
     assert (await client.get("/api/orders")).json() == []
-
-
-async def _waiting_for_a_lock(db: async_sessionmaker[AsyncSession]) -> None:
-    """Some session of this database waits for an advisory lock (the first request)."""
-    async with db() as session:
-        waiting = await session.scalar(
-            sa.select(sa.func.count())
-            .select_from(sa.text("pg_stat_activity"))
-            .where(
-                sa.text("datname = current_database()"),
-                sa.text("wait_event_type = 'Lock'"),
-                sa.text("wait_event = 'advisory'"),
-            )
-        )
-    assert waiting, "the first request is not waiting for the buyer's lock yet"

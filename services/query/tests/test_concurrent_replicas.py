@@ -28,6 +28,7 @@ from ticketing.query.models import Listing
 from ticketing.query.rebuild import MIGRATIONS_DIR
 from ticketing.testkit.events import payment_created
 from ticketing.testkit.http import eventually
+from ticketing.testkit.locks import someone_waits_for_an_advisory_lock
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -61,20 +62,6 @@ async def apply(sessions: Sessions, event: Event) -> None:
     """Another replica applies ``event`` and commits."""
     async with applying(sessions, event) as uow:
         await uow.commit()
-
-
-async def someone_waits_for_a_lock(sessions: Sessions) -> None:
-    async with sessions() as session:
-        waiting = await session.scalar(
-            sa.select(sa.func.count())
-            .select_from(sa.text("pg_stat_activity"))
-            .where(
-                sa.text("datname = current_database()"),
-                sa.text("wait_event_type = 'Lock'"),
-                sa.text("wait_event = 'advisory'"),
-            )
-        )
-    assert waiting, "no session waits for an advisory lock"
 
 
 async def advisory_locks(session: AsyncSession, condition: str) -> int:
@@ -123,7 +110,7 @@ async def test_a_ticket_applied_while_its_order_is_uncommitted_elsewhere_shows_t
 
     async with applying(sessions, order) as replica_a:  # the order came first, not committed
         replica_b = asyncio.create_task(apply(sessions, ticket_created(ticket_id)))
-        await eventually(lambda: someone_waits_for_a_lock(sessions))
+        await eventually(lambda: someone_waits_for_an_advisory_lock(sessions))
         await replica_a.commit()
     await replica_b
 
@@ -138,7 +125,7 @@ async def test_an_order_applied_while_its_payment_is_uncommitted_elsewhere_sells
 
     async with applying(sessions, payment_created(order_id)) as replica_a:  # before its order
         replica_b = asyncio.create_task(apply(sessions, reservation(order_id, ticket_id, uuid4())))
-        await eventually(lambda: someone_waits_for_a_lock(sessions))
+        await eventually(lambda: someone_waits_for_an_advisory_lock(sessions))
         await replica_a.commit()
     await replica_b
 
@@ -153,7 +140,7 @@ async def test_a_live_handler_waits_while_a_rebuild_holds_the_read_model(
     async with sessions() as rebuild, rebuild.begin():
         await lock_exclusively(rebuild)
         live = asyncio.create_task(apply(sessions, ticket_created(ticket_id)))
-        await eventually(lambda: someone_waits_for_a_lock(sessions))
+        await eventually(lambda: someone_waits_for_an_advisory_lock(sessions))
         assert not live.done()
         held_by_others = await advisory_locks(rebuild, "granted AND pid <> pg_backend_pid()")
     await live
@@ -172,7 +159,7 @@ async def test_a_rebuild_waits_for_a_live_handler_in_flight(sessions: Sessions) 
 
     async with applying(sessions, ticket_created(ticket_id)) as live:
         rebuilding = asyncio.create_task(rebuild())
-        await eventually(lambda: someone_waits_for_a_lock(sessions))
+        await eventually(lambda: someone_waits_for_an_advisory_lock(sessions))
         await live.commit()
     await rebuilding
 
