@@ -64,6 +64,18 @@ async def apply(sessions: Sessions, event: Event) -> None:
         await uow.commit()
 
 
+async def apply_while_uncommitted_elsewhere(
+    sessions: Sessions, first: Event, *, then: Event
+) -> None:
+    """Replica A applies ``first`` and holds it uncommitted; replica B applies ``then``, which
+    must wait for A's commit (seen in ``pg_stat_activity``) and then see A's rows."""
+    async with applying(sessions, first) as replica_a:
+        replica_b = asyncio.create_task(apply(sessions, then))
+        await eventually(lambda: someone_waits_for_an_advisory_lock(sessions))
+        await replica_a.commit()
+    await replica_b
+
+
 async def advisory_locks(session: AsyncSession, condition: str) -> int:
     """How many advisory locks of this database match ``condition`` (SQL on ``pg_locks``)."""
     this_database = "database = (SELECT oid FROM pg_database WHERE datname = current_database())"
@@ -108,11 +120,7 @@ async def test_a_ticket_applied_while_its_order_is_uncommitted_elsewhere_shows_t
     ticket_id = uuid4()
     order = reservation(uuid4(), ticket_id, uuid4())
 
-    async with applying(sessions, order) as replica_a:  # the order came first, not committed
-        replica_b = asyncio.create_task(apply(sessions, ticket_created(ticket_id)))
-        await eventually(lambda: someone_waits_for_an_advisory_lock(sessions))
-        await replica_a.commit()
-    await replica_b
+    await apply_while_uncommitted_elsewhere(sessions, order, then=ticket_created(ticket_id))
 
     assert await status_of(sessions, ticket_id) == "reserved"
 
@@ -123,11 +131,8 @@ async def test_an_order_applied_while_its_payment_is_uncommitted_elsewhere_sells
     ticket_id, order_id = uuid4(), uuid4()
     await apply(sessions, ticket_created(ticket_id))
 
-    async with applying(sessions, payment_created(order_id)) as replica_a:  # before its order
-        replica_b = asyncio.create_task(apply(sessions, reservation(order_id, ticket_id, uuid4())))
-        await eventually(lambda: someone_waits_for_an_advisory_lock(sessions))
-        await replica_a.commit()
-    await replica_b
+    order = reservation(order_id, ticket_id, uuid4())
+    await apply_while_uncommitted_elsewhere(sessions, payment_created(order_id), then=order)
 
     assert await status_of(sessions, ticket_id) == "sold"
 
