@@ -45,6 +45,10 @@ async def main():
     for name in ("first", "second"):
         await supervisor.start(Child(name, [sys.executable, "-c", {SLEEPER!r}]))
     print(os.getpid(), supervisor.pid("first"), supervisor.pid("second"), flush=True)
+    if sys.argv[2:] == ["late"]:  # starts watching only once the launcher is already dead
+        launcher = os.getppid()
+        while os.getppid() == launcher:
+            await asyncio.sleep(0.05)
     await until_orphaned(poll_seconds=0.1)  # what make dev does beside waiting for Ctrl-C
     await supervisor.stop()
 
@@ -53,7 +57,7 @@ asyncio.run(main())
 # What starts it: make, uv or a test runner, which can die without stopping it.
 LAUNCHER = f"""
 import subprocess, sys
-subprocess.run([sys.executable, "-c", {SUPERVISING!r}, sys.argv[1]])
+subprocess.run([sys.executable, "-c", {SUPERVISING!r}, *sys.argv[1:]])
 """
 
 
@@ -155,14 +159,24 @@ def test_a_supervisor_whose_launcher_died_stops_its_children_and_itself(tmp_path
         assert alive == []
 
 
+def test_a_supervisor_whose_launcher_died_before_it_began_watching_stops_all_the_same(
+    tmp_path: Path,
+) -> None:
+    with launched(tmp_path, "late") as (launcher, supervisor, children):
+        launcher.kill()
+
+        _, alive = psutil.wait_procs([supervisor, *children], timeout=20)
+        assert alive == []
+
+
 @contextmanager
 def launched(
-    tmp_path: Path,
+    tmp_path: Path, *how: str
 ) -> Iterator[tuple[subprocess.Popen[str], psutil.Process, list[psutil.Process]]]:
     """A launcher running a supervisor of two children: the launcher, the supervisor and
     its children, all killed at the end whatever the test did."""
     launcher = subprocess.Popen(
-        [sys.executable, "-c", LAUNCHER, str(tmp_path / "hold")],
+        [sys.executable, "-c", LAUNCHER, str(tmp_path / "hold"), *how],
         stdout=subprocess.PIPE,
         text=True,
     )

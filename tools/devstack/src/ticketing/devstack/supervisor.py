@@ -229,11 +229,17 @@ async def until_ready(name: str, ready: Probe, timeout: float = 60) -> None:
         await asyncio.sleep(0.05)
 
 
-async def until_orphaned(poll_seconds: float = 1.0) -> None:
-    """Return once the process that started us (make, uv, a test) has died: nobody is left
-    to press Ctrl-C, and a platform nobody owns must not keep running (a test runner killed
-    by its timeout used to leave make dev's whole platform behind)."""
-    parent = os.getppid()
+STARTED_BY = os.getppid()
+"""The process that started this one, read as this module is imported: read any later, it
+may already be the reaper that adopted us (the launcher killed meanwhile), and the death
+would never be noticed. A fresh-clone CI run caught exactly that: the launcher killed between
+the supervisor printing its pids and starting to watch."""
+
+
+async def until_orphaned(poll_seconds: float = 1.0, parent: int = STARTED_BY) -> None:
+    """Return once ``parent``, the process that started us (make, uv, a test), has died:
+    nobody is left to press Ctrl-C, and a platform nobody owns must not keep running (a test
+    runner killed by its timeout used to leave make dev's whole platform behind)."""
     while True:  # no event to wait on: the kernel tells a child only through getppid()
         await asyncio.sleep(poll_seconds)
         if os.getppid() != parent:
