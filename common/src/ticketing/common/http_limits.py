@@ -109,6 +109,9 @@ takes a burst's first hundred-odd requests, which drain within the wait below, a
 the rest at once."""
 QUEUE_WAIT_SECONDS = 1.0
 """The longest a request waits for a slot before it is refused after all."""
+REFUSED_BUSY = "ticketing.refused_busy"
+"""Set in the scope of a request refused here: the access log tallies those instead of writing
+a line for each (``correlation.RefusalTally``)."""
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 """Probes and scrapes are answered however busy the process is: a busy replica is not a dead one."""
 
@@ -166,6 +169,7 @@ class AdmissionLimitMiddleware(HttpMiddleware):
             await self.app(scope, receive, send)
             return
         if not await self._admitted():
+            scope[REFUSED_BUSY] = True
             await send_busy(send, random.randint(*RETRY_AFTER_SECONDS))  # jitter, not a secret
             return
         try:
