@@ -55,18 +55,29 @@ class Cancellations:
     def __init__(self, nats_url: str, namespace: str) -> None:
         self.url, self.subject = nats_url, f"{namespace}.order.cancelled"
         self.seen: dict[str, datetime] = {}
+        self.last_arrived = time.monotonic()
 
     async def __aenter__(self) -> Cancellations:
         self.nc = await nats.connect(self.url)
 
         async def on_message(msg: Msg) -> None:
             self.seen[json.loads(msg.data)["data"]["id"]] = datetime.now(UTC)
+            self.last_arrived = time.monotonic()
 
         await self.nc.subscribe(self.subject, cb=on_message)
         return self
 
     async def __aexit__(self, *_: object) -> None:
         await self.nc.close()
+
+    async def quiet_after(self, moment: datetime, *, quiet: float, timeout: float) -> None:
+        """Until ``moment`` is past and no cancellation came for ``quiet`` seconds, or
+        ``timeout``: with ``moment`` the last expiry of the orders placed so far, those orders'
+        cancellations are all out, and no longer share the cores with what is measured next."""
+        deadline = time.monotonic() + timeout
+        await asyncio.sleep(max((moment - datetime.now(UTC)).total_seconds(), 0))
+        while time.monotonic() - self.last_arrived < quiet and time.monotonic() < deadline:  # noqa: ASYNC110 - the callback moves last_arrived
+            await asyncio.sleep(0.1)
 
     async def lateness(
         self, due: dict[str, datetime], *, grace: timedelta, timeout: float
