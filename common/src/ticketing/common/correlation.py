@@ -76,7 +76,8 @@ class RefusalTally:
     refused busy". A refusal exists to be cheap, and a line per refusal was not: in a flash
     sale the orders process refused ~950 buyers in a second or two, and writing their access
     lines was about a quarter of its time then, time the buyers it had admitted waited for
-    (the first answers' p99 fell ~15 % without them). Each refused request is still timed
+    (two sales each way: first answers p99 2.46 / 2.33 s with them, 2.21 / 2.25 s with the
+    tally; benchmarks/analysis.md fix 15). Each refused request is still timed
     and counted by route and status (``/metrics``), and its caller has its ``X-Request-ID``."""
 
     def __init__(self, window: float = 1.0) -> None:
