@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from nats.js.errors import NoStreamResponseError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from ticketing.common.background import cancel_until_done
 from ticketing.common.bus import Bus
 from ticketing.common.db import create_sessionmaker, outbox
 from ticketing.common.events import TicketUpdated
@@ -71,12 +72,6 @@ async def publish_until_cancelled(relay: OutboxRelay, counts: list[int]) -> None
         await asyncio.sleep(0)
 
 
-async def stop(*tasks: asyncio.Task[None]) -> None:
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
 async def publish_all(engine: AsyncEngine, *relays: OutboxRelay) -> list[int]:
     """The relays running at once until nothing is left unpublished; how many rows each
     published."""
@@ -92,7 +87,7 @@ async def publish_all(engine: AsyncEngine, *relays: OutboxRelay) -> list[int]:
 
         await eventually(all_published, timeout=60)
     finally:
-        await stop(*tasks)
+        await cancel_until_done(tasks)
     return [sum(count) for count in counts]
 
 
@@ -160,7 +155,7 @@ async def test_when_the_publishing_relay_dies_mid_batch_the_other_takes_over_in_
 
         await eventually(a_is_publishing, timeout=60, interval=0.005)
         await kill(engine, "relay-a")  # the connection holding the lock goes, the task with it
-        await stop(dying)
+        await cancel_until_done([dying])
         published_by_a = len((await versions_on_the_stream(bus))[ticket_id])
 
         (survivor_count,) = await publish_all(

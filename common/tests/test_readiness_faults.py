@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from ticketing.common.background import cancel_until_done
 from ticketing.common.bus import Bus
 from ticketing.common.health import Dependency, bus_answers, probe_app, progressing, stalled
 from ticketing.common.outbox import RELAY_LOCK_ID, OutboxRelay
@@ -124,5 +125,4 @@ async def test_a_relay_waiting_for_another_relays_lock_is_progressing_and_one_st
     try:
         await marks_progress_from_now(relay)  # a turn of the loop
     finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
+        await cancel_until_done([running])

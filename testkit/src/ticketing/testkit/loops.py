@@ -1,6 +1,7 @@
 """A service's background loops (event consumers, the outbox relay, the dead-letter backstop)
 running for the length of a test's block, then stopped as the service's shutdown stops them:
-cancelled and awaited, so no task outlives the test that started it."""
+cancelled until done (``background.cancel_until_done``: one cancel() can be lost on Python
+3.11), so no task outlives the test that started it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
+
+from ticketing.common.background import cancel_until_done
 
 
 class Loop(Protocol):
@@ -25,9 +28,7 @@ async def running(*loops: Loop) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_until_done(tasks)
 
 
 @asynccontextmanager
