@@ -41,12 +41,12 @@ from pathlib import Path
 from ticketing.devstack.supervisor import Child, Supervisor, until_orphaned
 
 async def main():
+    launcher = os.getppid()  # before the pids are printed: the test kills it once it has them
     supervisor = Supervisor(Path(sys.argv[1]), out=open("/dev/null", "w"))
     for name in ("first", "second"):
         await supervisor.start(Child(name, [sys.executable, "-c", {SLEEPER!r}]))
     print(os.getpid(), supervisor.pid("first"), supervisor.pid("second"), flush=True)
     if sys.argv[2:] == ["late"]:  # starts watching only once the launcher is already dead
-        launcher = os.getppid()
         while os.getppid() == launcher:
             await asyncio.sleep(0.05)
     await until_orphaned(poll_seconds=0.1)  # what make dev does beside waiting for Ctrl-C
