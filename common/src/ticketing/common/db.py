@@ -103,6 +103,16 @@ IDLE_PING_SECONDS = 2.0
 """A connection back in the pool for longer than this is pinged before it is handed out."""
 
 
+def bound(table: Any, *columns: str) -> dict[str, sa.BindParameter[Any]]:
+    """``{column: bindparam}`` for ``.values()`` of a statement built once at import, its
+    values given at each execution (``session.execute(STATEMENT, {column: value})``).
+    SQLAlchemy memoises a statement's cache key on the statement object: one rebuilt per call
+    pays its construction and cache key again, about twice what running it costs
+    (``benchmarks/analysis.md``, fix 17). ``table``: a Table or a mapped class."""
+    columns_of = sa.inspect(table).columns
+    return {name: sa.bindparam(name, type_=columns_of[name].type) for name in columns}
+
+
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """The service's pool. No ping on every checkout (``pool_pre_ping`` cost a BEGIN/SELECT/
     ROLLBACK on each, three round trips per transaction under load): only a connection that sat

@@ -9,6 +9,9 @@ transaction is therefore never published, and one of a committed transaction nev
 Round trips (issue 14): ``stage()`` defers a write to the commit, where every staged write and
 the outbox rows go in *one* statement (data-modifying CTEs) before COMMIT; ``lock()`` takes an
 advisory lock once per transaction (``held()`` records one a caller's statement took along).
+
+The statements every event passes through (the claim, the outbox insert) are built once, their
+values bound at execution (``db.bound`` says why).
 """
 
 from __future__ import annotations
@@ -23,8 +26,16 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketing.common.correlation import REQUEST_ID_HEADER, outgoing_headers
-from ticketing.common.db import outbox, processed_events
+from ticketing.common.db import bound, outbox, processed_events
 from ticketing.common.events import Event
+
+CLAIM = (
+    postgresql.insert(processed_events)
+    .values(bound(processed_events, "event_id", "event_type"))
+    .on_conflict_do_nothing(index_elements=[processed_events.c.event_id])
+    .returning(processed_events.c.event_id)
+)
+INSERT_OUTBOX = sa.insert(outbox)
 
 
 @dataclass(frozen=True)
@@ -106,7 +117,7 @@ class UnitOfWork:
         staged, self._staged = self._staged, []
         writes, self._writes = self._writes, []
         if staged and not writes:  # any number of events (a sweep's), one batch
-            await self.session.execute(sa.insert(outbox), self._outbox_rows(staged))
+            await self.session.execute(INSERT_OUTBOX, self._outbox_rows(staged))
         elif staged:  # one row as plain values: a multi-row VALUES is compiled every time
             rows = self._outbox_rows(staged)
             values = sa.insert(outbox).values(rows[0] if len(rows) == 1 else rows)
@@ -153,12 +164,7 @@ class UnitOfWork:
         replicas queue on the row instead of both running the handler and one failing on the
         unique key at the end.
         """
-        claimed = await self.session.scalar(
-            postgresql.insert(processed_events)
-            .values(event_id=event.id, event_type=event.type)
-            .on_conflict_do_nothing(index_elements=[processed_events.c.event_id])
-            .returning(processed_events.c.event_id)
-        )
+        claimed = await self.session.scalar(CLAIM, {"event_id": event.id, "event_type": event.type})
         return claimed is not None
 
     async def mark_processed(self, event: Event) -> None:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.common.db import banned_users
+from ticketing.common.db import banned_users, bound
 from ticketing.common.events import (
     OrderChangedData,
     OrderCreatedData,
@@ -27,10 +27,26 @@ from ticketing.common.versions import EventOutOfOrder, should_apply
 from ticketing.notifications.domain import Recipient
 from ticketing.notifications.models import Order, Payment, Ticket, User
 
+# Built once, values bound per event (``common.db.bound`` says why).
+INSERT_USER = (
+    insert(User).values(bound(User, "id", "email")).on_conflict_do_nothing(index_elements=[User.id])
+)
+INSERT_TICKET = (
+    insert(Ticket)
+    .values(bound(Ticket, "id", "title", "seller_id", "version"))
+    .on_conflict_do_nothing(index_elements=[Ticket.id])
+)
+ORDER_COLUMNS = ("id", "buyer_id", "ticket_id", "price", "expires_at", "status", "version")
+INSERT_ORDER = (
+    insert(Order)
+    .values(bound(Order, *ORDER_COLUMNS))
+    .on_conflict_do_nothing(index_elements=[Order.id])
+    .returning(Order.id)
+)
+
 
 async def add_user(session: AsyncSession, data: UserCreatedData) -> None:
-    statement = insert(User).values(id=data.id, email=data.email)
-    await session.execute(statement.on_conflict_do_nothing(index_elements=[User.id]))
+    await session.execute(INSERT_USER, {"id": data.id, "email": data.email})
 
 
 async def recipient(session: AsyncSession, user_id: UUID) -> Recipient:
@@ -44,10 +60,8 @@ async def recipient(session: AsyncSession, user_id: UUID) -> Recipient:
 
 
 async def add_ticket(session: AsyncSession, data: TicketCreatedData) -> None:
-    statement = insert(Ticket).values(
-        id=data.id, title=data.title, seller_id=data.user_id, version=data.version
-    )
-    await session.execute(statement.on_conflict_do_nothing(index_elements=[Ticket.id]))
+    ticket = {"id": data.id, "title": data.title, "seller_id": data.user_id}
+    await session.execute(INSERT_TICKET, {**ticket, "version": data.version})
 
 
 async def update_ticket(session: AsyncSession, data: TicketUpdatedData) -> None:
@@ -66,18 +80,16 @@ async def ticket(session: AsyncSession, ticket_id: UUID) -> Ticket:
 
 async def add_order(session: AsyncSession, data: OrderCreatedData) -> Order | None:
     """The new order; None when it was already replicated (a duplicate)."""
-    statement = insert(Order).values(
-        id=data.id,
-        buyer_id=data.user_id,
-        ticket_id=data.ticket.id,
-        price=data.ticket.price,
-        expires_at=data.expires_at,
-        status=data.status,
-        version=data.version,
-    )
-    inserted = await session.scalar(
-        statement.on_conflict_do_nothing(index_elements=[Order.id]).returning(Order.id)
-    )
+    order = {
+        "id": data.id,
+        "buyer_id": data.user_id,
+        "ticket_id": data.ticket.id,
+        "price": data.ticket.price,
+        "expires_at": data.expires_at,
+        "status": data.status,
+        "version": data.version,
+    }
+    inserted = await session.scalar(INSERT_ORDER, order)
     return None if inserted is None else await session.get(Order, data.id)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from ticketing.common.consumer import Subscriptions
 from ticketing.common.contracts import utcnow
+from ticketing.common.db import bound
 from ticketing.common.events import (
     ExpirationComplete,
     PaymentCreated,
@@ -31,21 +32,32 @@ from ticketing.orders.models import Ticket
 logger = logging.getLogger("ticketing.orders")
 
 
+# Built once, values bound per event (``common.db.bound`` says why).
+INSERT_TICKET = (
+    insert(Ticket)
+    .values(bound(Ticket, "id", "title", "price", "user_id", "version"))
+    .on_conflict_do_nothing(index_elements=[Ticket.id])
+    .returning(Ticket.id)
+)
+UPDATE_TICKET = (
+    sa.update(Ticket)
+    .where(Ticket.id == sa.bindparam("ticket_id"), Ticket.version == sa.bindparam("previous"))
+    .values(bound(Ticket, "title", "price", "user_id", "version"))
+    # Nothing in the session is read after it; the ORM could not evaluate bound values anyway.
+    .execution_options(synchronize_session=False)
+)
+
+
 async def on_ticket_created(event: TicketCreated, uow: UnitOfWork) -> None:
     ticket = event.data
-    statement = (
-        insert(Ticket)
-        .values(
-            id=ticket.id,
-            title=ticket.title,
-            price=ticket.price,
-            user_id=ticket.user_id,
-            version=ticket.version,
-        )
-        .on_conflict_do_nothing(index_elements=[Ticket.id])
-        .returning(Ticket.id)
-    )
-    if await uow.session.scalar(statement) is None:
+    replica = {
+        "id": ticket.id,
+        "title": ticket.title,
+        "price": ticket.price,
+        "user_id": ticket.user_id,
+        "version": ticket.version,
+    }
+    if await uow.session.scalar(INSERT_TICKET, replica) is None:
         # Already replicated: a replay of the creation, or versions after it already applied.
         await _apply_ticket(event, uow)
 
@@ -58,16 +70,15 @@ async def _apply_ticket(event: TicketCreated | TicketUpdated, uow: UnitOfWork) -
     ticket = event.data
     local = await uow.session.get(Ticket, ticket.id, with_for_update=True)
     if should_apply(local.version if local else None, ticket.version):
-        await uow.session.execute(
-            sa.update(Ticket)
-            .where(Ticket.id == ticket.id, Ticket.version == ticket.version - 1)
-            .values(
-                title=ticket.title,
-                price=ticket.price,
-                user_id=ticket.user_id,
-                version=ticket.version,
-            )
-        )
+        changes = {
+            "ticket_id": ticket.id,
+            "previous": ticket.version - 1,
+            "title": ticket.title,
+            "price": ticket.price,
+            "user_id": ticket.user_id,
+            "version": ticket.version,
+        }
+        await uow.session.execute(UPDATE_TICKET, changes)
     elif local is not None and local.user_id is None:
         # Replicated before sellers were kept. A seller never changes, so any version of the
         # ticket, even an old one, may fill it in.

@@ -11,6 +11,7 @@ import logging
 from sqlalchemy.dialects.postgresql import insert
 
 from ticketing.common.consumer import Subscriptions
+from ticketing.common.db import bound
 from ticketing.common.events import OrderCancelled, OrderCompleted, OrderCreated
 from ticketing.common.uow import UnitOfWork
 from ticketing.common.versions import EventOutOfOrder, should_apply
@@ -22,17 +23,24 @@ from ticketing.payments.settlement import recorded_payment
 logger = logging.getLogger("ticketing.payments")
 
 
+INSERT_ORDER = (  # built once, values bound per event (``common.db.bound`` says why)
+    insert(Order)
+    .values(bound(Order, "id", "user_id", "status", "price", "version", "expires_at"))
+    .on_conflict_do_nothing(index_elements=[Order.id])
+)
+
+
 async def on_order_created(event: OrderCreated, uow: UnitOfWork) -> None:
     data = event.data
-    stmt = insert(Order).values(
-        id=data.id,
-        user_id=data.user_id,
-        status=data.status,
-        price=data.ticket.price,
-        version=data.version,
-        expires_at=data.expires_at,
-    )
-    await uow.session.execute(stmt.on_conflict_do_nothing(index_elements=[Order.id]))
+    order = {
+        "id": data.id,
+        "user_id": data.user_id,
+        "status": data.status,
+        "price": data.ticket.price,
+        "version": data.version,
+        "expires_at": data.expires_at,
+    }
+    await uow.session.execute(INSERT_ORDER, order)
 
 
 async def _next_version_of(event: OrderCancelled | OrderCompleted, uow: UnitOfWork) -> Order | None:

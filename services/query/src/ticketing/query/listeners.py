@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.common.consumer import Subscriptions
 from ticketing.common.contracts import OrderStatus
+from ticketing.common.db import bound
 from ticketing.common.events import (
     ExpirationComplete,
     OrderCancelled,
@@ -50,19 +51,27 @@ async def on_ticket_created(event: TicketCreated, uow: UnitOfWork) -> None:
     data = event.data
     await lock_for_writing(uow.session, listing_key(data.id))
     status, updated_at = await derived_state(uow.session, data.id, None, event.occurred_at)
-    listing = insert(Listing).values(
-        id=data.id,
-        title=data.title,
-        price=data.price,
-        user_id=data.user_id,
-        version=data.version,
-        order_id=None,
-        status=status,
-        created_at=event.occurred_at,
-        ticket_changed_at=event.occurred_at,
-        updated_at=updated_at,
-    )
-    await uow.session.execute(listing.on_conflict_do_nothing(index_elements=[Listing.id]))
+    listing = {
+        "id": data.id,
+        "title": data.title,
+        "price": data.price,
+        "user_id": data.user_id,
+        "version": data.version,
+        "order_id": None,
+        "status": status,
+        "created_at": event.occurred_at,
+        "ticket_changed_at": event.occurred_at,
+        "updated_at": updated_at,
+    }
+    await uow.session.execute(INSERT_LISTING, listing)
+
+
+INSERT_LISTING = (
+    insert(Listing)
+    .values(bound(Listing, *(column.name for column in Listing.__table__.columns)))
+    .on_conflict_do_nothing(index_elements=[Listing.id])
+)
+"""Built once (``common.db.bound`` says why), as the statements every event runs."""
 
 
 async def on_ticket_updated(event: TicketUpdated, uow: UnitOfWork) -> None:
@@ -177,16 +186,17 @@ async def derived_state(
 ) -> tuple[domain.ListingStatus, datetime]:
     """A listing's status and ``updatedAt``, given its ticket's ``orderId`` and last change,
     from every known order of the ticket and its payment (one query)."""
-    rows = (
-        await session.execute(
-            sa.select(Order.id, Order.status, Order.changed_at, Payment.created_at)
-            .outerjoin(Payment, Payment.order_id == Order.id)
-            .where(Order.ticket_id == ticket_id)
-        )
-    ).all()
+    rows = (await session.execute(TICKET_ORDERS, {"ticket_id": ticket_id})).all()
     orders = [domain.KnownOrder(id=r[0], status=r[1], paid=r[3] is not None) for r in rows]
     changes = [ticket_changed_at, *(r[2] for r in rows), *(r[3] for r in rows)]
     return domain.listing_status(orders, reserved_by=reserved_by), domain.last_change(changes)
+
+
+TICKET_ORDERS = (
+    sa.select(Order.id, Order.status, Order.changed_at, Payment.created_at)
+    .outerjoin(Payment, Payment.order_id == Order.id)
+    .where(Order.ticket_id == sa.bindparam("ticket_id"))
+)
 
 
 SUBSCRIPTIONS: Subscriptions = {

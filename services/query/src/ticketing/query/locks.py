@@ -32,6 +32,8 @@ write then, and one key per replayed ticket would fill PostgreSQL's lock table
 
 from __future__ import annotations
 
+import functools
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -63,8 +65,23 @@ async def lock_for_writing(session: AsyncSession, *keys: AdvisoryLock) -> None:
     if _holds_exclusively(session):
         return
     ordered = sorted(keys, key=lambda lock: (lock.kind != ORDER_LOCK, lock.key))
-    shared = sa.func.pg_advisory_xact_lock_shared(READ_MODEL_LOCK)
-    await session.execute(sa.select(shared, *(lock.acquire() for lock in ordered)))
+    params: dict[str, int | str] = {f"kind_{n}": lock.kind for n, lock in enumerate(ordered)}
+    params |= {f"key_{n}": lock.key for n, lock in enumerate(ordered)}
+    await session.execute(_shared_lock_then_keys(len(ordered)), params)
+
+
+@functools.cache
+def _shared_lock_then_keys(count: int) -> sa.Select[Any]:
+    """The statement taking the shared lock, then ``count`` keys, built once per count (as
+    ``common.db.bound`` says, a statement built per call costs more than running it)."""
+    keys = (
+        sa.func.pg_advisory_xact_lock(
+            sa.bindparam(f"kind_{n}", type_=sa.Integer),
+            sa.func.hashtext(sa.bindparam(f"key_{n}", type_=sa.Text)),
+        )
+        for n in range(count)
+    )
+    return sa.select(sa.func.pg_advisory_xact_lock_shared(READ_MODEL_LOCK), *keys)
 
 
 async def lock_exclusively(session: AsyncSession) -> None:
