@@ -74,10 +74,25 @@ ROW = (
 )
 
 
+# Built once, values bound per batch (``db.bound`` says why).
+PUBLISHING_LOCK = sa.select(sa.func.pg_advisory_xact_lock(RELAY_LOCK_ID))
+UNPUBLISHED = (
+    sa.select(*ROW)
+    .where(outbox.c.published_at.is_(None))
+    .order_by(outbox.c.seq)
+    .limit(sa.bindparam("batch_size", type_=sa.Integer))
+)
+MARK_PUBLISHED = (
+    sa.update(outbox)
+    .where(outbox.c.seq.in_(sa.bindparam("seqs", expanding=True)))
+    .values(published_at=sa.bindparam("now", type_=outbox.c.published_at.type))
+)
+
+
 async def hold_publishing_lock(session: AsyncSession) -> None:
     """Wait until no other relay (or republish) of this database publishes, then hold that
     right until this transaction ends."""
-    await session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": RELAY_LOCK_ID})
+    await session.execute(PUBLISHING_LOCK)
 
 
 class OutboxRelay:
@@ -146,22 +161,12 @@ class OutboxRelay:
                 await hold_publishing_lock(session)
             finally:
                 self._waiting_for_lock = False
-            rows = (
-                await session.execute(
-                    sa.select(*ROW)
-                    .where(outbox.c.published_at.is_(None))
-                    .order_by(outbox.c.seq)
-                    .limit(self._batch_size)
-                )
-            ).all()
+            batch = {"batch_size": self._batch_size}
+            rows = (await session.execute(UNPUBLISHED, batch)).all()
             published, failure = await _publish(self._bus, rows, msg_id=lambda row: row.event_id)
             if published:
                 # Keep what did go out, even when a later row failed.
-                await session.execute(
-                    sa.update(outbox)
-                    .where(outbox.c.seq.in_(published))
-                    .values(published_at=utcnow())
-                )
+                await session.execute(MARK_PUBLISHED, {"seqs": published, "now": utcnow()})
         if failure is not None:
             raise failure
         return len(published)
