@@ -1,4 +1,5 @@
-"""How tickets are read from the database (writes are plain ORM changes, version-checked)."""
+"""How tickets are read from the database, and a new one written (edits are plain ORM changes,
+version-checked)."""
 
 from typing import Any
 from uuid import UUID
@@ -7,10 +8,21 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ticketing.common.contracts import TicketBody
-from ticketing.common.db import banned_users
+from ticketing.common.db import banned_users, bound
 from ticketing.common.errors import NotFoundError
 from ticketing.common.pagination import NewestFirst, Position, split_page
 from ticketing.tickets.models import Ticket
+
+NEW_TICKET_COLUMNS = ("id", "title", "price", "user_id", "version", "order_id")
+INSERT_TICKET = sa.insert(Ticket).values(bound(Ticket, *NEW_TICKET_COLUMNS))
+
+
+async def add(session: AsyncSession, ticket: Ticket) -> None:
+    """Insert a new ticket with one statement built once (``common.db.bound``). The ORM's
+    flush of a single added object cost a fifth of the process's CPU while tickets were
+    being listed; nothing of the row is read back (``created_at`` is not in the body)."""
+    values = {name: getattr(ticket, name) for name in NEW_TICKET_COLUMNS}
+    await session.execute(INSERT_TICKET, values)
 
 
 async def get(session: AsyncSession, ticket_id: UUID, *, lock: bool = False) -> Ticket:
