@@ -36,6 +36,11 @@ CLAIM = (
     .returning(processed_events.c.event_id)
 )
 INSERT_OUTBOX = sa.insert(outbox)
+ACQUIRE_LOCK = sa.select(
+    sa.func.pg_advisory_xact_lock(
+        sa.bindparam("kind", type_=sa.Integer), sa.func.hashtext(sa.bindparam("key", type_=sa.Text))
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,7 @@ class UnitOfWork:
     async def lock(self, lock: AdvisoryLock) -> None:
         """Hold ``lock`` until the transaction ends; nothing is sent when it is held already."""
         if lock not in self._locks:
-            await self.session.execute(sa.select(lock.acquire()))
+            await self.session.execute(ACQUIRE_LOCK, {"kind": lock.kind, "key": lock.key})
             self._locks.add(lock)
 
     def held(self, lock: AdvisoryLock) -> None:

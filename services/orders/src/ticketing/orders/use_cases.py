@@ -69,7 +69,8 @@ async def place_order(
     insert does nothing (ON CONFLICT), whatever either of them read before, and its commit
     fails with "Ticket is already reserved"."""
     await uow.lock(buyer_lock(user_id))
-    found = (await uow.session.execute(_order_request(ticket_id, user_id))).one_or_none()
+    facts = {"ticket_id": ticket_id, "buyer": user_id}
+    found = (await uow.session.execute(ORDER_REQUEST, facts)).one_or_none()
     if found is None:
         raise NotFoundError()
     ticket, seller_banned, reserved, unpaid_orders = found
@@ -94,8 +95,11 @@ async def place_order(
     return order
 
 
-def _order_request(ticket_id: UUID, buyer: UUID) -> sa.Select[Ticket, bool, bool, int]:
-    """The ticket and every fact ``domain.ensure_orderable`` looks at, in one query."""
+def _order_request() -> sa.Select[Ticket, bool, bool, int]:
+    """The ticket and every fact ``domain.ensure_orderable`` looks at, in one query, for the
+    bound ``ticket_id`` and ``buyer``."""
+    ticket_id = sa.bindparam("ticket_id", type_=sa.Uuid)
+    buyer = sa.bindparam("buyer", type_=sa.Uuid)
     seller_banned = sa.exists().where(banned_users.c.user_id == Ticket.user_id)
     reserved = sa.exists().where(Order.ticket_id == ticket_id, Order.status != "cancelled")
     unpaid = (
@@ -105,6 +109,9 @@ def _order_request(ticket_id: UUID, buyer: UUID) -> sa.Select[Ticket, bool, bool
         .scalar_subquery()
     )
     return sa.select(Ticket, seller_banned, reserved, unpaid).where(Ticket.id == ticket_id)
+
+
+ORDER_REQUEST = _order_request()  # built once, bound per order (``common.db.bound``)
 
 
 def _insert(order: Order) -> sa.Insert:
