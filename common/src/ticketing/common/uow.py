@@ -36,11 +36,6 @@ CLAIM = (
     .returning(processed_events.c.event_id)
 )
 INSERT_OUTBOX = sa.insert(outbox)
-ACQUIRE_LOCK = sa.select(
-    sa.func.pg_advisory_xact_lock(
-        sa.bindparam("kind", type_=sa.Integer), sa.func.hashtext(sa.bindparam("key", type_=sa.Text))
-    )
-)
 
 
 @dataclass(frozen=True)
@@ -56,6 +51,21 @@ class AdvisoryLock:
 
     def try_acquire(self) -> sa.ColumnElement[bool]:
         return sa.func.pg_try_advisory_xact_lock(self.kind, sa.func.hashtext(self.key))
+
+    @staticmethod
+    def bound_acquire(name: str = "") -> sa.ColumnElement[Any]:
+        """``acquire()`` for a statement built once: its kind and key are bound at execution
+        as ``kind<name>`` and ``key<name>`` (``params(name)``)."""
+        kind = sa.bindparam(f"kind{name}", type_=sa.Integer)
+        return sa.func.pg_advisory_xact_lock(
+            kind, sa.func.hashtext(sa.bindparam(f"key{name}", type_=sa.Text))
+        )
+
+    def params(self, name: str = "") -> dict[str, int | str]:
+        return {f"kind{name}": self.kind, f"key{name}": self.key}
+
+
+ACQUIRE_LOCK = sa.select(AdvisoryLock.bound_acquire())
 
 
 @dataclass(frozen=True)
@@ -111,7 +121,7 @@ class UnitOfWork:
     async def lock(self, lock: AdvisoryLock) -> None:
         """Hold ``lock`` until the transaction ends; nothing is sent when it is held already."""
         if lock not in self._locks:
-            await self.session.execute(ACQUIRE_LOCK, {"kind": lock.kind, "key": lock.key})
+            await self.session.execute(ACQUIRE_LOCK, lock.params())
             self._locks.add(lock)
 
     def held(self, lock: AdvisoryLock) -> None:

@@ -65,8 +65,11 @@ async def lock_for_writing(session: AsyncSession, *keys: AdvisoryLock) -> None:
     if _holds_exclusively(session):
         return
     ordered = sorted(keys, key=lambda lock: (lock.kind != ORDER_LOCK, lock.key))
-    params: dict[str, int | str] = {f"kind_{n}": lock.kind for n, lock in enumerate(ordered)}
-    params |= {f"key_{n}": lock.key for n, lock in enumerate(ordered)}
+    params = {
+        name: value
+        for n, lock in enumerate(ordered)
+        for name, value in lock.params(f"_{n}").items()
+    }
     await session.execute(_shared_lock_then_keys(len(ordered)), params)
 
 
@@ -74,13 +77,7 @@ async def lock_for_writing(session: AsyncSession, *keys: AdvisoryLock) -> None:
 def _shared_lock_then_keys(count: int) -> sa.Select[Any]:
     """The statement taking the shared lock, then ``count`` keys, built once per count (as
     ``common.db.bound`` says, a statement built per call costs more than running it)."""
-    keys = (
-        sa.func.pg_advisory_xact_lock(
-            sa.bindparam(f"kind_{n}", type_=sa.Integer),
-            sa.func.hashtext(sa.bindparam(f"key_{n}", type_=sa.Text)),
-        )
-        for n in range(count)
-    )
+    keys = (AdvisoryLock.bound_acquire(f"_{n}") for n in range(count))
     return sa.select(sa.func.pg_advisory_xact_lock_shared(READ_MODEL_LOCK), *keys)
 
 
