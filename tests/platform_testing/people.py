@@ -3,6 +3,7 @@ through the real auth service, and what they can do with it."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -25,10 +26,18 @@ def expect(response: httpx.Response, status: int) -> Any:
 class Browser:
     """One person on the platform: a client with its own cookies, and what they can do."""
 
-    def __init__(self, http: httpx.AsyncClient, user: Json) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        user: Json,
+        delivery_report: Callable[[], Awaitable[str]] | None = None,
+    ) -> None:
         self.http = http
         self.id = UUID(user["id"])
         self.email: str = user["email"]
+        # Where the platform's events are (Platform.delivery_report), told when an event
+        # this person waits for never arrives.
+        self._delivery_report = delivery_report
 
     async def sell(self, title: str = "Concert", price: str = "20.00") -> Json:
         ticket: Json = expect(
@@ -40,14 +49,20 @@ class Browser:
     async def place_order(self, ticket_id: str) -> httpx.Response:
         return await self.http.post("/api/orders", json={"ticketId": ticket_id})
 
-    async def order_once_orderable(self, ticket_id: str, *, timeout: float = 10) -> Json:
+    async def order_once_orderable(self, ticket_id: str, *, timeout: float = 30) -> Json:
         """Order the ticket as soon as orders has learnt of it (404 until ticket.created)."""
 
         async def attempt() -> Json:
             order: Json = expect(await self.place_order(ticket_id), 201)
             return order
 
-        return await eventually(attempt, timeout=timeout)
+        try:
+            return await eventually(attempt, timeout=timeout)
+        except AssertionError as never_orderable:
+            if self._delivery_report is None:
+                raise
+            report = await self._delivery_report()
+            raise AssertionError(f"{never_orderable}\n{report}") from never_orderable
 
     async def order(self, order_id: str) -> Json:
         order: Json = expect(await self.http.get(f"/api/orders/{order_id}"), 200)

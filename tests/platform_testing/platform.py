@@ -17,7 +17,7 @@ from platform_testing.lifespans import started_together
 from platform_testing.people import Browser, Json, expect
 from ticketing.auth.commands import ban_user
 from ticketing.auth.config import AuthSettings
-from ticketing.common.db import processed_events
+from ticketing.common.db import outbox, processed_events
 from ticketing.common.service import ServiceRuntime
 from ticketing.payments.models import Order as PaymentsOrder
 from ticketing.payments.models import Payment
@@ -60,7 +60,7 @@ class Platform:
     async def sign_up(self) -> Browser:
         http = await self._stack.enter_async_context(self.browser())
         user = await sign_up(http)
-        return Browser(http, {"id": str(user.id), "email": user.email})
+        return Browser(http, {"id": str(user.id), "email": user.email}, self.delivery_report)
 
     async def start_query(self) -> None:
         await self._stack.enter_async_context(started_together([self.apps["query"]]))
@@ -138,6 +138,43 @@ class Platform:
         """What is still on its way (orders not final, replicas behind, refunds owed)."""
         return await still_settling(self.database_url("orders"), self.database_url("payments"))
 
+    async def delivery_report(self) -> str:
+        """Where the events are, for a test whose event never arrived: per service, its
+        outbox rows not yet published and what its durable consumer has not yet settled."""
+        lines = []
+        for name in self.apps:
+            runtime = self._runtime(name)
+            if not runtime.bus.is_connected:
+                lines.append(f"{name}: not running")
+                continue
+            async with runtime.sessionmaker() as session:
+                unpublished = await session.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(outbox)
+                    .where(outbox.c.published_at.is_(None))
+                )
+            line = f"{name}: {unpublished} outbox rows unpublished"
+            if runtime.consumer is not None:
+                line += f"; {await _consumer_state(runtime)}"
+            lines.append(line)
+        return "\n".join(lines)
+
     def _runtime(self, name: str) -> ServiceRuntime:
         runtime: ServiceRuntime = self.apps[name].state.runtime
         return runtime
+
+
+async def _consumer_state(runtime: ServiceRuntime) -> str:
+    assert runtime.consumer is not None
+    names, durable = runtime.bus.names, runtime.consumer.durable
+    try:
+        info = await runtime.bus.js.consumer_info(names.stream, durable)
+    except Exception as exc:  # what the report is for: a durable that is missing, say
+        return f"durable {durable}: {exc!r}"
+    stream = await runtime.bus.js.stream_info(names.stream)
+    return (
+        f"durable {durable}: {info.num_pending} not delivered, {info.num_ack_pending} not acked,"
+        f" {info.num_redelivered} redelivered, {info.num_waiting} fetches waiting; delivered up"
+        f" to stream seq {info.delivered.stream_seq if info.delivered else None} of"
+        f" {stream.state.last_seq}, problem: {runtime.consumer.problem}"
+    )
