@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -207,10 +208,21 @@ def idle_figures(platform: Platform) -> list[str]:
             continue
         rss, pss = rss + memory.rss, pss + getattr(memory, "pss", 0)
     return [
-        f"`make dev` (this run, cold data dir): ready in {platform.ready_seconds:.1f} s,"
+        f"`make dev` (this run, a new data dir): ready in {platform.ready_seconds:.1f} s,"
         f" {len(procs)} processes, {rss / 2**20:,.0f} MiB RSS in all, {pss / 2**20:,.0f} MiB"
-        " PSS (shared pages counted once; target: under 12 s warm, under 1 GiB RSS)."
+        " PSS (shared pages counted once; target: under 1 GiB RSS)."
     ]
+
+
+def warm_start(workdir: Path) -> str:
+    """make dev started again on the data dir the run leaves (databases migrated, streams and
+    durables made, the bytecode compiled): the warm start that issue 14 targets."""
+    with running_platform(window_seconds=WINDOW_SECONDS, workdir=workdir) as again:
+        seconds = again.ready_seconds
+    return (
+        f"`make dev` started again on that data dir (warm): ready in {seconds:.1f} s"
+        " (target: under 12 s)."
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[frozenset[str], Path | None]:
@@ -231,17 +243,23 @@ def main(argv: list[str] | None = None) -> None:
     rows: dict[str, Row] = {}
     only, keep_log = parse_args(argv)
     load_before = os.getloadavg()[0]
-    with running_platform(window_seconds=WINDOW_SECONDS) as platform, bare_endpoint() as bare:
-        extra = idle_figures(platform)
-        try:
-            if "wrk" in only:
-                asyncio.run(flows.full_listings(platform, flows.Buyers(platform)))
-                wrk_rows(platform, bare, rows)
-            extra += asyncio.run(flow_rows(platform, bare, rows, only))
-        except (Exception, KeyboardInterrupt) as exc:  # the rows measured so far are reported
-            extra.append(f"**The run stopped early** ({type(exc).__name__}: {exc}); rows missing.")
-        if keep_log is not None:  # its timestamps and request ids: where a row's time went
-            shutil.copyfile(platform.data_dir.parent / "make-dev.log", keep_log)
+    with tempfile.TemporaryDirectory(prefix="ticketing-bench-") as tmp:
+        workdir = Path(tmp)
+        with (
+            running_platform(window_seconds=WINDOW_SECONDS, workdir=workdir) as platform,
+            bare_endpoint() as bare,
+        ):
+            extra = idle_figures(platform)
+            try:
+                if "wrk" in only:
+                    asyncio.run(flows.full_listings(platform, flows.Buyers(platform)))
+                    wrk_rows(platform, bare, rows)
+                extra += asyncio.run(flow_rows(platform, bare, rows, only))
+            except (Exception, KeyboardInterrupt) as exc:  # the rows measured so far are kept
+                extra.append(f"**The run stopped early** ({type(exc).__name__}: {exc}).")
+            if keep_log is not None:  # its timestamps and request ids: where a row's time went
+                shutil.copyfile(workdir / "make-dev.log", keep_log)
+        extra.append(warm_start(workdir))
     extra.append(
         f"Load average (1 min) of the machine: {load_before:.1f} when the run started,"
         f" {os.getloadavg()[0]:.1f} when it ended, on {os.cpu_count()} cores: anything above"

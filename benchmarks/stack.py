@@ -1,6 +1,6 @@
 """The platform under test, started as ``make dev`` starts it, and the bare baseline beside it.
 
-``python -m ticketing.devstack up`` with a temporary ``TICKETING_DATA_DIR`` and a free
+``python -m ticketing.devstack up`` with ``TICKETING_DATA_DIR`` in the run's work dir and a free
 ``TICKETING_PORT``; ready when it prints its ``ready:`` line. The services' own ports (the
 benchmarks measure each service directly, and the gateway in one row of its own) are read from
 the command lines of the processes it started, and the dev JWT key from its data dir, so the
@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -74,40 +73,42 @@ def _service_ports(processes: list[psutil.Process]) -> dict[str, int]:
 
 
 @contextlib.contextmanager
-def running_platform(*, window_seconds: int) -> Iterator[Platform]:
-    with tempfile.TemporaryDirectory(prefix="ticketing-bench-") as tmp:
-        data_dir, port = Path(tmp) / "dev", free_port()
-        env = {
-            **os.environ,
-            "TICKETING_PORT": str(port),
-            "TICKETING_DATA_DIR": str(data_dir),
-            "TICKETING_REPLICAS": "1",
-            "EXPIRATION_WINDOW_SECONDS": str(window_seconds),
-        }
-        log = (Path(tmp) / "make-dev.log").open("wb")
-        started = time.monotonic()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ticketing.devstack", "up"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        platform = Platform(f"http://127.0.0.1:{port}", data_dir, process, 0.0)
-        try:
-            _await_ready(Path(log.name), process)
-            platform.ready_seconds = time.monotonic() - started
-            platform.ports = _service_ports(platform.processes())
-            yield platform
-        except BaseException:
-            lines = Path(log.name).read_text(errors="replace").splitlines()
-            crashes = [line for line in lines if "crash" in line.lower() or "rror" in line]
-            print("make dev's errors during the run:", *crashes[-40:], sep="\n", file=sys.stderr)
-            raise
-        finally:
-            _stop(platform)
-            log.close()
+def running_platform(*, window_seconds: int, workdir: Path) -> Iterator[Platform]:
+    """make dev with its data dir ``workdir/dev`` and its log ``workdir/make-dev.log``: a
+    cold start on a new ``workdir``, a warm one (databases migrated, streams there) on one
+    that a platform before it used."""
+    data_dir, port = workdir / "dev", free_port()
+    env = {
+        **os.environ,
+        "TICKETING_PORT": str(port),
+        "TICKETING_DATA_DIR": str(data_dir),
+        "TICKETING_REPLICAS": "1",
+        "EXPIRATION_WINDOW_SECONDS": str(window_seconds),
+    }
+    log = (workdir / "make-dev.log").open("wb")
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ticketing.devstack", "up"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    platform = Platform(f"http://127.0.0.1:{port}", data_dir, process, 0.0)
+    try:
+        _await_ready(Path(log.name), process)
+        platform.ready_seconds = time.monotonic() - started
+        platform.ports = _service_ports(platform.processes())
+        yield platform
+    except BaseException:
+        lines = Path(log.name).read_text(errors="replace").splitlines()
+        crashes = [line for line in lines if "crash" in line.lower() or "rror" in line]
+        print("make dev's errors during the run:", *crashes[-40:], sep="\n", file=sys.stderr)
+        raise
+    finally:
+        _stop(platform)
+        log.close()
 
 
 def _await_ready(log: Path, process: subprocess.Popen[bytes]) -> None:
