@@ -6,6 +6,10 @@ SHELL := /bin/bash
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON_PREFERENCE := only-system
+# Bytecode compiled once at install, as in the image: where PYTHONDONTWRITEBYTECODE is set (this
+# machine sets it), every process otherwise compiled every import from source, every start
+# (a service's imports: 6.1 s instead of 3.0; make dev, cold or warm: 35 s instead of 13 to 19).
+export UV_COMPILE_BYTECODE := 1
 RUN := $(UV) run --all-packages --locked
 SRC := common/src testkit/src $(wildcard services/*/src) $(wildcard tools/*/src) benchmarks
 
