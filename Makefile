@@ -80,7 +80,10 @@ test-faults: install ## the fault suite: make dev, 2 replicas, load, kills, outa
 test-browser: install ## the browser tests (Chromium driven by Playwright)
 	$(RUN) pytest -q tests/browser
 
+# wrk is Debian's (apt-get, as .ci/run installs Chromium); the flows that need state use an asyncio
+# driver of benchmarks/load.py.
 bench: install ## the platform as make dev runs it against bare baselines -> docs/performance.md
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	$(RUN) python -m benchmarks.run
 
 contracts: install ## regenerate docs/contracts/ (event JSON Schemas, OpenAPI of each API)
