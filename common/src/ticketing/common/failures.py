@@ -10,9 +10,8 @@ rejects this event) and spends the event's bounded failure budget.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Iterator
-
-import sqlalchemy.exc
 
 # SQLSTATE classes that mean "the server is not available right now", not "your query is bad":
 # 08 connection exception, 53 insufficient resources, 57P01-03 admin shutdown / crash /
@@ -39,15 +38,7 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
 def _is_transient_one(error: BaseException) -> bool:
     if isinstance(error, TransientError | OSError | TimeoutError | asyncio.TimeoutError):
         return True
-    if isinstance(error, sqlalchemy.exc.DBAPIError) and error.connection_invalidated:
-        return True
-    if isinstance(
-        error,
-        sqlalchemy.exc.OperationalError
-        | sqlalchemy.exc.InterfaceError
-        | sqlalchemy.exc.TimeoutError
-        | sqlalchemy.exc.DisconnectionError,
-    ):
+    if _is_database_outage(error):
         return True
     sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
     if isinstance(sqlstate, str) and sqlstate.startswith(_TRANSIENT_SQLSTATES):
@@ -56,6 +47,19 @@ def _is_transient_one(error: BaseException) -> bool:
     return kind.__module__.startswith(_TRANSIENT_MODULE_PREFIXES) and any(
         part in kind.__name__ for part in _TRANSIENT_NAME_PARTS
     )
+
+
+def _is_database_outage(error: BaseException) -> bool:
+    """SQLAlchemy's errors that mean the database is unreachable. Looked up, not imported: a
+    process without a database (the expiration worker, the client) never loads SQLAlchemy,
+    and then no error can be one of its."""
+    exc = sys.modules.get("sqlalchemy.exc")
+    if exc is None:
+        return False
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    outages = exc.OperationalError | exc.InterfaceError | exc.TimeoutError | exc.DisconnectionError
+    return isinstance(error, outages)
 
 
 def is_transient(error: BaseException) -> bool:

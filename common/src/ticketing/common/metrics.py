@@ -20,16 +20,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Response
 from nats.js.errors import NotFoundError
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from ticketing.common.db import outbox
 
 if TYPE_CHECKING:  # the bus counts its publishes here
     from ticketing.common.bus import Bus
@@ -105,16 +102,10 @@ def observe_request(service: str, method: str, route: str, status: int, seconds:
     HTTP_REQUEST_DURATION.labels(service, method, route, str(status)).observe(seconds)
 
 
-async def sample_outbox(service: str, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    async with sessionmaker() as session:
-        count, oldest = (
-            await session.execute(
-                sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)).where(
-                    outbox.c.published_at.is_(None)
-                )
-            )
-        ).one()
-    OUTBOX_BACKLOG.labels(service).set(count)
+def record_outbox_backlog(service: str, unpublished: int, oldest: datetime | None) -> None:
+    """What ``outbox.sample_backlog`` read: no SQL here, so a process without a database
+    (the expiration worker, the client) does not load SQLAlchemy to expose its metrics."""
+    OUTBOX_BACKLOG.labels(service).set(unpublished)
     if service not in _oldest_unpublished:
         OUTBOX_OLDEST_AGE.labels(service).set_function(lambda: _age_of_oldest(service))
     _oldest_unpublished[service] = None if oldest is None else oldest.timestamp()
@@ -147,17 +138,10 @@ Sampler = Callable[[], Awaitable[None]]
 
 
 def service_samplers(
-    service: str,
-    sessionmaker: async_sessionmaker[AsyncSession] | None,
-    bus: Bus,
-    durable: str | None,
+    service: str, bus: Bus, durable: str | None, *, outbox_backlog: Sampler | None = None
 ) -> list[Sampler]:
-    """What a process samples: its outbox and its durable consumer (each if it has one),
-    the streams."""
-
-    async def outbox_backlog() -> None:
-        if sessionmaker is not None:
-            await sample_outbox(service, sessionmaker)
+    """What a process samples: its outbox (``outbox.sample_backlog``, if it has one), its
+    durable consumer (if it has one), the streams."""
 
     async def consumer_backlog() -> None:
         if durable is not None:
@@ -166,7 +150,7 @@ def service_samplers(
     async def streams() -> None:
         await sample_streams(bus)
 
-    return [outbox_backlog, consumer_backlog, streams]
+    return [*([outbox_backlog] if outbox_backlog else []), consumer_backlog, streams]
 
 
 async def sample_forever(samplers: Sequence[Sampler], every: float = SAMPLE_SECONDS) -> None:

@@ -53,6 +53,7 @@ from ticketing.common.contracts import utcnow
 from ticketing.common.correlation import REQUEST_ID_HEADER
 from ticketing.common.db import create_migration_engine, create_sessionmaker, outbox
 from ticketing.common.lanes import Lanes
+from ticketing.common.metrics import record_outbox_backlog
 
 logger = logging.getLogger("ticketing.outbox")
 
@@ -87,6 +88,18 @@ MARK_PUBLISHED = (
     .where(outbox.c.seq.in_(sa.bindparam("seqs", expanding=True)))
     .values(published_at=sa.bindparam("now", type_=outbox.c.published_at.type))
 )
+
+
+BACKLOG = sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)).where(
+    outbox.c.published_at.is_(None)
+)
+
+
+async def sample_backlog(service: str, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """The metrics sampler's view of the outbox: how many rows wait, since when."""
+    async with sessionmaker() as session:
+        unpublished, oldest = (await session.execute(BACKLOG)).one()
+    record_outbox_backlog(service, unpublished, oldest)
 
 
 async def hold_publishing_lock(session: AsyncSession) -> None:

@@ -20,15 +20,17 @@ import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import urlencode
 from uuid import UUID
 
-import sqlalchemy as sa
 from fastapi import Query, Request
-from sqlalchemy.orm import InstrumentedAttribute
 
 from ticketing.common.errors import FieldError
+
+if TYPE_CHECKING:  # imported where a listing is built: the client only reads cursors
+    import sqlalchemy as sa
+    from sqlalchemy.orm import InstrumentedAttribute
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -115,6 +117,8 @@ class NewestFirst:
         created_at: InstrumentedAttribute[datetime] | sa.ColumnElement[datetime],
         row_id: InstrumentedAttribute[UUID] | sa.ColumnElement[UUID],
     ) -> NewestFirst:
+        import sqlalchemy as sa
+
         first = query.order_by(created_at.desc(), row_id.desc()).limit(
             sa.bindparam("page_rows", type_=sa.Integer)
         )

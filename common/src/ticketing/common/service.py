@@ -33,8 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from ticketing.common import tracing
 from ticketing.common.advisories import MaxDeliveriesBackstop, ensure_advisory_stream
 from ticketing.common.auth import TokenVerifier, UserSession
-from ticketing.common.background import cancel_until_done
-from ticketing.common.background import supervise as supervise  # re-exported: expiration
+from ticketing.common.background import cancel_until_done, supervise
 from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer, Subscriptions
 from ticketing.common.correlation import install_http_observability
@@ -45,7 +44,7 @@ from ticketing.common.heap import freeze_startup_heap
 from ticketing.common.http_errors import install_error_handlers
 from ticketing.common.logs import configure_logging
 from ticketing.common.metrics import sample_forever, service_samplers
-from ticketing.common.outbox import OutboxRelay
+from ticketing.common.outbox import OutboxRelay, sample_backlog
 from ticketing.common.refusals import SessionRefusals
 from ticketing.common.revocation import is_refused, with_session_subscriptions
 from ticketing.common.settings import ServiceSettings
@@ -170,7 +169,10 @@ def create_service_app(definition: ServiceDefinition[SettingsT, ContextT]) -> Fa
             backstop = MaxDeliveriesBackstop(runtime.bus, consumer=definition.name)
             loops.append(("max-deliveries-backstop", backstop.run))
         durable = None if runtime.consumer is None else runtime.consumer.durable
-        samplers = service_samplers(runtime.name, runtime.sessionmaker, runtime.bus, durable)
+        outbox_backlog = functools.partial(sample_backlog, runtime.name, runtime.sessionmaker)
+        samplers = service_samplers(
+            runtime.name, runtime.bus, durable, outbox_backlog=outbox_backlog
+        )
         loops.append(("metrics-sampler", functools.partial(sample_forever, samplers)))
         for background in definition.background:
             loops.append((background.__name__, functools.partial(background, runtime)))

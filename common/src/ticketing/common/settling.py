@@ -32,7 +32,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nats.aio.msg import Msg
 
@@ -42,13 +42,15 @@ from ticketing.common.dlq import dead_letter, event_type_of
 from ticketing.common.events import Event, UnknownEventError, parse_event
 from ticketing.common.failures import is_transient
 from ticketing.common.metrics import EVENTS_DEAD_LETTERED, EVENTS_FAILED, EVENTS_HANDLED
-from ticketing.common.uow import UnitOfWork
 from ticketing.common.versions import EventOutOfOrder
+
+if TYPE_CHECKING:  # a consumer without a database (the expiration worker) has no unit of work
+    from ticketing.common.uow import UnitOfWork
 
 logger = logging.getLogger("ticketing.consumer")
 
 Handler = Callable[[Any, Any], Awaitable[None]]
-UnitOfWorkFactory = Callable[[], UnitOfWork]
+UnitOfWorkFactory = Callable[[], "UnitOfWork"]
 """Services without a database (the expiration worker) pass None: their handlers must be
 idempotent on their own (e.g. an arq job id derived from the event) and receive None."""
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import httpx
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.metrics import get_meter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
@@ -37,8 +37,10 @@ from opentelemetry.sdk.trace.sampling import (
 )
 from opentelemetry.trace import Link, SpanKind
 from opentelemetry.util.types import Attributes
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 EXCLUDED_URLS = "/healthz,/readyz,/metrics"
 """Probes and scrapes: frequent, and of no interest in a trace."""
@@ -193,20 +195,22 @@ def instrument_client(client: httpx.AsyncClient, service: str) -> None:
 
 
 def instrument_engine(engine: AsyncEngine, service: str) -> None:
-    """A span per SQL statement of ``engine``, while something listens."""
+    """A span per SQL statement of ``engine``, while something listens. SQLAlchemy's tracer
+    would still make, and then drop, a span per statement while no one receives spans, its
+    attributes read from the connection each time: so it is skipped then. Imported here:
+    the instrumentation imports SQLAlchemy, which a process without a database (the
+    expiration worker, the client) need not load."""
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+
+    class EngineTracerWhenListenedTo(EngineTracer):
+        def _before_cur_exec(self, *args: object) -> object:
+            if not _listeners:
+                _, _, statement, params, *_ = args
+                return statement, params
+            return super()._before_cur_exec(*args)  # type: ignore[no-untyped-call]
+
     connections = get_meter("ticketing").create_up_down_counter("db.client.connections.usage")
-    _EngineTracerWhenListenedTo(tracer(service), engine.sync_engine, connections)  # type: ignore[no-untyped-call]
-
-
-class _EngineTracerWhenListenedTo(EngineTracer):
-    """SQLAlchemy's tracer, skipped while no one receives spans: it would still make, and
-    then drop, a span per statement, its attributes read from the connection each time."""
-
-    def _before_cur_exec(self, *args: object) -> object:
-        if not _listeners:
-            _, _, statement, params, *_ = args
-            return statement, params
-        return super()._before_cur_exec(*args)  # type: ignore[no-untyped-call]
+    EngineTracerWhenListenedTo(tracer(service), engine.sync_engine, connections)  # type: ignore[no-untyped-call]
 
 
 def instrument_redis(client: object, service: str) -> None:

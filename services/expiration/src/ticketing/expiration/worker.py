@@ -20,12 +20,12 @@ from arq import Worker, func
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
 from ticketing.common.advisories import MaxDeliveriesBackstop, ensure_advisory_stream
+from ticketing.common.background import supervise
 from ticketing.common.bus import Bus
 from ticketing.common.consumer import EventConsumer
 from ticketing.common.events import OrderCreated
 from ticketing.common.health import Dependency, bus_answers, probe_app
 from ticketing.common.metrics import sample_forever, service_samplers
-from ticketing.common.service import supervise
 from ticketing.common.tracing import instrument_redis
 from ticketing.expiration.config import ExpirationSettings
 from ticketing.expiration.health import HealthServer
@@ -110,7 +110,7 @@ async def running_worker(settings: ExpirationSettings) -> AsyncIterator[RunningW
         stack.push_async_callback(
             _cancel, asyncio.create_task(supervise("max-deliveries-backstop", backstop.run))
         )
-        samplers = service_samplers(DURABLE, None, bus, DURABLE)  # no outbox: no database
+        samplers = service_samplers(DURABLE, bus, DURABLE)  # no outbox: no database
         sampling = supervise("metrics-sampler", functools.partial(sample_forever, samplers))
         stack.push_async_callback(_cancel, asyncio.create_task(sampling))
         probes = probe_app(

@@ -1,5 +1,11 @@
-"""The rules are pure by rule, not by habit: importing a service's ``domain`` (or the error
-hierarchy it raises) loads no web framework, no ORM and no client of our infrastructure.
+"""What importing a module really loads.
+
+- The rules are pure by rule, not by habit: importing a service's ``domain`` (or the error
+  hierarchy it raises) loads no web framework, no ORM and no client of our infrastructure.
+- A process without a database (the expiration worker, the client) loads no database
+  library: not importing SQLAlchemy and Alembic saves each ~28 MiB of memory and ~0.6 s of
+  start-up CPU (``benchmarks/analysis.md``, fix 21). A ``common`` module that reaches for
+  SQLAlchemy at import time, rather than where a database is used, fails it.
 
 ``lint-imports`` (``make lint``) checks the import graph statically; this checks what Python
 really loads, in a fresh interpreter per module, so an import hidden behind a package's
@@ -28,6 +34,7 @@ IO_LIBRARIES = {
     "stripe",
     "aiosmtplib",
 }
+DATABASE_LIBRARIES = {"sqlalchemy", "alembic", "asyncpg"}
 KNOWN_DOMAINS = {
     "ticketing.auth.domain",
     "ticketing.tickets.domain",
@@ -66,3 +73,18 @@ def test_importing_the_rules_loads_no_io_library(module: str) -> None:
     loaded = top_level_modules_loaded_by(module)
 
     assert loaded & IO_LIBRARIES == set()
+
+
+@pytest.mark.parametrize("module", ["ticketing.expiration.worker", "ticketing.client.app"])
+def test_a_process_without_a_database_loads_no_database_library(module: str) -> None:
+    loaded = top_level_modules_loaded_by(module)
+
+    assert loaded & DATABASE_LIBRARIES == set()
+
+
+def test_a_service_with_a_database_loads_them() -> None:
+    """The probe sees what it claims to: the same check on a service with a database (its
+    driver, asyncpg, is loaded when the engine is made, not at import)."""
+    loaded = top_level_modules_loaded_by("ticketing.orders.app")
+
+    assert loaded >= {"sqlalchemy", "alembic"}
