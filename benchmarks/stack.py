@@ -44,8 +44,10 @@ class Platform:
         return (self.data_dir / "keys" / "jwt_private.pem").read_text()
 
     def processes(self) -> list[psutil.Process]:
-        """Everything the platform runs: the tree under make dev and the daemonised postgres."""
-        found: list[psutil.Process] = psutil.Process(self.process.pid).children(recursive=True)
+        """Everything the platform runs: make dev's supervisor (its own memory and the CPU of
+        relaying every child's output count too), the tree under it and PostgreSQL."""
+        supervisor = psutil.Process(self.process.pid)
+        found: list[psutil.Process] = [supervisor, *supervisor.children(recursive=True)]
         known = {p.pid for p in found}
         for proc in psutil.process_iter(["cmdline"]):
             if proc.pid not in known and str(self.data_dir) in " ".join(proc.info["cmdline"] or []):
