@@ -3,7 +3,7 @@
 - The rules are pure by rule, not by habit: importing a service's ``domain`` (or the error
   hierarchy it raises) loads no web framework, no ORM and no client of our infrastructure.
 - A process without a database (the expiration worker, the client) loads no database
-  library: not importing SQLAlchemy and Alembic saves each ~28 MiB of memory and ~0.6 s of
+  library: not importing SQLAlchemy and Alembic saves each ~28 MiB of memory and ~0.3 s of
   start-up CPU (``benchmarks/analysis.md``, fix 21). A ``common`` module that reaches for
   SQLAlchemy at import time, rather than where a database is used, fails it.
 
