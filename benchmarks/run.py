@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import tempfile
@@ -27,9 +28,11 @@ from benchmarks import flows, jetstream, load, report
 from benchmarks.load import Measured
 from benchmarks.report import Row
 from benchmarks.stack import Platform, bare_endpoint, running_platform
+from ticketing.devstack.processes import DATABASE_SERVICES
 
 WINDOW_SECONDS = 5
 GRACE = timedelta(seconds=30)  # make dev's ORDERS_PAYMENT_GRACE_SECONDS
+SETTLE_SECONDS = 60.0  # the pools close what start-up opened within 2 x POOL_SHRINK_SECONDS
 QUIET_SECONDS = 2.0  # no cancellation for this long: the earlier rows' expiries are over
 ANALYSIS = Path(__file__).with_name("analysis.md")
 BARE, BARE_DRIVER = "bare FastAPI GET (50 tickets)", "bare FastAPI GET, asyncio driver"
@@ -196,10 +199,15 @@ async def expiration_row(
 
 
 def idle_figures(platform: Platform) -> list[str]:
-    """Start-up time and memory. RSS summed over processes counts every page shared between
-    them (libraries, PostgreSQL's shared buffers in each backend) once per process; PSS splits
-    each shared page between its sharers, so its sum is what the platform holds. Both are
-    given; the target is read against RSS, as issue 14 states it."""
+    """Start-up time and memory, idle: once every pool is down to the connection its light
+    traffic needs (``db.ShrinkingPool`` closes what start-up opened). RSS summed over
+    processes counts every page shared between them (libraries, PostgreSQL's shared buffers
+    in each backend) once per process; PSS splits each shared page between its sharers, so
+    its sum is what the platform holds. Both are given; the target is read against RSS, as
+    issue 14 states it."""
+    started = time.monotonic()
+    settled = _pools_settled(platform, within=SETTLE_SECONDS)
+    waited = time.monotonic() - started
     procs = platform.processes()
     rss = pss = 0
     for proc in procs:
@@ -211,8 +219,33 @@ def idle_figures(platform: Platform) -> list[str]:
     return [
         f"`make dev` (this run, a new data dir): ready in {platform.ready_seconds:.1f} s,"
         f" {len(procs)} processes, {rss / 2**20:,.0f} MiB RSS in all, {pss / 2**20:,.0f} MiB"
-        " PSS (shared pages counted once; target: under 1 GiB RSS)."
+        " PSS (shared pages counted once; target: under 1 GiB RSS), idle: measured"
+        f" {waited:.0f} s after the ready line, once"
+        f"{'' if settled else ' (still not, after that long)'} every service's pool was down"
+        " to one PostgreSQL connection."
     ]
+
+
+def _pools_settled(platform: Platform, *, within: float) -> bool:
+    """Wait until PostgreSQL serves one connection per database (each pool has closed the
+    connections its start-up opened at once); False if it still serves more after
+    ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if _database_connections(platform) <= len(DATABASE_SERVICES):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _database_connections(platform: Platform) -> int:
+    """PostgreSQL's client backends (``postgres: <user> <database> [local] idle``)."""
+    count = 0
+    for proc in platform.processes():
+        with contextlib.suppress(psutil.Error):
+            title = " ".join(proc.cmdline())
+            count += title.startswith("postgres: ") and "[local]" in title
+    return count
 
 
 def warm_start(workdir: Path) -> str:

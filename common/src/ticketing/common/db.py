@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import ConnectionPoolEntry, NullPool
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry, NullPool, QueuePool
 
 infrastructure = sa.MetaData()
 
@@ -101,6 +101,9 @@ POOL_RECYCLE_SECONDS = 1800
 """A pooled connection is replaced after this long, before any server or proxy idle timeout."""
 IDLE_PING_SECONDS = 2.0
 """A connection back in the pool for longer than this is pinged before it is handed out."""
+POOL_SHRINK_SECONDS = 10.0
+"""A pool keeps open as many connections as it had in use at once within about this long
+(between one and two such periods), at least one; the rest are closed (``ShrinkingPool``)."""
 
 
 def bound(table: Any, *columns: str) -> dict[str, sa.BindParameter[Any]]:
@@ -113,7 +116,73 @@ def bound(table: Any, *columns: str) -> dict[str, sa.BindParameter[Any]]:
     return {name: sa.bindparam(name, type_=columns_of[name].type) for name in columns}
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+class _BusiestRecently:
+    """The most connections in use at once in the current period and the one before it."""
+
+    def __init__(self, period: float) -> None:
+        self.period = period
+        self._started = time.monotonic()
+        self._current = self._previous = 0
+
+    def saw(self, in_use: int) -> None:
+        self._roll()
+        self._current = max(self._current, in_use)
+
+    def most(self) -> int:
+        self._roll()
+        return max(self._current, self._previous)
+
+    def _roll(self) -> None:
+        elapsed = time.monotonic() - self._started
+        if elapsed >= self.period:
+            self._previous = self._current if elapsed < 2 * self.period else 0
+            self._current, self._started = 0, time.monotonic()
+
+
+class ShrinkingPool(AsyncAdaptedQueuePool):
+    """SQLAlchemy's asyncio pool, closing the connections it no longer needs.
+
+    The queue pool keeps every connection it opened, up to ``pool_size``: the tasks of a
+    service's start (migrations, relay, consumer, the refusals' load, the sampler) or one
+    burst left it holding connections it never used again, each a PostgreSQL backend of its
+    own (~17 MiB, and a slot of ``max_connections`` that replicas share). This one closes a
+    connection as it comes back while more are open than were in use at once lately
+    (``POOL_SHRINK_SECONDS``), as the queue pool closes an overflow connection. It hands out
+    the longest-idle connection first (FIFO, the default), so every idle one comes back to
+    be judged within a few checkouts; steady load keeps what it uses."""
+
+    # ``shrink_after`` is not keyword-only: create_engine hands a pool class the arguments
+    # its ``__init__`` names, and does not see keyword-only ones.
+    def __init__(self, creator: Any, shrink_after: float = POOL_SHRINK_SECONDS, **kw: Any) -> None:
+        super().__init__(creator, **kw)
+        self._busiest = _BusiestRecently(shrink_after)
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        record = super()._do_get()
+        self._busiest.saw(self.checkedout())
+        return record
+
+    def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
+        open_connections = self.checkedout() + self._pool.qsize()  # ``record`` among them
+        if open_connections <= max(1, self._busiest.most()):
+            super()._do_return_conn(record)
+            return
+        try:
+            record.close()
+        finally:
+            self._dec_overflow()
+
+    def recreate(self) -> QueuePool:
+        """After a disconnect (``dispose``): a new pool with the same period."""
+        pool = super().recreate()
+        assert isinstance(pool, ShrinkingPool)
+        pool._busiest = _BusiestRecently(self._busiest.period)
+        return pool
+
+
+def create_engine(
+    url: str, *, pool_size: int = 10, shrink_after: float = POOL_SHRINK_SECONDS
+) -> AsyncEngine:
     """The service's pool. No ping on every checkout (``pool_pre_ping`` cost a BEGIN/SELECT/
     ROLLBACK on each, three round trips per transaction under load): only a connection that sat
     idle for ``IDLE_PING_SECONDS`` is pinged, so a busy pool never pings and a pool that lived
@@ -122,7 +191,12 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     (every older connection is replaced on its next checkout) and answers 503 / holds the
     event (``failures.is_transient``); the retry is the client's or the consumer's."""
     engine = create_async_engine(
-        url, pool_size=pool_size, max_overflow=20, pool_recycle=POOL_RECYCLE_SECONDS
+        url,
+        poolclass=ShrinkingPool,
+        pool_size=pool_size,
+        max_overflow=20,
+        pool_recycle=POOL_RECYCLE_SECONDS,
+        shrink_after=shrink_after,  # ShrinkingPool's own argument
     )
     _ping_when_idle(engine)
     return engine
