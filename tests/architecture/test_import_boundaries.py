@@ -84,7 +84,8 @@ def test_a_process_without_a_database_loads_no_database_library(module: str) -> 
 
 def test_a_service_with_a_database_loads_them() -> None:
     """The probe sees what it claims to: the same check on a service with a database (its
-    driver, asyncpg, is loaded when the engine is made, not at import)."""
+    driver, asyncpg, is loaded when the engine is made, and Alembic only when a migration
+    may be pending: ``tests/integration/test_migrations.py``)."""
     loaded = top_level_modules_loaded_by("ticketing.orders.app")
 
-    assert loaded >= {"sqlalchemy", "alembic"}
+    assert "sqlalchemy" in loaded

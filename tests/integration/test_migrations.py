@@ -1,10 +1,13 @@
 """Every service's database is migrated to exactly its models: its own history and the
 infrastructure branch of ``ticketing.common.db``, on a fresh database as on one made before
 that branch existed; a database at a revision the build does not have is refused, saying so,
-and ``make dev`` names it before starting anything."""
+and ``make dev`` names it before starting anything. A database with nothing pending is
+started on without importing Alembic, and one with something pending is still upgraded."""
 
 import asyncio
 import importlib
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -18,10 +21,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ticketing.common.alembic_history import migration_config
 from ticketing.common.db import (
     create_migration_engine,
+    declared_heads,
     infrastructure,
-    migration_config,
     run_migrations,
 )
 from ticketing.devstack.databases import migrations_of, stale_databases, stale_message
@@ -178,3 +182,50 @@ def test_no_revision_reuses_an_id_retired_when_the_infrastructure_moved_to_commo
     scripts = ScriptDirectory.from_config(migration_config(migrations_of(service)))
 
     assert not RETIRED[service] & {script.revision for script in scripts.walk_revisions()}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_heads_the_revision_files_declare_are_alembics(service: str) -> None:
+    assert declared_heads(migrations_of(service)) == heads_of(service)
+
+
+def _loads_alembic_starting_on(url: str, service: str) -> bool:
+    """Whether a fresh interpreter that runs ``service``'s migrations on ``url`` (as the
+    service does at start) loads Alembic."""
+    probe = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from ticketing.common.db import create_migration_engine, run_migrations\n"
+        f"engine = create_migration_engine({url!r})\n"
+        f"asyncio.run(run_migrations(engine, Path({str(migrations_of(service))!r})))\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    return run.stdout.strip() == "True"
+
+
+async def test_a_service_starting_on_a_migrated_database_does_not_load_alembic(
+    new_database: DatabaseFactory,
+) -> None:
+    url = await new_database("orders")
+
+    first_start = await asyncio.to_thread(_loads_alembic_starting_on, url, "orders")
+    next_start = await asyncio.to_thread(_loads_alembic_starting_on, url, "orders")
+
+    assert first_start  # there was a migration to run
+    assert not next_start  # nothing pending: Alembic never imported
+
+
+async def test_a_database_one_revision_behind_is_still_upgraded(
+    database: Callable[[str], Awaitable[AsyncEngine]],
+) -> None:
+    engine = await database("orders")
+    async with engine.begin() as conn:
+        await conn.run_sync(
+            lambda sync: command.upgrade(migration_config(migrations_of("orders"), sync), "0001")
+        )
+
+    await run_migrations(engine, migrations_of("orders"))
+
+    assert await revisions(engine) == heads_of("orders")

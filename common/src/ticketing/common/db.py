@@ -11,17 +11,13 @@ revision it needs in ``depends_on``: the two branches are otherwise applied in n
 
 from __future__ import annotations
 
+import ast
 import asyncio
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command, context
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
@@ -235,28 +231,25 @@ _MIGRATING_IN_THIS_PROCESS = asyncio.Lock()  # Alembic's `context` is process-gl
 INFRASTRUCTURE_VERSIONS = Path(__file__).parent / "migrations" / "versions"
 
 
-def migration_config(migrations_dir: Path, connection: Connection | None = None) -> Config:
-    """Alembic's configuration for a service: its ``env.py`` and both version directories,
-    its own and the ``infrastructure`` branch (so ``heads`` means both)."""
-    config = Config()
-    config.set_main_option("script_location", str(migrations_dir))
-    for separator in ("path_separator", "version_path_separator"):  # Alembic >= 1.16, older
-        config.set_main_option(separator, "os")
-    versions = (migrations_dir / "versions", INFRASTRUCTURE_VERSIONS)
-    config.set_main_option("version_locations", os.pathsep.join(map(str, versions)))
-    config.attributes["connection"] = connection
-    return config
-
-
 async def run_migrations(engine: AsyncEngine, migrations_dir: Path) -> None:
     """Upgrade the service's database to the heads of its history and the infrastructure's;
     safe when several replicas start together (and when several services start in one
     process, as in the cross-service tests). A database at a revision these migrations do not
-    know is refused with what to do, before anything runs."""
+    know is refused with what to do, before anything runs.
+
+    A database that records exactly the heads the revision files declare has nothing
+    pending: then Alembic is not even imported (every service starts so, and Alembic stays
+    ~10 MiB of each process once loaded: ``benchmarks/analysis.md``, fix 23). Anything else,
+    and any revision file that does not declare its ids plainly, goes to Alembic."""
     async with _MIGRATING_IN_THIS_PROCESS, engine.connect() as conn:
+        if await conn.run_sync(_at_declared_heads, migrations_dir):
+            await conn.rollback()
+            return
+        from ticketing.common import alembic_history  # a migration is pending, or may be
+
         await conn.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
         try:
-            await conn.run_sync(_upgrade, migrations_dir)
+            await conn.run_sync(alembic_history.upgrade, migrations_dir)
             await conn.commit()
         finally:
             await conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
@@ -266,52 +259,67 @@ async def run_migrations(engine: AsyncEngine, migrations_dir: Path) -> None:
 async def unknown_revisions(engine: AsyncEngine, migrations_dir: Path) -> list[str]:
     """The revisions the database records that ``migrations_dir`` and the infrastructure
     branch do not have: it was migrated by a newer build, or by a history since rewritten."""
+    from ticketing.common import alembic_history
+
     async with engine.connect() as conn:
-        return await conn.run_sync(_unknown, migrations_dir)
+        return await conn.run_sync(alembic_history.unknown, migrations_dir)
 
 
-def _unknown(connection: Connection, migrations_dir: Path) -> list[str]:
-    scripts = ScriptDirectory.from_config(migration_config(migrations_dir))
-    known = {script.revision for script in scripts.walk_revisions()}
-    current = MigrationContext.configure(connection).get_current_heads()
-    return [revision for revision in current if revision not in known]
+def version_directories(migrations_dir: Path) -> tuple[Path, Path]:
+    """Where a service's revisions are: its own history's and the ``infrastructure`` branch."""
+    return migrations_dir / "versions", INFRASTRUCTURE_VERSIONS
 
 
-def _upgrade(connection: Connection, migrations_dir: Path) -> None:
-    if unknown := _unknown(connection, migrations_dir):
-        raise RuntimeError(
-            f"The database is at revision {', '.join(unknown)}, which the migrations in "
-            f"{migrations_dir} do not have: a newer build migrated it (run that build), or "
-            "its history was rewritten (in development: `make dev-reset` wipes make dev's data)."
-        )
-    command.upgrade(migration_config(migrations_dir, connection), "heads")
+def declared_heads(migrations_dir: Path) -> set[str] | None:
+    """The heads of a service's histories as its revision files declare them (each file's
+    literal ``revision`` and ``down_revision``, read with ``ast``, not imported): the
+    revisions no other names as its parent. None if a file declares them otherwise, and then
+    only Alembic can tell. ``tests/integration/test_migrations.py`` checks these are
+    Alembic's heads for every service."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for directory in version_directories(migrations_dir):
+        for path in sorted(directory.glob("*.py")):
+            declared = _declared_ids(path)
+            if declared is None:
+                return None
+            revision, down_revision = declared
+            revisions.add(revision)
+            parents.update(down_revision)
+    return revisions - parents
 
 
-def run_alembic_env(metadata: sa.MetaData) -> None:
-    """The body of every service's ``migrations/env.py``, given the service's own tables (the
-    infrastructure tables are added: every service's database has them).
+def _declared_ids(path: Path) -> tuple[str, tuple[str, ...]] | None:
+    """A revision file's ``revision`` and its parents (``down_revision``: none, one or a
+    merge's several), if both are plain literals."""
+    values: dict[str, object] = {}
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+            try:
+                values[target.id] = ast.literal_eval(value)
+            except ValueError:  # computed: only Alembic can tell
+                return None
+    revision, parents = values.get("revision"), values.get("down_revision", ...)
+    if not isinstance(revision, str):
+        return None
+    if parents is None:
+        return revision, ()
+    if isinstance(parents, str):
+        return revision, (parents,)
+    if isinstance(parents, tuple | list) and all(isinstance(p, str) for p in parents):
+        return revision, tuple(parents)
+    return None
 
-    In the service the connection is handed in (see ``run_migrations``); run by Alembic's
-    commands without one (``command.revision(migration_config(dir), autogenerate=True)``), it
-    connects to ``$DATABASE_URL``.
-    """
-    connection: Connection | None = context.config.attributes.get("connection")
-    targets = [metadata, infrastructure]
-    if connection is not None:
-        _run_online(connection, targets)
-        return
-    url = os.environ["DATABASE_URL"]
 
-    async def run() -> None:
-        engine = create_migration_engine(url)
-        async with engine.begin() as conn:
-            await conn.run_sync(_run_online, targets)
-        await engine.dispose()
-
-    asyncio.run(run())
-
-
-def _run_online(connection: Connection, metadata: list[sa.MetaData]) -> None:
-    context.configure(connection=connection, target_metadata=metadata)
-    with context.begin_transaction():
-        context.run_migrations()
+def _at_declared_heads(connection: Connection, migrations_dir: Path) -> bool:
+    heads = declared_heads(migrations_dir)
+    if heads is None or connection.scalar(sa.text("SELECT to_regclass('alembic_version')")) is None:
+        return False
+    recorded = set(connection.scalars(sa.text("SELECT version_num FROM alembic_version")))
+    return recorded == heads

@@ -1,4 +1,4 @@
 from ticketing.auth.models import Base
-from ticketing.common.db import run_alembic_env
+from ticketing.common.alembic_history import run_alembic_env
 
 run_alembic_env(Base.metadata)
