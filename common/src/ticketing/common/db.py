@@ -239,7 +239,7 @@ async def run_migrations(engine: AsyncEngine, migrations_dir: Path) -> None:
 
     A database that records exactly the heads the revision files declare has nothing
     pending: then Alembic is not even imported (every service starts so, and Alembic stays
-    ~10 MiB of each process once loaded: ``benchmarks/analysis.md``, fix 23). Anything else,
+    ~8 MiB of each process once loaded: ``benchmarks/analysis.md``, fix 23). Anything else,
     and any revision file that does not declare its ids plainly, goes to Alembic."""
     async with _MIGRATING_IN_THIS_PROCESS, engine.connect() as conn:
         if await conn.run_sync(_at_declared_heads, migrations_dir):
