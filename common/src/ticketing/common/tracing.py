@@ -21,11 +21,9 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import httpx
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.metrics import get_meter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
@@ -40,6 +38,7 @@ from opentelemetry.util.types import Attributes
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
+    import httpx
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 EXCLUDED_URLS = "/healthz,/readyz,/metrics"
@@ -190,7 +189,12 @@ class _NamedByRoute:
 
 
 def instrument_client(client: httpx.AsyncClient, service: str) -> None:
-    """Client spans for the calls of ``client``, each sending its ``traceparent``."""
+    """Client spans for the calls of ``client``, each sending its ``traceparent``. Imported
+    here: only the client calls other services, and httpx (with the command line it loads,
+    click, rich and pygments where they are installed) is ~5 MiB of every process that
+    imports it."""
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
     HTTPXClientInstrumentor.instrument_client(client, tracer_provider=tracer_provider(service))
 
 
