@@ -19,7 +19,7 @@ EXPIRATION_WINDOW_SECONDS ?= 900
 TICKETING_REPLICAS ?= 1
 export TICKETING_PORT TICKETING_DATA_DIR EXPIRATION_WINDOW_SECONDS TICKETING_REPLICAS
 
-.PHONY: help install dev dev-reset dev-seed dev-metrics test test-unit test-integration test-faults test-browser
+.PHONY: help install runtime dev dev-reset dev-seed dev-metrics test test-unit test-integration test-faults test-browser
 .PHONY: lint fmt bench screenshots clean contracts
 
 help: ## list the commands
@@ -35,10 +35,17 @@ install: $(UV) ## install the locked workspace into .venv
 # make dev: every process (PostgreSQL, NATS and Redis too) is a child of one supervisor that
 # restarts what exits; `touch $(TICKETING_DATA_DIR)/hold/<process>` before stopping one on purpose
 # (a planned outage) and it stays down until the file is removed (README, "What make dev runs").
-# The venv's python straight after the install: `uv run` would stay a parent process (31 MiB)
-# for as long as make dev runs.
-dev: install ## run the whole platform on http://localhost:$(TICKETING_PORT)
-	$(CURDIR)/.venv/bin/python -m ticketing.devstack up
+# make dev runs on .venv-runtime: the workspace without the dev group, what the images install.
+# The dev tools' packages are imported by the runtime's where present (structlog loads rich and
+# pygments when it finds them: ~4 MiB in each of a dozen processes), and a runtime dependency
+# declared only through a dev tool would work here and fail in the image. The venv's python
+# straight after the install: `uv run` would stay a parent process (31 MiB) for the session.
+RUNTIME_PYTHON := $(CURDIR)/.venv-runtime/bin/python
+runtime: $(UV) ## install the locked workspace without the dev tools into .venv-runtime (make dev's)
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venv-runtime $(UV) sync --all-packages --locked --no-dev --quiet
+
+dev: runtime ## run the whole platform on http://localhost:$(TICKETING_PORT)
+	$(RUNTIME_PYTHON) -m ticketing.devstack up
 
 dev-seed: install ## create demo users and tickets in a running `make dev`
 	$(RUN) python -m ticketing.devstack seed
@@ -84,9 +91,9 @@ test-browser: install ## the browser tests (Chromium driven by Playwright)
 
 # wrk is Debian's (apt-get, as .ci/run installs Chromium); the flows that need state use an asyncio
 # driver of benchmarks/load.py.
-bench: install ## the platform as make dev runs it against bare baselines -> docs/performance.md
+bench: install runtime ## the platform as make dev runs it against bare baselines -> docs/performance.md
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-	$(RUN) python -m benchmarks.run
+	TICKETING_RUNTIME_PYTHON=$(RUNTIME_PYTHON) $(RUN) python -m benchmarks.run
 
 contracts: install ## regenerate docs/contracts/ (event JSON Schemas, OpenAPI of each API)
 	$(RUN) python -m ticketing.devstack.contracts
@@ -95,4 +102,4 @@ screenshots: install ## regenerate docs/screenshots/*.png
 	SCREENSHOTS=1 $(RUN) pytest -q tests/browser
 
 clean: ## remove caches and the local venvs
-	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml htmlcov
+	rm -rf .venv .venv-runtime .tools .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml htmlcov
