@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-
-import httpx
+from contextlib import suppress
+from urllib.parse import urlsplit
 
 from ticketing.devstack.processes import Process
 
@@ -28,12 +28,11 @@ def health_urls(processes: Sequence[Process]) -> list[str]:
 async def wait_until_ready(urls: Sequence[str], timeout: float = READY_TIMEOUT) -> str | None:
     """Wait for each URL in turn; the first that did not answer in time, or None."""
     deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(timeout=1) as http:
-        for url in urls:
-            while not await _answers(http, url):
-                if time.monotonic() >= deadline:
-                    return url
-                await asyncio.sleep(0.1)
+    for url in urls:
+        while not await _answers(url):
+            if time.monotonic() >= deadline:
+                return url
+            await asyncio.sleep(0.1)
     return None
 
 
@@ -47,8 +46,25 @@ async def announce_when_ready(
     say(f"ready: Ticketing is up at {public_url} ({time.monotonic() - started:.1f}s)")
 
 
-async def _answers(http: httpx.AsyncClient, url: str) -> bool:
+async def _answers(url: str) -> bool:
+    """Whether ``url`` answers 200 within a second: one GET on a connection of its own, as a
+    kubelet probes. Not httpx: the supervisor runs for the whole session, and httpx (with the
+    command line it loads) would be ~8 MiB of it for a status line."""
+    parts = urlsplit(url)
+    request = (
+        f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n"
+    )
     try:
-        return (await http.get(url)).status_code == 200
-    except httpx.HTTPError:
+        async with asyncio.timeout(1):
+            reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+            try:
+                writer.write(request.encode("latin-1"))
+                await writer.drain()
+                status_line = await reader.readline()
+            finally:
+                writer.close()
+                with suppress(OSError):
+                    await writer.wait_closed()
+    except (OSError, TimeoutError):
         return False
+    return status_line.split(b" ")[1:2] == [b"200"]

@@ -123,8 +123,9 @@ class DevPostgres:
         os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
 
     def child(self) -> Child:
+        # no logical replication: nothing subscribes, and its launcher is a process (~6 MiB)
         argv = [str(self.bin / "postgres"), "-D", str(self.pgdata), "-h", "",
-                "-k", str(self.socket_dir)]  # fmt: skip
+                "-k", str(self.socket_dir), "-c", "max_logical_replication_workers=0"]  # fmt: skip
         return Child(
             "postgres",
             argv,
