@@ -164,7 +164,8 @@ def test_the_client_and_the_sandbox_call_the_balancers_not_a_replica(tmp_path: P
     for service in ("auth", "tickets", "orders", "payments", "query"):
         assert client[f"CLIENT_{service.upper()}_URL"] == f"http://127.0.0.1:{balancers[service]}"
         assert str(balancers[service]) not in replicas
-    webhook = processes["stripe"].command[processes["stripe"].command.index("--webhook-url") + 1]
+    gateway = processes["gateway"].command  # the sandbox is served by the gateway's process
+    webhook = gateway[gateway.index("--stripe-webhook-url") + 1]
     assert webhook == f"http://127.0.0.1:{balancers['payments']}/api/payments/webhook"
 
 
@@ -176,7 +177,8 @@ def test_with_one_replica_the_client_and_the_sandbox_call_it_directly(tmp_path: 
     for service in ("auth", "tickets", "orders", "payments", "query"):
         port = client[f"CLIENT_{service.upper()}_URL"].rsplit(":", 1)[1]
         assert port in processes[replica_name(service, 1)].command
-    webhook = processes["stripe"].command[processes["stripe"].command.index("--webhook-url") + 1]
+    gateway = processes["gateway"].command  # the sandbox is served by the gateway's process
+    webhook = gateway[gateway.index("--stripe-webhook-url") + 1]
     assert webhook == f"{client['CLIENT_PAYMENTS_URL']}/api/payments/webhook"
 
 

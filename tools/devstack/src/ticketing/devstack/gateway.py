@@ -22,17 +22,21 @@ each on its own port, in the same server): what a Kubernetes Service is to the o
 (with one replica the others call it directly). A balancer
 routes everything to its service and passes the caller's ``X-Forwarded-*`` through untouched
 (``transparent``), as a Service does: the client forwards the browser's address to auth.
+
+``make dev`` runs its two other stand-ins in the gateway's process (``main``): the mail
+catcher's SMTP server and the Stripe sandbox on a port of its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from urllib.parse import quote
@@ -48,10 +52,11 @@ from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ticketing.common.http_limits import MAX_BODY_BYTES, BodyLimitMiddleware
-from ticketing.devstack.mailcatcher import MailStore
+from ticketing.devstack.mailcatcher import MailStore, catching
 from ticketing.devstack.mailpages import mail_routes
 from ticketing.devstack.metricspage import metrics_routes
 from ticketing.devstack.routes import Route, load_routes, route_for
+from ticketing.stripe_sandbox.app import create_app as create_stripe_sandbox
 
 HOP_BY_HOP = frozenset(
     {
@@ -255,21 +260,47 @@ def _listening(port: int) -> socket.socket:
 
 
 def main() -> None:
+    """The gateway, and with ``--smtp-port`` / ``--stripe-port`` make dev's two other
+    stand-ins in this process: the mail catcher (its SMTP server writes the store the mail
+    pages read) and the Stripe sandbox (one more port of the same server). One process
+    instead of three, ~75 MiB less idle; they start and restart together."""
     parser = argparse.ArgumentParser(prog="python -m ticketing.devstack.gateway")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--smtp-port", type=int, help="catch mail here (needs DEVSTACK_MAIL_DIR)")
+    parser.add_argument("--stripe-port", type=int, help="serve the Stripe sandbox here")
+    parser.add_argument("--stripe-webhook-url", help="the sandbox's webhook endpoint")
+    parser.add_argument("--stripe-webhook-secret", help="the whsec_ secret it signs with")
     args = parser.parse_args()
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s: %(message)s"
+    )
     upstreams: dict[str, str | list[str]] = json.loads(os.environ["DEVSTACK_UPSTREAMS"])
     balancers: dict[str, int] = json.loads(os.environ.get("DEVSTACK_BALANCERS", "{}"))
     mail_dir = os.environ.get("DEVSTACK_MAIL_DIR")
     mail = MailStore(Path(mail_dir)) if mail_dir else None
-    internal: dict[int, ASGIApp] = {
+    ports: dict[int, ASGIApp] = {
         port: create_gateway({service: upstreams[service]}, [Route("/", service)], transparent=True)
         for service, port in balancers.items()
     }
+    if args.stripe_port is not None:
+        ports[args.stripe_port] = _stripe_sandbox(
+            args.stripe_webhook_url, args.stripe_webhook_secret
+        )
     metrics = json.loads(os.environ.get("DEVSTACK_METRICS", "{}"))
-    app = by_port(internal, create_gateway(upstreams, mail=mail, metrics=metrics))
-    sockets = [_listening(port) for port in (args.port, *internal)]
-    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=sockets)
+    app = by_port(ports, create_gateway(upstreams, mail=mail, metrics=metrics))
+    sockets = [_listening(port) for port in (args.port, *ports)]
+    with ExitStack() as stack:
+        if args.smtp_port is not None:
+            if mail is None:
+                parser.error("--smtp-port needs DEVSTACK_MAIL_DIR")
+            stack.enter_context(catching(mail, args.smtp_port))
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=sockets)
+
+
+def _stripe_sandbox(webhook_url: str | None, webhook_secret: str | None) -> ASGIApp:
+    """The sandbox's app, its deliveries logged (INFO) as its own process logged them."""
+    logging.getLogger("ticketing.stripe_sandbox").setLevel(logging.INFO)
+    return create_stripe_sandbox(webhook_url=webhook_url, webhook_secret=webhook_secret)
 
 
 if __name__ == "__main__":

@@ -2,19 +2,15 @@
 
 The notifications worker sends to it instead of a real relay; each message becomes one JSON
 file in ``<data dir>/mail/`` (written whole, then renamed, so a reader never sees half of it),
-which the gateway serves at ``/dev/mail`` and ``/dev/mail.html``. The store is a directory
-because catcher and gateway are separate processes, and so mail survives a restart like the
-rest of the dev data. Development only: nothing in Kubernetes runs it.
-
-``python -m ticketing.devstack.mailcatcher --port PORT --dir DIR`` runs it until SIGTERM/SIGINT.
+which the gateway serves at ``/dev/mail`` and ``/dev/mail.html``. ``make dev`` runs the
+catcher in the gateway's process (``gateway --smtp-port``); the store is a directory so that
+mail survives a restart like the rest of the dev data. Development only: nothing in Kubernetes
+runs it.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import signal
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,20 +100,3 @@ def catching(store: MailStore, port: int | None = None) -> Iterator[int]:
         yield port
     finally:
         controller.stop()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m ticketing.devstack.mailcatcher")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--dir", type=Path, required=True)
-    args = parser.parse_args()
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    with catching(MailStore(args.dir), args.port) as port:
-        print(f"catching mail on 127.0.0.1:{port}", flush=True)
-        stop.wait()
-
-
-if __name__ == "__main__":
-    main()

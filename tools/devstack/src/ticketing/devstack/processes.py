@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ticketing.devstack.keys import PRIVATE, PUBLIC
 from ticketing.testkit.embedded import free_port
 
 HTTP_SERVICES = ("auth", "tickets", "orders", "payments", "query", "notifications", "client")
@@ -80,16 +82,13 @@ def load_or_create_secret(path: Path) -> str:
 
 
 def load_or_create_keys(directory: Path) -> tuple[str, str]:
-    """The dev JWT key pair, generated on the first ``make dev`` and kept in the data dir."""
-    private, public = directory / "jwt_private.pem", directory / "jwt_public.pem"
+    """The dev JWT key pair, generated on the first ``make dev`` (by ``keys.py``, in a
+    process of its own) and kept in the data dir."""
+    private, public = directory / PRIVATE, directory / PUBLIC
     if not private.exists():
-        from ticketing.common.auth import generate_key_pair  # late: ~30 MB kept for one call
-
-        directory.mkdir(parents=True, exist_ok=True)
-        pair = generate_key_pair()
-        private.write_text(pair.private_pem)
-        private.chmod(0o600)
-        public.write_text(pair.public_pem)
+        subprocess.run(
+            [sys.executable, "-m", "ticketing.devstack.keys", str(directory)], check=True
+        )
     return private.read_text(), public.read_text()
 
 
@@ -167,16 +166,6 @@ def plan_processes(
             command = _uvicorn(f"ticketing.{name}.app", replica_ports[name][index - 1])
             health = f"{url}/readyz"
             processes.append(Process(replica_name(name, index), command, dict(env), health))
-    if sandboxed:
-        # The sandbox delivers signed webhooks to payments, as Stripe does.
-        webhook_url = f"{urls['payments']}/api/payments/webhook"
-        sandbox = [sys.executable, "-m", "ticketing.stripe_sandbox", "--port", str(ports["stripe"])]
-        processes.append(
-            Process(
-                "stripe",
-                [*sandbox, "--webhook-url", webhook_url, "--webhook-secret", webhook_secret],
-            )
-        )
     for index, port in enumerate(replica_ports["expiration"], start=1):
         processes.append(
             Process(
@@ -193,15 +182,19 @@ def plan_processes(
             )
         )
     mail_dir = str(config.data_dir / "mail")
-    catcher = ["--port", str(ports["mail"]), "--dir", mail_dir]
-    processes.append(
-        Process("mail", [sys.executable, "-m", "ticketing.devstack.mailcatcher", *catcher])
-    )
+    # The gateway's process also catches mail and, sandboxed, serves the Stripe sandbox, which
+    # delivers signed webhooks to payments as Stripe does: three stand-ins, one process.
+    gateway = [sys.executable, "-m", "ticketing.devstack.gateway", "--port", str(config.port)]
+    gateway += ["--smtp-port", str(ports["mail"])]
+    if sandboxed:
+        webhook_url = f"{urls['payments']}/api/payments/webhook"
+        gateway += ["--stripe-port", str(ports["stripe"]), "--stripe-webhook-url", webhook_url]
+        gateway += ["--stripe-webhook-secret", webhook_secret]
     upstreams = {name: replica_urls[name] for name in HTTP_SERVICES}
     processes.append(
         Process(
             "gateway",
-            [sys.executable, "-m", "ticketing.devstack.gateway", "--port", str(config.port)],
+            gateway,
             {
                 "DEVSTACK_UPSTREAMS": json.dumps(upstreams),
                 "DEVSTACK_BALANCERS": json.dumps(balancers),

@@ -2,9 +2,10 @@
 
 PostgreSQL (one database per service), NATS JetStream and Redis (AOF) keep their data in
 ``$TICKETING_DATA_DIR`` (default ``.dev/``), so it survives a restart. They, the services,
-the expiration worker, the Stripe sandbox, the mail catcher (every email the notifications
-worker sends, shown at ``/dev/mail.html``) and the gateway (``processes.py``) are each one
-child process of this one (``supervisor.py``): output prefixed by name, a crash restarted
+the expiration worker and the gateway (``processes.py``; its process also runs the Stripe
+sandbox and the mail catcher, every email the notifications worker sends, shown at
+``/dev/mail.html``) are each one child process of this one (``supervisor.py``): output
+prefixed by name, a crash restarted
 with backoff, ``hold/<name>`` for a planned outage, nothing left running after Ctrl-C, a
 kill of this process or the death of the process that started it. The ready line is printed
 once every process answers its health URL.
@@ -40,7 +41,7 @@ from ticketing.devstack.supervisor import (
     until_ready,
 )
 
-NEEDS_NO_SERVER = ("stripe", "mail", "gateway")
+NEEDS_NO_SERVER = ("gateway",)
 
 __all__ = ["HTTP_SERVICES", "DevConfig", "Process", "parse_replicas", "plan_processes", "run"]
 
