@@ -220,19 +220,39 @@ def idle_memory(platform: Platform) -> str:
     waited = time.monotonic() - started
     procs = platform.processes()
     rss = pss = 0
+    by_name: dict[str, list[int]] = {}
     for proc in procs:
         try:
-            memory = proc.memory_full_info()
+            memory, name = proc.memory_full_info(), _process_name(proc.cmdline())
         except psutil.Error:
             continue
         rss, pss = rss + memory.rss, pss + getattr(memory, "pss", 0)
+        by_name.setdefault(name, []).append(memory.rss)
+    largest = sorted(by_name.items(), key=lambda item: -sum(item[1]))
+    each = ", ".join(
+        f"{name} {sum(sizes) / 2**20:.0f}" + (f" ({len(sizes)})" if len(sizes) > 1 else "")
+        for name, sizes in largest
+    )
     return (
         f"{len(procs)} processes, {rss / 2**20:,.0f} MiB RSS in all, {pss / 2**20:,.0f} MiB"
         " PSS (shared pages counted once; target: under 1 GiB RSS), measured"
         f" {waited:.0f} s after the ready line, once the pools had closed what start-up"
         f" opened{'' if settled else ' (still closing, after that long)'}:"
         f" {connections} PostgreSQL connections for {len(DATABASE_SERVICES)} databases."
+        f" RSS by process, MiB: {each}."
     )
+
+
+def _process_name(argv: list[str]) -> str:
+    """What a process of the platform is, from its command line: a service's or worker's
+    name, the gateway, the supervisor, postgres, nats or redis."""
+    if "--factory" in argv:
+        return argv[argv.index("--factory") + 1].split(".")[1]
+    if "-m" in argv:
+        module = argv[argv.index("-m") + 1]
+        return "supervisor" if module == "ticketing.devstack" else module.rsplit(".", 1)[-1]
+    program = Path(argv[0].split(" ")[0]).name if argv and argv[0] else "?"
+    return "postgres" if program.startswith("postgres") else program.removesuffix("-server")
 
 
 def _pools_settled(platform: Platform, *, within: float) -> tuple[bool, int]:

@@ -27,6 +27,9 @@ from ticketing.testkit.embedded import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 READY_TIMEOUT = 180
+# make dev's interpreter: .venv-runtime's (the workspace without the dev tools; `make bench`
+# passes it), else this one. The platform and the bare baseline both run on it.
+PYTHON = os.environ.get("TICKETING_RUNTIME_PYTHON") or sys.executable
 
 
 @dataclass
@@ -90,7 +93,7 @@ def running_platform(*, window_seconds: int, workdir: Path) -> Iterator[Platform
     log = (workdir / "make-dev.log").open("wb")
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "ticketing.devstack", "up"],
+        [PYTHON, "-m", "ticketing.devstack", "up"],
         cwd=REPO,
         env=env,
         stdout=log,
@@ -145,7 +148,8 @@ def _stop(platform: Platform) -> None:
 def bare_endpoint() -> Iterator[str]:
     """``benchmarks.bare`` under the services' own uvicorn command line; its base URL."""
     port = free_port()
-    process = subprocess.Popen(_uvicorn("benchmarks.bare", port), cwd=REPO)
+    _, *arguments = _uvicorn("benchmarks.bare", port)
+    process = subprocess.Popen([PYTHON, *arguments], cwd=REPO)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
