@@ -1,8 +1,11 @@
 """The stateful rows: tickets to sell, buyers with sessions, orders, payments, a flash sale,
 and how long a new ticket takes to be orderable (orders) and visible (query).
 
-Buyers' sessions are signed with ``make dev``'s own key (as auth would sign them): a thousand
-buyers need no thousand sign-ups, and sign-up is measured in a row of its own.
+Buyers are real users, signed up through auth before the rows (``Buyers.sign_up``): a
+session signed for a made-up user would pass every service's check, but notifications would
+never get that user's ``user.created`` and would hold each of their orders' events as out of
+order, naking them for ten minutes, and that churn shared the cores with the rows measured
+after it (and the warm start's idle figures).
 """
 
 from __future__ import annotations
@@ -22,22 +25,44 @@ import psutil  # type: ignore[import-untyped]
 from benchmarks import burst
 from benchmarks.load import CpuMeter, Measured, drive
 from benchmarks.stack import Platform
-from ticketing.common.auth import CurrentUser, sign_session_token
 
 FLASH_BUYERS, FLASH_TICKETS = 1000, 100
 FLASH_PATIENCE_SECONDS = 180  # a buyer still told 503 then has no final answer (0)
 PASSWORD = "bench-password-1"
 
 
-class Buyers:
-    """Sessions for made-up users, signed with the platform's key."""
+BUYERS = 1200  # every row's buyers: the flash sale's 1,000, and ~140 for the other rows
 
-    def __init__(self, platform: Platform) -> None:
-        self.key = platform.private_key()
+
+class Buyers:
+    """Sessions of users who signed up, each handed out once (``session``)."""
+
+    def __init__(self, sessions: list[str]) -> None:
+        self.sessions = iter(sessions)
+
+    @classmethod
+    async def sign_up(cls, auth_url: str, count: int = BUYERS) -> Buyers:
+        """``count`` users signed up through auth, 8 at a time (argon2 bounds it, ~27/s)."""
+        sessions: list[str] = []
+
+        async def call(http: httpx.AsyncClient, i: int) -> httpx.Response:
+            body = {"email": f"buyer-{uuid4().hex[:12]}@example.com", "password": PASSWORD}
+            response = await http.post("/api/users/signup", json=body)
+            if response.status_code == 201:
+                sessions.append(response.cookies["session"])
+            return response
+
+        async with client(auth_url) as auth:
+            row = await drive(auth, call, count=count, concurrency=8, processes=[])
+        if len(sessions) < count:
+            raise RuntimeError(f"only {len(sessions)} of {count} buyers signed up: {row.statuses}")
+        return cls(sessions)
 
     def session(self) -> str:
-        user = CurrentUser(uuid4(), f"buyer-{uuid4().hex[:12]}@example.com")
-        return sign_session_token(user, self.key)
+        try:
+            return next(self.sessions)
+        except StopIteration:
+            raise RuntimeError(f"the bench needs more than {BUYERS} buyers") from None
 
 
 def client(base_url: str, *, connections: int = 64) -> httpx.AsyncClient:
@@ -72,11 +97,11 @@ async def sell(
     return await drive(tickets, call, count=count, concurrency=32, processes=procs), ids
 
 
-async def full_listings(platform: Platform, buyers: Buyers, *, page: int = 50) -> None:
+async def full_listings(platform: Platform, seller: str, *, page: int = 50) -> None:
     """Enough tickets for sale that both listings the wrk rows read (tickets' and query's)
     answer a full page, as the bare baseline does: an empty listing would measure nothing."""
     async with client(platform.url("tickets")) as tickets, client(platform.url("query")) as query:
-        await sell(tickets, buyers.session(), page + 10, procs=[])
+        await sell(tickets, seller, page + 10, procs=[])
         deadline = time.monotonic() + 120
         while len((await query.get("/api/query/tickets?status=available")).json()["items"]) < page:
             if time.monotonic() > deadline:

@@ -4,7 +4,9 @@ own NATS server.
 - raw round trip: a JetStream publish (its PubAck awaited) until a push subscriber of a stream
   of the benchmark's own has the message: the floor under any event's propagation;
 - expiration lateness: ``order.cancelled`` as it reaches the bus, against the moment the order
-  may first be cancelled (``expiresAt`` + the payment grace, DESIGN §5).
+  may first be cancelled (``expiresAt`` + the payment grace, DESIGN §5);
+- ``drained``: until every consumer of the platform's stream has handled all it was sent, so a
+  row's backlog does not share the cores with the row after it.
 """
 
 from __future__ import annotations
@@ -47,6 +49,32 @@ async def raw_round_trip(nats_url: str) -> Measured:
     await js.delete_stream(stream)
     await nc.close()
     return row.summarise()
+
+
+async def drained(nats_url: str, stream: str, *, timeout: float = 300, quiet: float = 1.0) -> None:
+    """Until no consumer of ``stream`` has a message pending or unacknowledged and the stream
+    took no new message for ``quiet`` seconds (the relays may still be publishing), within
+    ``timeout``; ``TimeoutError`` names the consumers still behind."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    deadline, last_seq, settled_since = time.monotonic() + timeout, -1, time.monotonic()
+    try:
+        while True:
+            seq = (await js.stream_info(stream)).state.last_seq
+            behind = [
+                f"{c.name} ({c.num_pending} pending, {c.num_ack_pending} unacked)"
+                for c in await js.consumers_info(stream)
+                if c.num_pending or c.num_ack_pending
+            ]
+            if seq != last_seq or behind:
+                last_seq, settled_since = seq, time.monotonic()
+            elif time.monotonic() - settled_since >= quiet:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the consumers never drained: {', '.join(behind)}")
+            await asyncio.sleep(0.1)
+    finally:
+        await nc.close()
 
 
 class Cancellations:

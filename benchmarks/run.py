@@ -37,6 +37,7 @@ SETTLE_SECONDS = 60.0  # the pools close what start-up opened within 2 x POOL_SH
 QUIET_SECONDS = 2.0  # no cancellation for this long: the earlier rows' expiries are over
 ANALYSIS = Path(__file__).with_name("analysis.md")
 BARE, BARE_DRIVER = "bare FastAPI GET (50 tickets)", "bare FastAPI GET, asyncio driver"
+STREAM = "TICKETING"  # make dev's bus namespace, upper-cased (common.bus.BusNames)
 GROUPS = ("wrk", "sign_up", "propagation", "payments", "flash_sale", "orders", "expiration")
 
 
@@ -76,10 +77,18 @@ def wrk_rows(platform: Platform, bare: str, rows: dict[str, Row]) -> None:
 
 
 async def flow_rows(
-    platform: Platform, bare: str, rows: dict[str, Row], only: frozenset[str] = frozenset(GROUPS)
+    platform: Platform,
+    bare: str,
+    rows: dict[str, Row],
+    buyers: flows.Buyers,
+    only: frozenset[str] = frozenset(GROUPS),
 ) -> list[str]:
-    procs, buyers, extra = platform.processes(), flows.Buyers(platform), list[str]()
-    nats_url = platform.env_of("orders")["ORDERS_NATS_URL"]  # once: a restart may hide it
+    procs, extra = platform.processes(), list[str]()
+    nats_url = platform.nats_url
+
+    async def drained() -> None:  # the last row's events handled: each row has the cores
+        await jetstream.drained(nats_url, STREAM)
+
     async with flows.client(bare) as http:
 
         async def bare_get(client: httpx.AsyncClient, i: int) -> httpx.Response:
@@ -94,6 +103,7 @@ async def flow_rows(
         flows.client(platform.url("payments")) as payments,
     ):
         if "sign_up" in only:
+            await drained()
             print("bench: sign-up", flush=True)
             m = await flows.sign_up(auth, 80, procs)
             rows["sign-up"] = row("sign-up", m, target="≥ 25/s", met=m.rate >= 25)
@@ -102,12 +112,14 @@ async def flow_rows(
         m, ids = await flows.sell(tickets, seller, 400, procs)
         rows["POST /api/tickets"] = row("POST /api/tickets", m, baseline=BARE_DRIVER)
         await flows.await_orderable(orders, buyers, ids[-1])
-        await asyncio.sleep(2)  # the consumers' backlog of those 400 drains
+        await drained()
         raw = await jetstream.raw_round_trip(nats_url)
         rows["raw JetStream publish → consume"] = row("raw JetStream publish → consume", raw)
         if "propagation" in only:
+            await drained()
             await propagation_rows(platform, seller, buyers, rows, raw)
         if "payments" in only:
+            await drained()
             print("bench: POST /api/payments", flush=True)
             _, placed = await flows.place_orders(orders, buyers, ids[:100], procs)
             m = await flows.pay(payments, placed, procs)
@@ -115,9 +127,11 @@ async def flow_rows(
                 "POST /api/payments", m, baseline=BARE_DRIVER, note=flows.statuses(m)
             )
         if "flash_sale" in only:
+            await drained()
             print("bench: flash sale", flush=True)
             await flash_sale_row(platform, buyers, ids[100:200], rows)
         if "orders" in only:
+            await drained()
             print("bench: POST /api/orders", flush=True)
             m, _ = await flows.place_orders(orders, buyers, ids[200:350], procs)
             rows["POST /api/orders"] = row(
@@ -197,6 +211,16 @@ async def expiration_row(
             body = response.json()
             due[body["id"]] = datetime.fromisoformat(body["expiresAt"])
     return await watcher.lateness(due, grace=GRACE, timeout=WINDOW_SECONDS + 45)
+
+
+async def signed_up_buyers(platform: Platform, only: frozenset[str]) -> flows.Buyers:
+    """Every buyer the rows need, signed up before the first row, their ``user.created``
+    handled by every consumer before it starts."""
+    count = flows.BUYERS if "flash_sale" in only else flows.BUYERS - flows.FLASH_BUYERS
+    print(f"bench: signing up {count} buyers", flush=True)
+    buyers = await flows.Buyers.sign_up(platform.url("auth"), count)
+    await jetstream.drained(platform.nats_url, STREAM)
+    return buyers
 
 
 def idle_figures(platform: Platform) -> list[str]:
@@ -334,10 +358,11 @@ def main(argv: list[str] | None = None) -> None:
         ):
             extra = idle_figures(platform)
             try:
+                buyers = asyncio.run(signed_up_buyers(platform, only))
                 if "wrk" in only:
-                    asyncio.run(flows.full_listings(platform, flows.Buyers(platform)))
+                    asyncio.run(flows.full_listings(platform, buyers.session()))
                     wrk_rows(platform, bare, rows)
-                extra += asyncio.run(flow_rows(platform, bare, rows, only))
+                extra += asyncio.run(flow_rows(platform, bare, rows, buyers, only))
             except (Exception, KeyboardInterrupt) as exc:  # the rows measured so far are kept
                 extra.append(f"**The run stopped early** ({type(exc).__name__}: {exc}).")
             if keep_log is not None:  # its timestamps and request ids: where a row's time went

@@ -39,12 +39,10 @@ class Platform:
     process: subprocess.Popen[bytes]
     ready_seconds: float
     ports: dict[str, int] = field(default_factory=dict)
+    nats_url: str = ""  # read from a service's environment once ready (a restart may hide it)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
-
-    def private_key(self) -> str:
-        return (self.data_dir / "keys" / "jwt_private.pem").read_text()
 
     def processes(self) -> list[psutil.Process]:
         """Everything the platform runs: make dev's supervisor (its own memory and the CPU of
@@ -105,6 +103,7 @@ def running_platform(*, window_seconds: int, workdir: Path) -> Iterator[Platform
         _await_ready(Path(log.name), process)
         platform.ready_seconds = time.monotonic() - started
         platform.ports = _service_ports(platform.processes())
+        platform.nats_url = platform.env_of("orders")["ORDERS_NATS_URL"]
         yield platform
     except BaseException:
         lines = Path(log.name).read_text(errors="replace").splitlines()
