@@ -74,6 +74,13 @@ class CpuMeter:
         return (self._total() - self.start) / max(time.monotonic() - self.started, 1e-9)
 
 
+async def cores_used(processes: Iterable[psutil.Process], *, seconds: float) -> float:
+    """How many cores ``processes`` used over the next ``seconds``."""
+    meter = CpuMeter(processes)
+    await asyncio.sleep(seconds)
+    return meter.cores()
+
+
 def wrk(
     url: str,
     *,

@@ -37,6 +37,7 @@ SETTLE_SECONDS = 60.0  # the pools close what start-up opened within 2 x POOL_SH
 QUIET_SECONDS = 2.0  # no cancellation for this long: the earlier rows' expiries are over
 ANALYSIS = Path(__file__).with_name("analysis.md")
 BARE, BARE_DRIVER = "bare FastAPI GET (50 tickets)", "bare FastAPI GET, asyncio driver"
+QUIET_CORES = 0.25  # idle, the platform's pollers and loops use ~0.1 of a core
 STREAM = "TICKETING"  # make dev's bus namespace, upper-cased (common.bus.BusNames)
 GROUPS = ("wrk", "sign_up", "propagation", "payments", "flash_sale", "orders", "expiration")
 
@@ -86,8 +87,8 @@ async def flow_rows(
     procs, extra = platform.processes(), list[str]()
     nats_url = platform.nats_url
 
-    async def drained() -> None:  # the last row's events handled: each row has the cores
-        await jetstream.drained(nats_url, STREAM)
+    async def drained() -> None:  # the last row's work done: each row has the cores
+        await settled(platform)
 
     async with flows.client(bare) as http:
 
@@ -219,8 +220,25 @@ async def signed_up_buyers(platform: Platform, only: frozenset[str]) -> flows.Bu
     count = flows.BUYERS if "flash_sale" in only else flows.BUYERS - flows.FLASH_BUYERS
     print(f"bench: signing up {count} buyers", flush=True)
     buyers = await flows.Buyers.sign_up(platform.url("auth"), count)
-    await jetstream.drained(platform.nats_url, STREAM)
+    await settled(platform)  # their welcome emails sent too
     return buyers
+
+
+async def settled(platform: Platform, *, timeout: float = 300) -> None:
+    """Until the bus is drained (every consumer has handled every event) and then the
+    platform's processes use under ``QUIET_CORES`` for a second: what the events started
+    (emails being sent, a relay's next batch) is over too, and the next row has the cores."""
+    started = time.monotonic()
+    await jetstream.drained(platform.nats_url, STREAM, timeout=timeout)
+    drained, deadline, procs = time.monotonic(), started + timeout, platform.processes()
+    while (used := await load.cores_used(procs, seconds=1.0)) >= QUIET_CORES:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the platform never went quiet ({used:.2f} cores)")
+    print(
+        f"bench: settled (bus drained in {drained - started:.1f} s,"
+        f" quiet {time.monotonic() - drained:.1f} s later: {used:.2f} cores)",
+        flush=True,
+    )
 
 
 def idle_figures(platform: Platform) -> list[str]:
