@@ -86,10 +86,6 @@ async def flow_rows(
 ) -> list[str]:
     procs, extra = platform.processes(), list[str]()
     nats_url = platform.nats_url
-
-    async def drained() -> None:  # the last row's work done: each row has the cores
-        await settled(platform)
-
     async with flows.client(bare) as http:
 
         async def bare_get(client: httpx.AsyncClient, i: int) -> httpx.Response:
@@ -104,7 +100,7 @@ async def flow_rows(
         flows.client(platform.url("payments")) as payments,
     ):
         if "sign_up" in only:
-            await drained()
+            await settled(platform)  # the last row's work done
             print("bench: sign-up", flush=True)
             m = await flows.sign_up(auth, 80, procs)
             rows["sign-up"] = row("sign-up", m, target="≥ 25/s", met=m.rate >= 25)
@@ -113,14 +109,13 @@ async def flow_rows(
         m, ids = await flows.sell(tickets, seller, 400, procs)
         rows["POST /api/tickets"] = row("POST /api/tickets", m, baseline=BARE_DRIVER)
         await flows.await_orderable(orders, buyers, ids[-1])
-        await drained()
+        await settled(platform)  # the last row's work done
         raw = await jetstream.raw_round_trip(nats_url)
         rows["raw JetStream publish → consume"] = row("raw JetStream publish → consume", raw)
         if "propagation" in only:
-            await drained()
             await propagation_rows(platform, seller, buyers, rows, raw)
         if "payments" in only:
-            await drained()
+            await settled(platform)  # the last row's work done
             print("bench: POST /api/payments", flush=True)
             _, placed = await flows.place_orders(orders, buyers, ids[:100], procs)
             m = await flows.pay(payments, placed, procs)
@@ -128,11 +123,11 @@ async def flow_rows(
                 "POST /api/payments", m, baseline=BARE_DRIVER, note=flows.statuses(m)
             )
         if "flash_sale" in only:
-            await drained()
+            await settled(platform)  # the last row's work done
             print("bench: flash sale", flush=True)
             await flash_sale_row(platform, buyers, ids[100:200], rows)
         if "orders" in only:
-            await drained()
+            await settled(platform)  # the last row's work done
             print("bench: POST /api/orders", flush=True)
             m, _ = await flows.place_orders(orders, buyers, ids[200:350], procs)
             rows["POST /api/orders"] = row(
