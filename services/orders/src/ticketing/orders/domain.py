@@ -79,7 +79,9 @@ def cancellable_for_expiry_from(order: Order, grace: timedelta) -> datetime:
 
 
 def expiry_is_due(order: Order, now: datetime, grace: timedelta) -> bool:
-    """Past ``expiresAt`` + grace: no payment accepted in time can still be on its way."""
+    """Past ``expiresAt`` + grace: a payment accepted in time has had the grace to reach
+    orders. Whether one is still on its way (a replica killed holding it, an outage longer than
+    the grace), only the bus can say: ``payments_in_flight``."""
     return cancellable_for_expiry_from(order, grace) < now
 
 

@@ -3,7 +3,8 @@ cancel expired orders, complete paid ones (``common`` records bans and revocatio
 handler runs inside the consumer's unit of work (which commits and records the event as
 processed).
 
-``subscriptions(settings)`` builds the table: the expiry handler needs the payment grace."""
+``subscriptions(settings, payments)`` builds the table: the expiry handler needs the payment
+grace, and which payments are still on their way (``payments_in_flight``)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from ticketing.common.versions import EventOutOfOrder, should_apply
 from ticketing.orders import domain, use_cases
 from ticketing.orders.config import OrdersSettings
 from ticketing.orders.models import Ticket
+from ticketing.orders.payments_in_flight import PaymentsInFlight
 
 logger = logging.getLogger("ticketing.orders")
 
@@ -86,10 +88,11 @@ async def _apply_ticket(event: TicketCreated | TicketUpdated, uow: UnitOfWork) -
 
 
 async def on_expiration_complete(
-    event: ExpirationComplete, uow: UnitOfWork, *, grace: timedelta
+    event: ExpirationComplete, uow: UnitOfWork, *, grace: timedelta, payments: PaymentsInFlight
 ) -> None:
     """Cancel the expired order, but never before ``expiresAt`` + grace by this service's
-    clock (a skewed or misconfigured worker): until then it comes back later."""
+    clock (a skewed or misconfigured worker), nor while a payment for it is on the stream and
+    not settled here (a replica killed holding it, an outage): until then it comes back later."""
     order = await use_cases.find_order(uow, event.data.order_id, lock=True)
     if order is None:
         logger.warning("expiration.complete for unknown order %s", event.data.order_id)
@@ -99,6 +102,8 @@ async def on_expiration_complete(
     if not domain.expiry_is_due(order, utcnow(), grace):
         moment = domain.cancellable_for_expiry_from(order, grace).isoformat()
         raise EventOutOfOrder(f"order {order.id} may still be paid for until {moment}")
+    if order.id in await payments.orders():
+        raise EventOutOfOrder(f"a payment for order {order.id} is on its way")
     await use_cases.cancel_order(uow, order)
 
 
@@ -114,11 +119,11 @@ async def on_payment_created(event: PaymentCreated, uow: UnitOfWork) -> None:
     await use_cases.complete_order(uow, order)
 
 
-def subscriptions(settings: OrdersSettings) -> Subscriptions:
+def subscriptions(settings: OrdersSettings, payments: PaymentsInFlight) -> Subscriptions:
     grace = timedelta(seconds=settings.payment_grace_seconds)
     return {
         TicketCreated: on_ticket_created,
         TicketUpdated: on_ticket_updated,
-        ExpirationComplete: partial(on_expiration_complete, grace=grace),
+        ExpirationComplete: partial(on_expiration_complete, grace=grace, payments=payments),
         PaymentCreated: on_payment_created,
     }

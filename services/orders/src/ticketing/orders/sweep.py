@@ -1,7 +1,10 @@
 """The safety net behind the expiration worker: a periodic sweep cancels orders still
 ``created`` past their ``expiresAt`` + the payment grace (if Redis lost the job, no ticket
 stays reserved forever). It uses the same moment as the worker's job (``domain.expiry_is_due``):
-a payment accepted before ``expiresAt`` has the grace to reach this service."""
+a payment accepted before ``expiresAt`` has the grace to reach this service. An order whose
+payment is on the stream and not settled here is left for a later pass, however late
+(``payments_in_flight``): after an outage the backlog's payments complete their orders first.
+While NATS is down nothing is cancelled, since nobody can tell which payments are on their way."""
 
 from __future__ import annotations
 
@@ -13,8 +16,9 @@ from ticketing.common.contracts import utcnow
 from ticketing.common.service import ServiceRuntime
 from ticketing.orders import use_cases
 from ticketing.orders.config import OrdersSettings
+from ticketing.orders.payments_in_flight import PaymentsInFlight
 
-OrdersRuntime = ServiceRuntime[OrdersSettings, None]
+OrdersRuntime = ServiceRuntime[OrdersSettings, PaymentsInFlight]
 
 logger = logging.getLogger("ticketing.orders.sweep")
 
@@ -48,10 +52,22 @@ async def sweep_all_overdue(
 async def cancel_overdue_orders(
     runtime: OrdersRuntime, grace: timedelta, batch: int = SWEEP_BATCH
 ) -> int:
-    """One pass, one transaction: lock what no other replica holds, cancel it, publish."""
+    """One pass, one transaction: lock what no other replica holds, cancel it, publish.
+
+    Payments on their way are read twice. The first read keeps their orders out of the batch,
+    so a batch of them cannot hide the orders behind it. The second, once the rows are locked,
+    catches any payment published in between: no order is cancelled under a payment that was
+    published before the rows were locked."""
+    payments = runtime.context
     async with runtime.unit_of_work() as uow:
-        overdue = await use_cases.lock_overdue_orders(uow, now=utcnow(), grace=grace, limit=batch)
-        for order in overdue:
+        overdue = await use_cases.lock_overdue_orders(
+            uow, now=utcnow(), grace=grace, limit=batch, skip=await payments.orders()
+        )
+        on_their_way = await payments.orders()
+        expired = [order for order in overdue if order.id not in on_their_way]
+        for order in expired:
             await use_cases.cancel_order(uow, order)
         await uow.commit()
-    return len(overdue)
+    if held := len(on_their_way & {order.id for order in overdue}):
+        logger.info("Sweep left %d overdue orders for their payments on the stream", held)
+    return len(expired)

@@ -5,7 +5,7 @@ None commits: the caller owns the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import UUID, uuid4
@@ -159,12 +159,19 @@ async def complete_order(uow: UnitOfWork, order: Order) -> bool:
 
 
 async def lock_overdue_orders(
-    uow: UnitOfWork, *, now: datetime, grace: timedelta, limit: int = 100
+    uow: UnitOfWork,
+    *,
+    now: datetime,
+    grace: timedelta,
+    limit: int = 100,
+    skip: Collection[UUID] = (),
 ) -> list[Order]:
-    """Overdue orders no other transaction holds: replicas sweeping at once share the work."""
+    """Overdue orders no other transaction holds (replicas sweeping at once share the work),
+    except those in ``skip``."""
     query = (
         sa.select(Order)
         .where(Order.status == "created", Order.expires_at < now - grace)  # uses the index
+        .where(Order.id.not_in(skip))
         .order_by(Order.expires_at)
         .limit(limit)
         .with_for_update(of=Order, skip_locked=True)
