@@ -128,11 +128,11 @@ async def test_a_payment_held_by_a_killed_replica_completes_its_order_past_the_g
         watched_until = utcnow() + timedelta(seconds=1)  # the expiry back three times meanwhile
         while utcnow() < watched_until:
             assert await status_of(survivor, order) == "created"
-        assert order_id in await payments.orders()
+        assert order_id in await payments.orders(since=utcnow())
 
         completed = await eventually(lambda: last_event(bus, OrderCompleted), timeout=20)
 
         assert completed.data.id == order_id
         assert await status_of(survivor, order) == "complete"
         assert await events_of(bus, OrderCancelled) == []
-        assert await payments.orders() == frozenset()
+        assert await payments.orders(since=utcnow()) == frozenset()

@@ -99,10 +99,10 @@ async def on_expiration_complete(
         return
     if order.status in ("complete", "cancelled"):  # paid in time, or already over
         return
+    deadline = domain.cancellable_for_expiry_from(order, grace)
     if not domain.expiry_is_due(order, utcnow(), grace):
-        moment = domain.cancellable_for_expiry_from(order, grace).isoformat()
-        raise EventOutOfOrder(f"order {order.id} may still be paid for until {moment}")
-    if order.id in await payments.orders():
+        raise EventOutOfOrder(f"order {order.id} may still be paid for until {deadline}")
+    if await payments.on_its_way(order.id, deadline=deadline):
         raise EventOutOfOrder(f"a payment for order {order.id} is on its way")
     await use_cases.cancel_order(uow, order)
 

@@ -17,6 +17,11 @@ the answer.
 
 The answer can only be too wide: a message after the floor may already be settled out of
 order. An order held back by mistake is cancelled on a later pass, once the floor has moved.
+
+A snapshot taken at moment t answers for every order due before t. Take a payment published
+before the order was due. Either it was unsettled at t, and then it is in the snapshot. Or it
+was settled before t, and then the order is complete and nobody asks. So one snapshot serves a
+whole burst of expiries.
 """
 
 from __future__ import annotations
@@ -25,15 +30,27 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from ticketing.common.bus import Bus
+from ticketing.common.contracts import utcnow
 from ticketing.common.events import PaymentCreated
 
 logger = logging.getLogger("ticketing.orders.payments_in_flight")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The orders with a payment unsettled, read from ``taken_at`` (this service's clock) on:
+    it includes every payment published before that moment and unsettled then."""
+
+    taken_at: datetime
+    orders: frozenset[UUID]
 
 
 class PaymentsInFlight:
@@ -44,7 +61,8 @@ class PaymentsInFlight:
         self._bus: Bus | None = None
         self._after_floor: dict[int, UUID] = {}  # stream seq -> order id, each seq above the floor
         self._read_up_to = 0  # the last stream seq looked at
-        self._lock = asyncio.Lock()  # one refresh at a time: handlers and the sweep share it
+        self._latest: Snapshot | None = None
+        self._lock = asyncio.Lock()  # one read at a time: handlers and the sweep share it
 
     @asynccontextmanager
     async def watching(self, bus: Bus) -> AsyncIterator[PaymentsInFlight]:
@@ -55,20 +73,34 @@ class PaymentsInFlight:
         finally:
             self._bus = None
 
-    async def orders(self) -> frozenset[UUID]:
-        """The orders with a payment that the durable has not settled.
+    async def orders(self, *, since: datetime) -> frozenset[UUID]:
+        """The orders with a payment unsettled, from a snapshot taken after ``since``.
 
-        Any payment published before this call and not settled is included. Raises what NATS
+        Every payment published before ``since`` and still unsettled is included. A snapshot
+        taken after ``since`` is reused: a burst of expiries costs one read, not one each. The
+        set can only be too wide (a payment settled since), never too narrow. Raises what NATS
         raises when the bus is down: then nothing may be cancelled for expiry."""
+        async with self._lock:
+            if self._latest is None or self._latest.taken_at <= since:
+                self._latest = await self._snapshot()
+            return self._latest.orders
+
+    async def on_its_way(self, order_id: UUID, *, deadline: datetime) -> bool:
+        """Whether a payment for the order, published before ``deadline``, is unsettled. A yes
+        is checked again on a new snapshot: the payment may have been settled meanwhile."""
+        if order_id not in await self.orders(since=deadline):
+            return False
+        return order_id in await self.orders(since=utcnow())
+
+    async def _snapshot(self) -> Snapshot:
         if self._bus is None:
             raise RuntimeError("PaymentsInFlight is not watching a bus")
-        bus = self._bus
-        async with self._lock:
-            info = await bus.js.consumer_info(bus.names.stream, self.durable)
-            floor = info.ack_floor.stream_seq if info.ack_floor else 0
-            self._after_floor = {s: o for s, o in self._after_floor.items() if s > floor}
-            await self._read_payments_after(bus, max(floor, self._read_up_to))
-            return frozenset(self._after_floor.values())
+        bus, taken_at = self._bus, utcnow()
+        info = await bus.js.consumer_info(bus.names.stream, self.durable)
+        floor = info.ack_floor.stream_seq if info.ack_floor else 0
+        self._after_floor = {s: o for s, o in self._after_floor.items() if s > floor}
+        await self._read_payments_after(bus, max(floor, self._read_up_to))
+        return Snapshot(taken_at, frozenset(self._after_floor.values()))
 
     async def _read_payments_after(self, bus: Bus, seq: int) -> None:
         subject = bus.names.subject(PaymentCreated.TYPE)

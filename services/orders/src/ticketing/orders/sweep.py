@@ -54,16 +54,15 @@ async def cancel_overdue_orders(
 ) -> int:
     """One pass, one transaction: lock what no other replica holds, cancel it, publish.
 
-    Payments on their way are read twice. The first read keeps their orders out of the batch,
-    so a batch of them cannot hide the orders behind it. The second, once the rows are locked,
-    catches any payment published in between: no order is cancelled under a payment that was
-    published before the rows were locked."""
-    payments = runtime.context
+    Payments on their way are read twice. The first read (any recent snapshot) keeps their
+    orders out of the batch, so a batch of them cannot hide the orders behind it. The second,
+    taken after the batch's moment, decides: every order in the batch was due before it."""
+    payments, now = runtime.context, utcnow()
     async with runtime.unit_of_work() as uow:
         overdue = await use_cases.lock_overdue_orders(
-            uow, now=utcnow(), grace=grace, limit=batch, skip=await payments.orders()
+            uow, now=now, grace=grace, limit=batch, skip=await payments.orders(since=now - grace)
         )
-        on_their_way = await payments.orders()
+        on_their_way = await payments.orders(since=now)
         expired = [order for order in overdue if order.id not in on_their_way]
         for order in expired:
             await use_cases.cancel_order(uow, order)
