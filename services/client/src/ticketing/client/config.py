@@ -38,6 +38,12 @@ class ClientSettings(BaseSettings):
     upstream_timeout_seconds: float = Field(
         default=10, gt=0, description="How long a page waits for a service"
     )
+    upstream_connections: int = Field(
+        default=16,
+        ge=1,
+        description="Connections kept to the services, all kept alive; calls beyond wait for"
+        " one (httpx scans its whole pool twice per call: a large pool costs every call)",
+    )
     cookie_secure: bool = Field(default=False, description="Mark the CSRF cookie Secure")
     csrf_secret: SecretStr | None = Field(
         default=None,
