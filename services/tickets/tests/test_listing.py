@@ -161,3 +161,24 @@ async def test_a_reserved_ticket_leaves_the_listing_without_shortening_the_page(
     response = await client.get("/api/tickets?limit=2")
 
     assert [t["id"] for t in response.json()] == newest_first[1:3]
+
+
+async def test_the_listing_shows_each_ticket_exactly_as_its_own_page_does(
+    client: httpx.AsyncClient, runtime: ServiceRuntime
+) -> None:
+    # The listing's bodies are written by PostgreSQL, the ticket's page by pydantic.
+    titles = ['Quote " and \\ backslash', "é 🎫 <b>&amp;</b>", "tab\tnewline\nend", "/"]
+    prices = [Decimal("0.01"), Decimal("99999999.99"), Decimal("12.50"), Decimal(10)]
+    tickets = [
+        Ticket.listed(title=title, price=price, seller=uuid4())
+        for title, price in zip(titles, prices, strict=True)
+    ]
+    async with runtime.sessionmaker() as session:
+        session.add_all(tickets)
+        await session.commit()
+
+    listed = (await client.get("/api/tickets")).json()
+    pages = [(await client.get(f"/api/tickets/{body['id']}")).json() for body in listed]
+
+    assert listed == pages
+    assert sorted(body["title"] for body in listed) == sorted(titles)

@@ -1,5 +1,6 @@
 """Query routes: the pages' reads, straight from the read model (no writes here)."""
 
+import json
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -26,31 +27,26 @@ router = APIRouter(prefix="/api/query", tags=["query"])
 @router.get("/tickets", response_model=ListingPage, responses=pagination.NEXT_PAGE_DOC)
 async def list_tickets(
     request: Request,
-    response: Response,
     reader: ReaderDep,
     status: ListingStatus | None = None,
     limit: pagination.Limit = pagination.DEFAULT_LIMIT,
     cursor: pagination.Cursor = None,
-) -> ListingPage:
+) -> Response:
     """Listings, newest first, optionally only those in one status, a page at a time: the
     body's ``next`` (also ``Link: <…>; rel="next"``) is the cursor of the page after, null on
     the last. No count: a page costs the same however deep it is. A banned seller's listings
     are left out, as tickets' ``GET /api/tickets`` leaves them out; each keeps its page
     (``/api/query/tickets/{id}``), so links to it still answer."""
+    # The items come written by the database (``pagination.NewestFirst``) as ``ListingOut``
+    # serialises them; shown as stored, the events were validated before they were applied.
     after = pagination.cursor_position(cursor)
-    statement, page = LISTINGS[status].page(after=after, limit=limit)
-    rows = (await reader.execute(statement, page)).all()
-    shown, more = pagination.split_page(
-        rows, limit, lambda row: pagination.Position(row.created_at, row.id)
-    )
-    if more is not None:
-        response.headers["Link"] = pagination.next_link(request, more, limit)
-    return ListingPage(
-        # Shown as stored, not validated again: the events were, before they were applied.
-        items=[ListingOut.model_construct(**row._mapping) for row in shown],
-        limit=limit,
-        next=None if more is None else pagination.encode_cursor(more),
-    )
+    page = await LISTINGS[status].read(reader, after=after, limit=limit)
+    headers, next_cursor = {}, None
+    if page.more is not None:
+        headers["Link"] = pagination.next_link(request, page.more, limit)
+        next_cursor = pagination.encode_cursor(page.more)
+    body = f'{{"items":{page.json_array()},"limit":{limit},"next":{json.dumps(next_cursor)}}}'
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def _listings(status: ListingStatus | None) -> pagination.NewestFirst:
@@ -61,7 +57,7 @@ def _listings(status: ListingStatus | None) -> pagination.NewestFirst:
     query = sa.select(*shown, listings.created_at).where(~seller_banned)
     if status is not None:
         query = query.where(listings.status == status)
-    return pagination.NewestFirst.of(query, listings.created_at, listings.id)
+    return pagination.NewestFirst.of(query, listings.created_at, listings.id, shows=ListingOut)
 
 
 LISTINGS = {status: _listings(status) for status in (None, *LISTING_STATUSES)}

@@ -33,18 +33,16 @@ async def create_ticket(body: TicketIn, user: RequiredUser, uow: UnitOfWorkDep) 
 @router.get("", response_model=list[TicketBody], responses=pagination.NEXT_PAGE_DOC)
 async def list_tickets(
     request: Request,
-    response: Response,
     reader: ReaderDep,
     limit: pagination.Limit = pagination.DEFAULT_LIMIT,
     cursor: pagination.Cursor = None,
-) -> list[TicketBody]:
+) -> Response:
     """Tickets for sale, newest first, a page at a time (``Link: <…>; rel="next"``)."""
-    after = pagination.cursor_position(cursor)
-    rows, more = await repository.available(reader, limit=limit, after=after)
-    if more is not None:
-        response.headers["Link"] = pagination.next_link(request, more, limit)
-    # Shown as stored, not validated again: each was when its ticket was sold or edited.
-    return [TicketBody.model_construct(**row._mapping) for row in rows]
+    # The bodies come written by the database (``pagination.NewestFirst``) as ``TicketBody``
+    # serialises them; shown as stored, each was validated when its ticket was sold or edited.
+    page = await repository.available(reader, limit=limit, after=pagination.cursor_position(cursor))
+    headers = {} if page.more is None else {"Link": pagination.next_link(request, page.more, limit)}
+    return Response(page.json_array(), media_type="application/json", headers=headers)
 
 
 @router.get("/{ticket_id}", response_model=TicketBody)

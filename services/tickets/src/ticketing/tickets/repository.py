@@ -1,16 +1,16 @@
 """How tickets are read from the database, and a new one written (edits are plain ORM changes,
 version-checked)."""
 
-from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from ticketing.common import pagination
 from ticketing.common.contracts import TicketBody
 from ticketing.common.db import banned_users, bound
 from ticketing.common.errors import NotFoundError
-from ticketing.common.pagination import NewestFirst, Position, split_page
+from ticketing.common.pagination import Position
 from ticketing.tickets.models import Ticket
 
 NEW_TICKET_COLUMNS = ("id", "title", "price", "user_id", "version", "order_id")
@@ -36,23 +36,20 @@ async def get(session: AsyncSession, ticket_id: UUID, *, lock: bool = False) -> 
 
 async def available(
     connection: AsyncConnection, *, limit: int, after: Position | None
-) -> tuple[list[sa.Row[Any]], Position | None]:
-    """One page of the tickets for sale, newest listing first, and where the next page starts
-    (None on the last): those no order holds and whose seller is not banned. The partial
-    index ``tickets_available`` serves the order. A banned seller's tickets leave the listing
-    but keep their page (``GET /api/tickets/{id}``), so links to them still answer; orders
-    refuses to sell them. Plain rows of one statement, no ORM objects: the hottest read."""
-    statement, page = LISTING.page(after=after, limit=limit)
-    rows = (await connection.execute(statement, page)).all()
-    return split_page(rows, limit, lambda t: Position(t.created_at, t.id))
+) -> pagination.Page:
+    """One page of the tickets for sale, newest listing first, as JSON bodies: those no order
+    holds and whose seller is not banned. The partial index ``tickets_available`` serves the
+    order. A banned seller's tickets leave the listing but keep their page (``GET
+    /api/tickets/{id}``), so links to them still answer; orders refuses to sell them."""
+    return await LISTING.read(connection, after=after, limit=limit)
 
 
-def _listing() -> NewestFirst:
+def _listing() -> pagination.NewestFirst:
     tickets = Ticket.__table__.c
     shown = [tickets[name] for name in TicketBody.model_fields]  # the body, and its position
     seller_banned = sa.exists().where(banned_users.c.user_id == tickets.user_id)
     query = sa.select(*shown, tickets.created_at).where(tickets.order_id.is_(None), ~seller_banned)
-    return NewestFirst.of(query, tickets.created_at, tickets.id)
+    return pagination.NewestFirst.of(query, tickets.created_at, tickets.id, shows=TicketBody)
 
 
 LISTING = _listing()
