@@ -5,7 +5,8 @@
 - A process without a database (the expiration worker, the client) loads no database
   library: not importing SQLAlchemy and Alembic saves each ~28 MiB of memory and ~0.3 s of
   start-up CPU (``benchmarks/analysis.md``, fix 21). A ``common`` module that reaches for
-  SQLAlchemy at import time, rather than where a database is used, fails it.
+  SQLAlchemy at import time, rather than where a database is used, fails it; likewise the
+  client, which has no bus, loads no NATS client.
 
 ``lint-imports`` (``make lint``) checks the import graph statically; this checks what Python
 really loads, in a fresh interpreter per module, so an import hidden behind a package's
@@ -80,6 +81,13 @@ def test_a_process_without_a_database_loads_no_database_library(module: str) -> 
     loaded = top_level_modules_loaded_by(module)
 
     assert loaded & DATABASE_LIBRARIES == set()
+
+
+def test_the_client_which_has_no_bus_loads_no_bus_library() -> None:
+    """nats-py is ~6 MiB of a process (and with it aiohttp, where installed)."""
+    loaded = top_level_modules_loaded_by("ticketing.client.app")
+
+    assert "nats" not in loaded
 
 
 def test_a_service_with_a_database_loads_them() -> None:

@@ -24,7 +24,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Response
-from nats.js.errors import NotFoundError
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
@@ -117,6 +116,9 @@ def _age_of_oldest(service: str) -> float:
 
 
 async def sample_consumer(service: str, bus: Bus, durable: str) -> None:
+    # Imported here: the client serves metrics too and has no bus; nats-py is ~6 MiB of it.
+    from nats.js.errors import NotFoundError
+
     try:
         info = await bus.js.consumer_info(bus.names.stream, durable)
     except NotFoundError:  # not created yet: the consumer makes it as it starts

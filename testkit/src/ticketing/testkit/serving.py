@@ -30,9 +30,12 @@ async def served(
     app: ASGIApp | uvicorn.Config,
     *,
     lifespan: Literal["on", "off"] = "off",
+    port: int = 0,
     startup_timeout: float = 30,
 ) -> AsyncIterator[str]:
     """Serve ``app`` (or a ready ``uvicorn.Config``) until the block ends; yields its base URL.
+
+    ``port`` 0 is a free one; a given port serves a restarted service where it was before.
 
     ``lifespan="off"`` (the default) when the app's lifespan already runs elsewhere (the
     ``platform`` fixture starts the services)."""
@@ -44,7 +47,7 @@ async def served(
     config.timeout_graceful_shutdown = 5
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
+    listener.bind(("127.0.0.1", port))
     server = _InLoopServer(config)
     serving = asyncio.create_task(server.serve(sockets=[listener]))
     try:

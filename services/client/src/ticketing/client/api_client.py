@@ -1,6 +1,7 @@
 """The client's one way to the platform: the services' HTTP APIs over their internal URLs.
 
-One ``httpx.AsyncClient`` for the app's lifetime. Every call carries the browser's ``session``
+One ``httpx.AsyncClient`` for the app's lifetime, sending through reqwest's pool
+(``upstream_transport``). Every call carries the browser's ``session``
 cookie explicitly and the client never keeps cookies itself (its jar refuses them), so one
 visitor's session can never leak into another visitor's request. Every call carries the page
 request's ``X-Request-ID`` and trace context (``correlation``), so a purchase can be followed
@@ -29,6 +30,7 @@ from ticketing.client.schemas import (
     TicketPage,
     User,
 )
+from ticketing.client.upstream_transport import ReqwestTransport
 from ticketing.common.auth import SESSION_COOKIE
 from ticketing.common.correlation import outgoing_headers
 from ticketing.common.errors import CustomError, ErrorItem, ServiceUnavailableError
@@ -67,15 +69,6 @@ class UpstreamError(CustomError):
         return self.errors
 
 
-def _upstream_limits(connections: int) -> httpx.Limits:
-    """A small pool, every connection of it kept alive. httpcore scans its whole pool when a
-    call starts and when it ends, once per idle connection (O(n²)), and polls each idle
-    socket: with 100 connections that scan was a quarter of the client's CPU under load
-    (py-spy). Calls beyond ``connections`` wait for a free one rather than opening more; a
-    connection closed after each call (httpx keeps 20 alive by default) would reconnect."""
-    return httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-
-
 def _refusing_cookie_jar() -> CookieJar:
     # No domain is allowed, so no cookie is ever stored nor sent by the jar.
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
@@ -87,11 +80,10 @@ class ApiClient:
     ) -> None:
         self._urls = {service: settings.upstream_url(service) for service in UPSTREAMS}
         self._http = httpx.AsyncClient(
-            transport=transport,
+            transport=transport or ReqwestTransport(settings.upstream_connections),
             timeout=settings.upstream_timeout_seconds,
             cookies=_refusing_cookie_jar(),
             follow_redirects=False,
-            limits=_upstream_limits(settings.upstream_connections),
         )
         instrument_client(self._http, "client")  # a client span per call, its traceparent sent
 

@@ -41,8 +41,8 @@ class ClientSettings(BaseSettings):
     upstream_connections: int = Field(
         default=16,
         ge=1,
-        description="Connections kept to the services, all kept alive; calls beyond wait for"
-        " one (httpx scans its whole pool twice per call: a large pool costs every call)",
+        description="Calls to the services in flight at most, their connections kept alive;"
+        " calls beyond wait for a free one",
     )
     cookie_secure: bool = Field(default=False, description="Mark the CSRF cookie Secure")
     csrf_secret: SecretStr | None = Field(
