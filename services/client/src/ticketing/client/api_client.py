@@ -19,6 +19,7 @@ from uuid import UUID
 
 import httpx
 from fastapi import Request
+from pydantic import TypeAdapter
 
 from ticketing.client.config import UPSTREAMS, ClientSettings, Upstream
 from ticketing.client.schemas import (
@@ -37,6 +38,8 @@ from ticketing.common.errors import CustomError, ErrorItem, ServiceUnavailableEr
 from ticketing.common.tracing import instrument_client
 
 logger = logging.getLogger("ticketing.client")
+
+_ORDERS = TypeAdapter(list[Order])
 
 Session = str | None
 """The browser's ``session`` cookie value, forwarded as is (None: signed out)."""
@@ -129,7 +132,7 @@ class ApiClient:
         if not session:
             return None
         response = await self._call("auth", "GET", "/api/users/currentuser", session=session)
-        return CurrentUserBody.model_validate(response.json()).current_user
+        return CurrentUserBody.model_validate_json(response.content).current_user
 
     async def sign_up(self, email: str, password: str) -> SetCookies:
         credentials = {"email": email, "password": password}
@@ -153,11 +156,11 @@ class ApiClient:
         if cursor is not None:
             params["cursor"] = cursor
         response = await self._call("query", "GET", "/api/query/tickets", params=params)
-        return TicketPage.model_validate(response.json())
+        return TicketPage.model_validate_json(response.content)
 
     async def ticket(self, ticket_id: UUID) -> Ticket:
         response = await self._call("tickets", "GET", f"/api/tickets/{ticket_id}")
-        return Ticket.model_validate(response.json())
+        return Ticket.model_validate_json(response.content)
 
     async def listing(self, ticket_id: UUID) -> Ticket | None:
         """The read model's view (knows "sold"); None while it has not caught up yet."""
@@ -167,12 +170,12 @@ class ApiClient:
             if exc.status_code == 404:
                 return None
             raise
-        return Ticket.model_validate(response.json())
+        return Ticket.model_validate_json(response.content)
 
     async def sell_ticket(self, session: Session, *, title: str, price: object) -> Ticket:
         body = {"title": title, "price": price}
         response = await self._call("tickets", "POST", "/api/tickets", session=session, json=body)
-        return Ticket.model_validate(response.json())
+        return Ticket.model_validate_json(response.content)
 
     # orders and payments
 
@@ -187,15 +190,15 @@ class ApiClient:
             json={"ticketId": str(ticket_id)},
             headers=_idempotency(idempotency_key),
         )
-        return Order.model_validate(response.json())
+        return Order.model_validate_json(response.content)
 
     async def my_orders(self, session: Session) -> list[Order]:
         response = await self._call("orders", "GET", "/api/orders", session=session)
-        return [Order.model_validate(item) for item in response.json()]
+        return _ORDERS.validate_json(response.content)
 
     async def order(self, session: Session, order_id: UUID) -> Order:
         response = await self._call("orders", "GET", f"/api/orders/{order_id}", session=session)
-        return Order.model_validate(response.json())
+        return Order.model_validate_json(response.content)
 
     async def cancel_order(self, session: Session, order_id: UUID) -> None:
         await self._call("orders", "DELETE", f"/api/orders/{order_id}", session=session)
@@ -229,8 +232,8 @@ class ApiClient:
 
 def _payment_outcome(response: httpx.Response) -> Payment | AuthenticationRequired:
     if response.status_code == 202:
-        return AuthenticationRequired.model_validate(response.json())
-    return Payment.model_validate(response.json())
+        return AuthenticationRequired.model_validate_json(response.content)
+    return Payment.model_validate_json(response.content)
 
 
 def _idempotency(key: str | None) -> dict[str, str]:

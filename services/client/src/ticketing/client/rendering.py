@@ -36,6 +36,7 @@ def format_price(amount: Decimal) -> str:
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 templates.env.trim_blocks = templates.env.lstrip_blocks = True
 templates.env.filters["price"] = format_price
+templates.env.auto_reload = False  # the templates ship with the package: no stat per render
 
 
 def page(request: Request, template: str, *, status_code: int = 200, **context: Any) -> Response:
