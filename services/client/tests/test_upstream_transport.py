@@ -16,8 +16,6 @@ from ticketing.client.upstream_transport import ReqwestTransport
 from ticketing.testkit.embedded import free_port
 from ticketing.testkit.serving import served
 
-never_answered = asyncio.Event()
-
 
 async def echo(request: Request) -> Response:
     """What the service received, as JSON; two cookies set, as sign-in does."""
@@ -35,12 +33,17 @@ async def echo(request: Request) -> Response:
     return response
 
 
-async def hang(_: Request) -> Response:
-    await never_answered.wait()
+async def hang(request: Request) -> Response:
+    await request.app.state.released.wait()
     return Response("too late")
 
 
-service = Starlette(routes=[Route("/echo", echo, methods=["GET", "POST"]), Route("/hang", hang)])
+@pytest.fixture
+def service() -> Starlette:
+    """A service of its own per test: ``/hang`` answers once ``state.released`` is set."""
+    app = Starlette(routes=[Route("/echo", echo, methods=["GET", "POST"]), Route("/hang", hang)])
+    app.state.released = asyncio.Event()
+    return app
 
 
 @pytest.fixture
@@ -49,7 +52,9 @@ async def upstream() -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def test_a_call_and_its_answer_arrive_whole(upstream: httpx.AsyncClient) -> None:
+async def test_a_call_and_its_answer_arrive_whole(
+    upstream: httpx.AsyncClient, service: Starlette
+) -> None:
     async with served(service) as url:
         response = await upstream.post(
             f"{url}/echo",
@@ -75,18 +80,18 @@ async def test_a_refused_connection_is_a_connect_error(upstream: httpx.AsyncClie
         await upstream.get(f"http://127.0.0.1:{free_port()}/echo")
 
 
-async def test_a_service_slower_than_the_timeout_is_a_timeout() -> None:
+async def test_a_service_slower_than_the_timeout_is_a_timeout(service: Starlette) -> None:
     transport = ReqwestTransport(4)
     async with served(service) as url, httpx.AsyncClient(transport=transport) as http:
         try:
             with pytest.raises(httpx.TimeoutException):
                 await http.get(f"{url}/hang", timeout=0.2)
         finally:
-            never_answered.set()  # lets the server stop
+            service.state.released.set()  # lets the server stop
 
 
 async def test_a_restarted_service_is_called_on_a_new_connection(
-    upstream: httpx.AsyncClient,
+    upstream: httpx.AsyncClient, service: Starlette
 ) -> None:
     port = free_port()
     async with served(service, port=port) as url:
