@@ -39,6 +39,7 @@ ANALYSIS = Path(__file__).with_name("analysis.md")
 BARE, BARE_DRIVER = "bare FastAPI GET (50 tickets)", "bare FastAPI GET, asyncio driver"
 QUIET_CORES = 0.25  # idle, the platform's pollers and loops use ~0.1 of a core
 STREAM = "TICKETING"  # make dev's bus namespace, upper-cased (common.bus.BusNames)
+PROPAGATION_SAMPLES = 100  # a p99 of 30 was their slowest
 GROUPS = ("wrk", "sign_up", "propagation", "payments", "flash_sale", "orders", "expiration")
 
 
@@ -151,11 +152,16 @@ async def propagation_rows(
 ) -> None:
     print("bench: propagation", flush=True)
     procs = platform.processes()
-    to_orders, to_query = await flows.propagation(platform, seller, buyers, procs, samples=30)
+    to_orders, to_query, listed = await flows.propagation(
+        platform, seller, buyers, procs, samples=PROPAGATION_SAMPLES
+    )
     limit = 5 * raw.p99_ms + 50
     for name, m in (("orderable in orders", to_orders), ("visible in query", to_query)):
-        full = f"ticket.created → {name} (100 tickets/s)"
-        rows[full] = row(full, m, target=f"p99 ≤ {limit:.0f} ms", met=m.p99_ms <= limit)
+        full = f"ticket.created → {name} ({flows.BACKGROUND_RATE} tickets/s)"
+        rows[full] = row(
+            full, m, target=f"p99 ≤ {limit:.0f} ms", met=m.p99_ms <= limit,
+            note=f"{m.requests} samples; the background listed {listed:.0f} tickets/s",
+        )  # fmt: skip
         rows[full].rate = None
 
 
