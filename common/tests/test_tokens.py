@@ -1,12 +1,20 @@
 """Session tokens (``common.auth``): what a token of ours carries, and that anything else is
 no session at all, never an exception (every service verifies with this one class)."""
 
+import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
 
 from ticketing.common.auth import (
     ALGORITHM,
@@ -101,6 +109,11 @@ def _claim_id(changes: dict[str, Any]) -> str:
         {"exp": "tomorrow"},
         {"exp": 10**20},
         {"iat": datetime.now(UTC) + timedelta(hours=1)},
+        {"iat": "yesterday"},
+        {"iat": None},
+        {"exp": datetime.now(UTC) - timedelta(seconds=1)},
+        {"exp": True},
+        {"nbf": datetime.now(UTC) + timedelta(hours=1)},
     ],
     ids=_claim_id,
 )
@@ -120,6 +133,8 @@ def test_a_token_signed_by_us_with_other_claims_is_no_session(
         "\u00e9t\u00e9.\u00ff\u00fe.\x00",  # non-ASCII, as Starlette hands over latin-1 bytes
         "eyJhbGciOiJFZERTQSJ9.W10.",  # a JSON array as claims, no signature
         "x" * 100_000,
+        "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9.e30.AAAA",  # our header, a short signature
+        "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9." + "[" * 3000 + ".sig",  # nested JSON, unsigned
     ],
     ids=lambda token: repr(token[:20]),
 )
@@ -146,3 +161,78 @@ def test_a_token_signed_with_another_key_or_none_is_no_session(keys: KeyPair) ->
         verifier.verify_session(sign_session_token(USER, generate_key_pair().private_pem)) is None
     )
     assert verifier.verify_session(unsigned) is None
+
+
+def test_a_token_with_another_header_or_an_hmac_of_our_public_key_is_no_session(
+    keys: KeyPair,
+) -> None:
+    verifier = TokenVerifier(keys.public_pem)
+    _, payload, _ = signed(keys).split(".")
+    with_kid = signed_with_header(keys, {"alg": "EdDSA", "typ": "JWT", "kid": "1"})
+    header = jwt.utils.base64url_encode(b'{"alg":"HS256","typ":"JWT"}').decode()
+    mac = hmac.new(keys.public_pem.encode(), f"{header}.{payload}".encode(), hashlib.sha256)
+    hs256 = f"{header}.{payload}.{jwt.utils.base64url_encode(mac.digest()).decode()}"
+
+    assert verifier.verify_session(with_kid) is None
+    assert verifier.verify_session(hs256) is None
+
+
+def test_a_signature_in_anything_but_plain_base64url_is_no_session(keys: KeyPair) -> None:
+    header, payload, signature = sign_session_token(USER, keys.private_pem).split(".")
+    verifier = TokenVerifier(keys.public_pem)
+
+    assert verifier.verify_session(f"{header}.{payload}.{signature}") is not None
+    for spoiled in (signature + "==", signature[:10] + "+" + signature[10:], f" {signature}"):
+        assert verifier.verify_session(f"{header}.{payload}.{spoiled}") is None
+
+
+def test_our_keys_and_tokens_are_what_pyjwt_and_cryptography_read(keys: KeyPair) -> None:
+    token = sign_session_token(USER, keys.private_pem)
+
+    public_key = serialization.load_pem_public_key(keys.public_pem.encode())
+    private_key = serialization.load_pem_private_key(keys.private_pem.encode(), password=None)
+    assert isinstance(public_key, Ed25519PublicKey)
+    assert isinstance(private_key, Ed25519PrivateKey)
+    claims = jwt.decode(token, public_key, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER)
+
+    assert private_key.public_key() == public_key
+    assert claims["sub"] == str(USER.id) and claims["email"] == USER.email
+
+
+def test_keys_written_by_cryptography_sign_and_verify_sessions() -> None:
+    key = Ed25519PrivateKey.generate()
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+    session = TokenVerifier(public_pem).verify_session(sign_session_token(USER, private_pem))
+
+    assert session is not None and session.user == USER
+
+
+def test_a_key_that_is_not_an_ed25519_public_key_is_refused_at_start(keys: KeyPair) -> None:
+    rsa_pem = (
+        generate_private_key(public_exponent=65537, key_size=2048)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+    for not_ours in (
+        rsa_pem,
+        keys.private_pem,
+        "",
+        "-----BEGIN PUBLIC KEY-----\n!!\n-----END PUBLIC KEY-----",
+    ):
+        with pytest.raises(ValueError, match=r"not an? (PEM|Ed25519) public key"):
+            TokenVerifier(not_ours)
+
+
+def signed_with_header(keys: KeyPair, header: dict[str, str]) -> str:
+    claims = jwt.decode(signed(keys), options={"verify_signature": False})
+    return jwt.encode(claims, keys.private_pem, algorithm=ALGORITHM, headers=header)

@@ -7,6 +7,7 @@
   start-up CPU (``benchmarks/analysis.md``, fix 21). A ``common`` module that reaches for
   SQLAlchemy at import time, rather than where a database is used, fails it; likewise the
   client, which has no bus, loads no NATS client.
+- No service loads ``cryptography``: sessions are signed and verified with libsodium.
 
 ``lint-imports`` (``make lint``) checks the import graph statically; this checks what Python
 really loads, in a fresh interpreter per module, so an import hidden behind a package's
@@ -88,6 +89,28 @@ def test_the_client_which_has_no_bus_loads_no_bus_library() -> None:
     loaded = top_level_modules_loaded_by("ticketing.client.app")
 
     assert "nats" not in loaded
+
+
+SERVICE_APPS = [
+    f"ticketing.{path.parent.name}.app"
+    for path in sorted(REPO.glob("services/*/src/ticketing/*/app.py"))
+]
+
+
+@pytest.mark.parametrize("module", SERVICE_APPS)
+def test_no_service_loads_cryptography_to_sign_or_verify_sessions(module: str) -> None:
+    """Sessions are signed and verified with libsodium (``common.auth``): ``cryptography``'s
+    Rust library was ~9 MiB of every process that verifies a cookie (fix 31). The runtime
+    lock holds no cryptography at all (``tests/deploy``); here, where the tests' PyJWT has it
+    installed, the expiration worker's Redis client (through PyJWT) would load it."""
+    loaded = top_level_modules_loaded_by(module)
+
+    assert "cryptography" not in loaded
+
+
+def test_the_probe_sees_cryptography_where_it_is_loaded() -> None:
+    """PyJWT loads ``cryptography`` whenever it is installed (the tests' reference library)."""
+    assert "cryptography" in top_level_modules_loaded_by("jwt")
 
 
 def test_a_service_with_a_database_loads_them() -> None:

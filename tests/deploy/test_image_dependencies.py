@@ -1,7 +1,8 @@
 """What an image installs, read from the lock: the locked non-dev dependencies of each service
 (what the Dockerfile's `uv sync --locked --no-dev --package ticketing-<service>` installs) hold no
-test server, no test tool and no testkit. The servers are ~60 MB of PostgreSQL, nats-server and
-Redis that only the tests and `make dev` start."""
+test server, no test tool, no testkit and no cryptography (the tests' reference library). The
+servers are ~60 MB of PostgreSQL, nats-server and Redis that only the tests and `make dev`
+start."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ TEST_ONLY = {
     "aiosmtpd",
     "schemathesis",
     "ticketing-testkit",
+    # the tests' reference for our session keys and tokens; the services sign and verify
+    # with libsodium (``common.auth``), and cryptography's Rust library is ~9 MiB a process
+    "cryptography",
 }
 EXPORT_FORMAT = ("--no-hashes", "--no-header", "--no-annotate")
 

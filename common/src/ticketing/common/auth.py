@@ -13,15 +13,19 @@ revoked, banned) means signed out, never an error.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import re
+import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, Request, Response
+from nacl.exceptions import CryptoError
+from nacl.signing import SigningKey, VerifyKey
 
 from ticketing.common.contracts import utcnow
 from ticketing.common.errors import NotAuthorizedError
@@ -58,16 +62,11 @@ class KeyPair:
 
 def generate_key_pair() -> KeyPair:
     """A fresh Ed25519 key pair as PEM text (dev and tests; production keys come from secrets)."""
-    key = Ed25519PrivateKey.generate()
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public_pem = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
+    key = SigningKey.generate()
+    return KeyPair(
+        private_pem=_pem("PRIVATE KEY", _PKCS8_ED25519 + bytes(key)),
+        public_pem=_pem("PUBLIC KEY", _SPKI_ED25519 + bytes(key.verify_key)),
     )
-    return KeyPair(private_pem=private_pem, public_pem=public_pem)
 
 
 def sign_session_token(
@@ -78,45 +77,115 @@ def sign_session_token(
     session_id: UUID | None = None,
 ) -> str:
     """A new session's token; each sign-in is a session of its own (a fresh ``jti``)."""
-    now = utcnow()
+    now = int(utcnow().timestamp())
     claims = {
         "sub": str(user.id),
         "email": user.email,
         "iat": now,
-        "exp": now + ttl,
+        "exp": now + int(ttl.total_seconds()),
         "jti": str(session_id or uuid4()),
         "iss": ISSUER,
         "aud": AUDIENCE,
     }
-    return jwt.encode(claims, private_key_pem, algorithm=ALGORITHM)
+    key = SigningKey(_der_key(private_key_pem, "PRIVATE KEY", _PKCS8_ED25519))
+    payload = _b64url(json.dumps(claims, separators=(",", ":")).encode())
+    signed = f"{_HEADER}.{payload}"
+    return f"{signed}.{_b64url(key.sign(signed.encode()).signature)}"
 
 
 class TokenVerifier:
-    """Verifies session tokens with the public key only; anything doubtful is no session."""
+    """Verifies session tokens with the public key only; anything doubtful is no session.
+
+    A token is a JWS in compact form (RFC 7515) with exactly our header, ``EdDSA`` over
+    Ed25519 (RFC 8037), checked by libsodium (PyNaCl) before a byte of its claims is parsed.
+    Not PyJWT over ``cryptography``: that Rust library was ~9 MiB of every process that
+    verifies a cookie, most of them (``benchmarks/analysis.md``, fix 31); tests check that
+    PyJWT and ``cryptography`` read our keys and tokens, and that we read theirs."""
 
     def __init__(self, public_key_pem: str) -> None:
-        self._key = serialization.load_pem_public_key(public_key_pem.encode())
+        self._key = VerifyKey(_der_key(public_key_pem, "PUBLIC KEY", _SPKI_ED25519))
 
     def verify_session(self, token: str | None) -> UserSession | None:
         # A cookie is ASCII; anything else (Starlette hands us latin-1) is not one of ours.
         if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
             return None
         try:
-            claims = jwt.decode(
-                token,
-                self._key,  # type: ignore[arg-type]
-                algorithms=[ALGORITHM],  # pinned: refuses "alg: none" and HS256 tricks
-                audience=AUDIENCE,
-                issuer=ISSUER,
-                options={"require": REQUIRED_CLAIMS},
-            )
-            return _session_from(claims)
-        except (jwt.PyJWTError, ValueError, OverflowError, OSError):
+            return _session_from(self._verified_claims(token))
+        except (CryptoError, ValueError, KeyError, TypeError, OverflowError, OSError):
             return None
 
     def verify(self, token: str | None) -> CurrentUser | None:
         session = self.verify_session(token)
         return None if session is None else session.user
+
+    def _verified_claims(self, token: str) -> dict[str, Any]:
+        header, payload, signature = token.split(".")  # ValueError unless three parts
+        if header != _HEADER:  # pinned: no "alg: none", no HS256 keyed with our public key
+            raise ValueError("not our header")
+        self._key.verify(f"{header}.{payload}".encode(), _b64url_decoded(signature))
+        claims = json.loads(_b64url_decoded(payload))
+        if not isinstance(claims, dict):
+            raise ValueError("the claims are not an object")
+        _check_registered_claims(claims, utcnow().timestamp())
+        return claims
+
+
+_HEADER = "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9"  # {"alg":"EdDSA","typ":"JWT"}, as PyJWT writes it
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_PKCS8_ED25519 = bytes.fromhex("302e020100300506032b657004220420")  # RFC 8410, then the seed
+_SPKI_ED25519 = bytes.fromhex("302a300506032b6570032100")  # RFC 8410, then the public key
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _b64url_decoded(segment: str) -> bytes:
+    if not _B64URL.fullmatch(segment):  # the decoder would skip foreign characters
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _pem(label: str, der: bytes) -> str:
+    body = "\n".join(textwrap.wrap(base64.b64encode(der).decode(), 64))
+    return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----\n"
+
+
+def _der_key(pem: str, label: str, prefix: bytes) -> bytes:
+    """The 32 key bytes of an Ed25519 key in PEM (PKCS#8 or SubjectPublicKeyInfo, as OpenSSL
+    and ``cryptography`` write them); ValueError for anything else."""
+    lines = pem.strip().splitlines()
+    if (
+        len(lines) < 3
+        or lines[0] != f"-----BEGIN {label}-----"
+        or lines[-1] != f"-----END {label}-----"
+    ):
+        raise ValueError(f"not a PEM {label.lower()}")
+    try:
+        der = base64.b64decode("".join(lines[1:-1]), validate=True)
+    except binascii.Error as exc:
+        raise ValueError(f"not a PEM {label.lower()}") from exc
+    if len(der) != len(prefix) + 32 or not der.startswith(prefix):
+        raise ValueError(f"not an Ed25519 {label.lower()}")
+    return der[len(prefix) :]
+
+
+def _check_registered_claims(claims: dict[str, Any], now: float) -> None:
+    """What PyJWT checked for us: every claim we sign is there, ours by issuer and audience,
+    not expired, not issued in the future (nor used before ``nbf``, if given)."""
+    if missing := [name for name in REQUIRED_CLAIMS if name not in claims]:
+        raise ValueError(f"missing claims: {missing}")
+    if claims["iss"] != ISSUER or claims["aud"] != AUDIENCE:
+        raise ValueError("not issued by us for us")
+    exp, iat, nbf = claims["exp"], claims["iat"], claims.get("nbf", 0)
+    if not all(_is_number(value) for value in (exp, iat, nbf)):
+        raise ValueError("exp, iat and nbf must be numbers")
+    if exp <= now or iat > now or nbf > now:
+        raise ValueError("expired, or not valid yet")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _session_from(claims: dict[str, Any]) -> UserSession:

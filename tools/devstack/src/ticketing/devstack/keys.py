@@ -1,8 +1,8 @@
 """``python -m ticketing.devstack.keys DIR``: write make dev's JWT key pair into ``DIR``.
 
 A process of its own, run once on the first ``make dev`` (``processes.load_or_create_keys``):
-generating the pair imports cryptography and pydantic, which would stay ~30 MiB of the
-supervisor for the whole session after one call.
+generating the pair imports ``common.auth`` (FastAPI, pydantic, PyNaCl), which would stay
+tens of MiB of the supervisor for the whole session after one call.
 """
 
 from __future__ import annotations
