@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.common.db import banned_users, bound
+from ticketing.common.db import banned_users, bound, table_of
 from ticketing.common.events import (
     OrderChangedData,
     OrderCreatedData,
@@ -27,21 +27,25 @@ from ticketing.common.versions import EventOutOfOrder, should_apply
 from ticketing.notifications.domain import Recipient
 from ticketing.notifications.models import Order, Payment, Ticket, User
 
-# Built once, values bound per event (``common.db.bound`` says why).
+# Built once, values bound per event (``common.db.bound`` says why), on the tables
+# (``common.db.table_of`` says why).
+USERS, TICKETS, ORDERS, PAYMENTS = map(table_of, (User, Ticket, Order, Payment))
 INSERT_USER = (
-    insert(User).values(bound(User, "id", "email")).on_conflict_do_nothing(index_elements=[User.id])
+    insert(USERS)
+    .values(bound(USERS, "id", "email"))
+    .on_conflict_do_nothing(index_elements=[USERS.c.id])
 )
 INSERT_TICKET = (
-    insert(Ticket)
-    .values(bound(Ticket, "id", "title", "seller_id", "version"))
-    .on_conflict_do_nothing(index_elements=[Ticket.id])
+    insert(TICKETS)
+    .values(bound(TICKETS, "id", "title", "seller_id", "version"))
+    .on_conflict_do_nothing(index_elements=[TICKETS.c.id])
 )
 ORDER_COLUMNS = ("id", "buyer_id", "ticket_id", "price", "expires_at", "status", "version")
 INSERT_ORDER = (
-    insert(Order)
-    .values(bound(Order, *ORDER_COLUMNS))
-    .on_conflict_do_nothing(index_elements=[Order.id])
-    .returning(Order.id)
+    insert(ORDERS)
+    .values(bound(ORDERS, *ORDER_COLUMNS))
+    .on_conflict_do_nothing(index_elements=[ORDERS.c.id])
+    .returning(ORDERS.c.id)
 )
 
 
@@ -102,7 +106,9 @@ async def next_order_version(session: AsyncSession, data: OrderChangedData) -> O
 
 
 async def add_payment(session: AsyncSession, data: PaymentCreatedData) -> None:
-    statement = insert(Payment).values(order_id=data.order_id, id=data.id, stripe_id=data.stripe_id)
+    statement = insert(PAYMENTS).values(
+        order_id=data.order_id, id=data.id, stripe_id=data.stripe_id
+    )
     await session.execute(statement.on_conflict_do_nothing(index_elements=[Payment.order_id]))
 
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from ticketing.common.contracts import utcnow
-from ticketing.common.db import banned_users
+from ticketing.common.db import banned_users, table_of
 from ticketing.common.errors import BadRequestError, NotFoundError
 from ticketing.common.uow import AdvisoryLock, UnitOfWork
 from ticketing.orders import domain
@@ -116,7 +116,7 @@ ORDER_REQUEST = _order_request()  # built once, bound per order (``common.db.bou
 
 def _insert(order: Order) -> sa.Insert:
     """The order's row, unless a live order holds its ticket (``ONE_LIVE_ORDER_PER_TICKET``)."""
-    orders = cast(sa.Table, Order.__table__)
+    orders = table_of(Order)
     values = {
         "id": order.id,
         "user_id": order.user_id,

@@ -11,7 +11,7 @@ import logging
 from sqlalchemy.dialects.postgresql import insert
 
 from ticketing.common.consumer import Subscriptions
-from ticketing.common.db import bound
+from ticketing.common.db import bound, table_of
 from ticketing.common.events import OrderCancelled, OrderCompleted, OrderCreated
 from ticketing.common.uow import UnitOfWork
 from ticketing.common.versions import EventOutOfOrder, should_apply
@@ -23,10 +23,11 @@ from ticketing.payments.settlement import recorded_payment
 logger = logging.getLogger("ticketing.payments")
 
 
+ORDERS = table_of(Order)  # the writes go to the table (``common.db.table_of`` says why)
 INSERT_ORDER = (  # built once, values bound per event (``common.db.bound`` says why)
-    insert(Order)
-    .values(bound(Order, "id", "user_id", "status", "price", "version", "expires_at"))
-    .on_conflict_do_nothing(index_elements=[Order.id])
+    insert(ORDERS)
+    .values(bound(ORDERS, "id", "user_id", "status", "price", "version", "expires_at"))
+    .on_conflict_do_nothing(index_elements=[ORDERS.c.id])
 )
 
 

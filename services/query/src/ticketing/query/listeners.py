@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.common.consumer import Subscriptions
 from ticketing.common.contracts import OrderStatus
-from ticketing.common.db import bound
+from ticketing.common.db import bound, table_of
 from ticketing.common.events import (
     ExpirationComplete,
     OrderCancelled,
@@ -66,12 +66,14 @@ async def on_ticket_created(event: TicketCreated, uow: UnitOfWork) -> None:
     await uow.session.execute(INSERT_LISTING, listing)
 
 
+LISTINGS = table_of(Listing)
 INSERT_LISTING = (
-    insert(Listing)
-    .values(bound(Listing, *(column.name for column in Listing.__table__.columns)))
-    .on_conflict_do_nothing(index_elements=[Listing.id])
+    insert(LISTINGS)
+    .values(bound(LISTINGS, *(column.name for column in LISTINGS.columns)))
+    .on_conflict_do_nothing(index_elements=[LISTINGS.c.id])
 )
-"""Built once (``common.db.bound`` says why), as the statements every event runs."""
+"""Built once (``common.db.bound`` says why), on the table (``common.db.table_of``), as the
+statements every event runs."""
 
 
 async def on_ticket_updated(event: TicketUpdated, uow: UnitOfWork) -> None:
@@ -123,7 +125,11 @@ async def on_payment_created(event: PaymentCreated, uow: UnitOfWork) -> None:
     data = event.data
     await lock_for_writing(uow.session, order_key(data.order_id))
     row = {"id": data.id, "order_id": data.order_id, "stripe_id": data.stripe_id}
-    stmt = insert(Payment).values(**row, created_at=event.occurred_at).on_conflict_do_nothing()
+    stmt = (
+        insert(table_of(Payment))
+        .values(**row, created_at=event.occurred_at)
+        .on_conflict_do_nothing()
+    )
     await uow.session.execute(stmt)
     order = await uow.session.get(Order, data.order_id)
     if order is not None:  # otherwise order.created will find the payment when it comes
@@ -139,7 +145,7 @@ async def on_expiration_complete(event: ExpirationComplete, uow: UnitOfWork) -> 
 async def on_user_created(event: UserCreated, uow: UnitOfWork) -> None:
     """No listing shows a user's email: the shared lock only keeps this out of a rebuild."""
     await lock_for_writing(uow.session)
-    stmt = insert(User).values(id=event.data.id, email=event.data.email)
+    stmt = insert(table_of(User)).values(id=event.data.id, email=event.data.email)
     await uow.session.execute(stmt.on_conflict_do_nothing())
 
 
