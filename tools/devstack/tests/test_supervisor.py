@@ -34,6 +34,13 @@ print("ignoring SIGTERM", flush=True)
 time.sleep(600)
 """
 SLEEPER = "import time; time.sleep(600)"
+CHATTY = """
+import sys, time
+sys.stdout.write("".join(f"line {n}\\n" for n in range(5000)))  # many lines, one write
+sys.stdout.write("a prompt, no newline yet")
+sys.stdout.flush()
+time.sleep(600)
+"""
 # A devstack in miniature: two children under a supervisor, their pids printed, then waiting.
 SUPERVISING = f"""
 import asyncio, os, sys
@@ -91,6 +98,17 @@ async def printed(supervisor: Supervisor, text: str) -> None:
         assert text in output(supervisor)
 
     await eventually(seen, timeout=20)
+
+
+async def test_every_line_is_relayed_in_order_and_a_partial_one_after_a_pause(
+    tmp_path: Path,
+) -> None:
+    async with supervising(tmp_path, python("chatty", CHATTY)) as supervisor:
+        await printed(supervisor, "chatty   | a prompt, no newline yet\n")
+
+        lines = output(supervisor).splitlines()
+    relayed = [line.split(" | ", 1)[1] for line in lines if " chatty   | " in line]
+    assert relayed[:5001] == [*(f"line {n}" for n in range(5000)), "a prompt, no newline yet"]
 
 
 async def test_a_crashed_child_is_reported_and_started_again(tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ MAX_DELAY_SECONDS = 30.0
 HOLD_POLL_SECONDS = 0.5
 STOP_TIMEOUT_SECONDS = 10.0
 LINE_LIMIT = 1 << 20  # a long traceback line must not end the output pump
+PARTIAL_LINE_SECONDS = 0.2  # a line without its end yet (a prompt) is shown after this
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)  # resolved here: the forked child only calls it
 
@@ -90,8 +91,13 @@ class Supervisor:
         self.restarts: Counter[str] = Counter()
 
     def say(self, name: str, line: str) -> None:
-        stamp = time.strftime("%H:%M:%S")
-        print(f"{stamp} {name:<{self._width}} | {line}", file=self.out, flush=True)
+        self.say_all(name, [line])
+
+    def say_all(self, name: str, lines: list[str]) -> None:
+        """Each line prefixed with the time and the child's name, in one write."""
+        prefix = f"{time.strftime('%H:%M:%S')} {name:<{self._width}} | "
+        self.out.write("".join(f"{prefix}{line}\n" for line in lines))
+        self.out.flush()
 
     def held(self, name: str) -> bool:
         return (self.hold_dir / name).exists()
@@ -181,14 +187,27 @@ class Supervisor:
         return code
 
     async def _pump(self, name: str, stream: asyncio.StreamReader) -> None:
+        """Relay the child's output as it comes, every complete line of a read in one write
+        (a line at a time cost ~65 µs of this process's CPU per line: ~0.3 ms per ticket
+        listed, whose five services each log a line). A partial line is shown once its end
+        comes, or after ``PARTIAL_LINE_SECONDS`` of silence, or when it reaches
+        ``LINE_LIMIT``."""
+        pending = b""
         while True:
             try:
-                line = await stream.readline()
-            except ValueError:  # longer than LINE_LIMIT: show what fits
-                line = await stream.read(LINE_LIMIT)
-            if not line:
+                async with asyncio.timeout(PARTIAL_LINE_SECONDS if pending else None):
+                    chunk = await stream.read(LINE_LIMIT)
+            except TimeoutError:
+                chunk, pending = pending + b"\n", b""
+            if not chunk:
+                if pending:
+                    self.say(name, pending.decode(errors="replace"))
                 return
-            self.say(name, line.decode(errors="replace").rstrip("\n"))
+            *lines, pending = (pending + chunk).split(b"\n")
+            if len(pending) >= LINE_LIMIT:  # show what fits
+                lines, pending = [*lines, pending], b""
+            if lines:
+                self.say_all(name, [line.decode(errors="replace") for line in lines])
 
     async def _stopped_within(self, seconds: float) -> bool:
         with contextlib.suppress(TimeoutError):
