@@ -24,7 +24,7 @@ CHANGED_CONCURRENTLY = "Ticket was changed concurrently, retry"
 @router.post("", status_code=201, response_model=TicketBody)
 async def create_ticket(body: TicketIn, user: RequiredUser, uow: UnitOfWorkDep) -> TicketBody:
     ticket = Ticket.listed(title=body.title, price=body.price, seller=user.id)
-    await repository.add(uow.session, ticket)
+    repository.add(uow, ticket)
     uow.publish(ticket_created(ticket))
     await uow.commit()
     return TicketBody.model_validate(ticket)
