@@ -100,7 +100,7 @@ SERVICE_APPS = [
 @pytest.mark.parametrize("module", SERVICE_APPS)
 def test_no_service_loads_cryptography_to_sign_or_verify_sessions(module: str) -> None:
     """Sessions are signed and verified with libsodium (``common.auth``): ``cryptography``'s
-    Rust library was ~9 MiB of every process that verifies a cookie (fix 31). The runtime
+    Rust library was ~9 MiB of every process that verifies a cookie (fix 32). The runtime
     lock holds no cryptography at all (``tests/deploy``); here, where the tests' PyJWT has it
     installed, the expiration worker's Redis client (through PyJWT) would load it."""
     loaded = top_level_modules_loaded_by(module)

@@ -99,7 +99,7 @@ class TokenVerifier:
     A token is a JWS in compact form (RFC 7515) with exactly our header, ``EdDSA`` over
     Ed25519 (RFC 8037), checked by libsodium (PyNaCl) before a byte of its claims is parsed.
     Not PyJWT over ``cryptography``: that Rust library was ~9 MiB of every process that
-    verifies a cookie, most of them (``benchmarks/analysis.md``, fix 31); tests check that
+    verifies a cookie, most of them (``benchmarks/analysis.md``, fix 32); tests check that
     PyJWT and ``cryptography`` read our keys and tokens, and that we read theirs."""
 
     def __init__(self, public_key_pem: str) -> None:

@@ -107,7 +107,7 @@ def table_of(model: type[Any]) -> sa.Table:
     ``UPDATE``, ``DELETE``). A statement on the mapped class itself goes through the ORM's
     bulk-persistence layer on every execution, though nothing of it reaches the session:
     ~850 µs of CPU for a transaction of one such insert against ~520 µs for the same insert
-    on its table (``benchmarks/analysis.md``, fix 32). Reads stay on the mapped class."""
+    on its table (``benchmarks/analysis.md``, fix 33). Reads stay on the mapped class."""
     table = model.__table__
     if not isinstance(table, sa.Table):
         raise TypeError(f"{model.__name__} is not mapped to one table")

@@ -11,7 +11,7 @@ the outbox rows go in *one* statement (data-modifying CTEs) before COMMIT; ``loc
 advisory lock once per transaction (``held()`` records one a caller's statement took along).
 A unit of work that ran no statement before its commit, and whose result nobody checks, is
 that one statement alone, which PostgreSQL runs as a transaction of its own: no BEGIN and no
-COMMIT (a ticket listed: 4 round trips -> 1, ~850 -> ~490 µs of CPU; fix 33).
+COMMIT (a ticket listed: 4 round trips -> 1, ~850 -> ~490 µs of CPU; fix 34).
 
 The statements every event passes through (the claim, the outbox insert) are built once, their
 values bound at execution (``db.bound`` says why).
