@@ -109,7 +109,7 @@ async def add_payment(session: AsyncSession, data: PaymentCreatedData) -> None:
     statement = insert(PAYMENTS).values(
         order_id=data.order_id, id=data.id, stripe_id=data.stripe_id
     )
-    await session.execute(statement.on_conflict_do_nothing(index_elements=[Payment.order_id]))
+    await session.execute(statement.on_conflict_do_nothing(index_elements=[PAYMENTS.c.order_id]))
 
 
 async def payment(session: AsyncSession, order_id: UUID) -> Payment | None:
