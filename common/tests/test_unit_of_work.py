@@ -42,6 +42,7 @@ class Sent:
 
     statements: list[str] = field(default_factory=list)
     transaction_control: list[str] = field(default_factory=list)
+    connections: list[int] = field(default_factory=list)  # id() of each one checked out
 
 
 @contextmanager
@@ -53,9 +54,11 @@ def sent(engine: AsyncEngine) -> Iterator[Sent]:
         traffic.statements.append(text.split(None, 1)[0].upper())
 
     def control(record: Any) -> None:  # asyncpg logs its simple queries, not prepared ones
-        traffic.transaction_control.append(record.query.rstrip(";").upper())
+        # the first word: a BEGIN may name the isolation level, the default one included
+        traffic.transaction_control.append(record.query.split(None, 1)[0].rstrip(";").upper())
 
     def checkout(dbapi_connection: Any, *_: Any) -> None:
+        traffic.connections.append(id(dbapi_connection.driver_connection))
         dbapi_connection.driver_connection.add_query_logger(control)
 
     def checkin(dbapi_connection: Any, *_: Any) -> None:
@@ -150,6 +153,23 @@ async def test_a_write_staged_with_its_values_and_its_event_is_one_statement_alo
     assert queries.statements == ["WITH"]  # the write as a CTE of the outbox row's insert
     assert queries.transaction_control == []
     assert await written(sessionmaker, event)
+
+
+async def test_the_connection_of_a_lone_statement_goes_back_to_transactions(
+    unit_of_work: Callable[[], UnitOfWork], engine: AsyncEngine
+) -> None:
+    with sent(engine) as queries:
+        async with unit_of_work() as uow:
+            uow.stage(BAN, params={"user_id": uuid4()})
+            await uow.commit()
+        async with unit_of_work() as uow:
+            await uow.session.execute(sa.select(banned_users.c.user_id).limit(1))
+            await uow.rollback()
+        await logged()
+
+    first, second = queries.connections
+    assert first == second  # the same connection, handed out again
+    assert queries.transaction_control == ["BEGIN", "ROLLBACK"]
 
 
 async def test_the_one_statement_alone_is_still_all_or_nothing(
