@@ -130,7 +130,6 @@ class TokenVerifier:
         return claims
 
 
-_HEADER = "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9"  # {"alg":"EdDSA","typ":"JWT"}, as PyJWT writes it
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _PKCS8_ED25519 = bytes.fromhex("302e020100300506032b657004220420")  # RFC 8410, then the seed
 _SPKI_ED25519 = bytes.fromhex("302a300506032b6570032100")  # RFC 8410, then the public key
@@ -138,6 +137,9 @@ _SPKI_ED25519 = bytes.fromhex("302a300506032b6570032100")  # RFC 8410, then the 
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+_HEADER = _b64url(b'{"alg":"%s","typ":"JWT"}' % ALGORITHM.encode())  # as PyJWT writes it
 
 
 def _b64url_decoded(segment: str) -> bytes:

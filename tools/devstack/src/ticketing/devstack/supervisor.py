@@ -34,7 +34,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -79,7 +79,6 @@ class _Kept:
     process: asyncio.subprocess.Process | None = None
     state: str = "starting"  # starting, running, restarting, held, stopped
     task: asyncio.Task[None] | None = None
-    relays: set[_OutputRelay] = field(default_factory=set)
 
 
 class Supervisor:
@@ -187,8 +186,6 @@ class Supervisor:
         if not first.done():
             first.set_result(None)
         relay = _OutputRelay(self, child.name, read_end)
-        kept.relays.add(relay)
-        relay.done.add_done_callback(lambda _: kept.relays.discard(relay))
         code = await process.wait()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(relay.done), 2)  # the last lines of a crash
